@@ -1,0 +1,70 @@
+"""Settings: the one place that reads the environment (prefix `NEMO_`, `__` for nesting).
+
+Nothing builds a Settings at import time: `python -m server` makes one and hands it to
+`create_app(settings)`; tests build their own. Every field appears in `.env.example` and in the
+README's configuration table (a test checks both).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RenderSettings(BaseModel):
+    workers: int = Field(1, ge=0, le=64, description="embedded render worker threads (0: none, for a separate worker)")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where frames are composited")
+    encoder: Literal["auto", "libx264", "h264_nvenc"] = Field("auto", description="H.264 encoder")
+    lease_seconds: float = Field(30.0, gt=0, description="render job lease; renewed by heartbeats")
+    max_attempts: int = Field(3, ge=1, description="attempts before a job is marked failed")
+    poll_seconds: float = Field(0.5, gt=0, description="how often idle workers look for jobs")
+    celery_broker_url: str | None = Field(None, description="set to hand renders to Celery workers (redis:// or amqp://)")
+
+
+class LLMSettings(BaseModel):
+    base_url: str | None = Field(None, description="OpenAI-compatible endpoint; unset: the rule planner")
+    model: str = Field("gpt-4o-mini", description="model name sent to the endpoint")
+    api_key: str | None = Field(None, description="bearer key for the endpoint")
+    timeout_seconds: float = Field(60.0, gt=0, description="per request to the LLM")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="NEMO_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    mode: Literal["normal", "fake"] = Field("normal", description="`fake`: the integration-test fake")
+    host: str = Field("127.0.0.1", description="address to listen on")
+    port: int = Field(8000, ge=0, le=65535, description="port to listen on")
+    data_dir: Path = Field(Path("./data"), description="database file, media and renders")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; unset: SQLite file in the data dir")
+    public_url: str | None = Field(None, description="base of cdn_url/outputUrl; unset: from the request")
+    max_upload_mb: int = Field(200, ge=1, description="largest accepted upload")
+    max_image_pixels: int = Field(50_000_000, ge=1, description="largest accepted photo, in pixels")
+    anon_credits: int = Field(100, ge=0, description="credits of a new anonymous user")
+    turn_cost: int = Field(5, ge=0, description="credits one chat turn costs")
+    token_ttl_days: int = Field(7, ge=1, description="life of an anonymous token")
+    anon_tokens_per_ip: int = Field(10, ge=1, description="new client ids per IP per 7 days")
+    require_attribution: bool = Field(False, description="reproduce the gating: anonymous + no X-Skill-* headers -> 402 on export")
+    bind_url: str = Field("https://nemovideo.com/bind", description="registration link sent with 2001")
+    secret_key: str | None = Field(None, description="key for token hashes; unset: made once and kept in the data dir")
+    fetch_allow_private: bool = Field(False, description="let URL uploads reach private ranges (never loopback)")
+    fetch_allowed_ports: list[int] = Field(default_factory=lambda: [80, 443], description="ports URL uploads may use")
+    heartbeat_seconds: float = Field(15.0, gt=0, description="SSE heartbeat comment interval")
+    stream_cap_seconds: float = Field(900.0, gt=0, description="hard cap on one /run_sse stream")
+    log_level: str = Field("info", description="uvicorn and app log level")
+    render: RenderSettings = Field(default_factory=RenderSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'nemo.db').resolve()}"

@@ -1,0 +1,119 @@
+"""The error table of api-contract.md, the one error type, the envelope and the one handler.
+
+A test keeps `ErrorCode`, the contract's table and `openapi.yaml` identical.
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import IntEnum
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("nemo.errors")
+
+
+class ErrorCode(IntEnum):
+    TOKEN_INVALID = 1001
+    SESSION_NOT_FOUND = 1002
+    INSUFFICIENT_CREDITS = 2001
+    UNSUPPORTED_FILE_TYPE = 4001
+    FILE_TOO_LARGE = 4002
+    BAD_REQUEST = 400
+    EXPORT_BLOCKED = 402
+    RATE_LIMITED = 429
+    # ours, for cases the client documents do not name
+    URL_REFUSED = 4003
+    RENDER_NOT_FOUND = 4004
+    DUPLICATE_RENDER = 4009
+    INTERNAL = 5000
+
+
+HTTP_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.TOKEN_INVALID: 401,
+    ErrorCode.SESSION_NOT_FOUND: 404,
+    ErrorCode.INSUFFICIENT_CREDITS: 402,
+    ErrorCode.UNSUPPORTED_FILE_TYPE: 415,
+    ErrorCode.FILE_TOO_LARGE: 413,
+    ErrorCode.BAD_REQUEST: 400,
+    ErrorCode.EXPORT_BLOCKED: 402,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.URL_REFUSED: 400,
+    ErrorCode.RENDER_NOT_FOUND: 404,
+    ErrorCode.DUPLICATE_RENDER: 409,
+    ErrorCode.INTERNAL: 500,
+}
+
+
+class ApiError(Exception):
+    """Every refusal the API makes. `data` rides in the envelope (e.g. `bind_url` for 2001)."""
+
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        *,
+        data: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
+        self.headers = headers
+
+    @property
+    def status_code(self) -> int:
+        return HTTP_STATUS[self.code]
+
+
+def envelope(data: Any = None, *, code: int = 0, message: str = "success") -> dict[str, Any]:
+    return {"code": code, "message": message, "data": data if data is not None else {}}
+
+
+def error_response(error: ApiError) -> JSONResponse:
+    return JSONResponse(
+        envelope(error.data, code=int(error.code), message=error.message),
+        status_code=error.status_code,
+        headers=error.headers,
+    )
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body",))
+        parts.append(f"{loc}: {err.get('msg', 'invalid')}" if loc else str(err.get("msg")))
+    return "invalid request: " + "; ".join(parts)
+
+
+def install_handlers(app: FastAPI) -> None:
+    """The one place exceptions become answers; nothing else builds an error body."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(ApiError(ErrorCode.BAD_REQUEST, _validation_message(exc)))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {401: ErrorCode.TOKEN_INVALID, 404: ErrorCode.RENDER_NOT_FOUND}.get(
+            exc.status_code, ErrorCode.BAD_REQUEST
+        )
+        message = str(exc.detail) if exc.status_code < 500 else "internal error"
+        if exc.status_code == 404:
+            message = "not found"
+        body = envelope(code=int(code), message=message)
+        return JSONResponse(body, status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(ApiError(ErrorCode.INTERNAL, "internal error; the server log has the details"))
