@@ -1,0 +1,34 @@
+"""`python -m server`: Settings from the environment, then uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import uvicorn
+
+from server.app import create_app
+from server.config import Settings
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m server", description="NemoVideo-compatible backend")
+    parser.add_argument("--host", help="overrides NEMO_HOST")
+    parser.add_argument("--port", type=int, help="overrides NEMO_PORT")
+    parser.add_argument("--fake", action="store_true", help="integration-test fake mode (NEMO_MODE=fake)")
+    args = parser.parse_args(argv)
+    overrides: dict[str, object] = {}
+    if args.host:
+        overrides["host"] = args.host
+    if args.port is not None:
+        overrides["port"] = args.port
+    if args.fake:
+        overrides["mode"] = "fake"
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, proxy_headers=False)
+
+
+if __name__ == "__main__":
+    main()

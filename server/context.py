@@ -1,0 +1,28 @@
+"""AppContext: the collaborators one app instance owns, built by create_app, reached through deps.
+
+Nothing here is global: two apps in one process (tests do this) never share an engine or a key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.engine import Engine
+
+from server.config import Settings
+
+if TYPE_CHECKING:
+    from agent.planner import Planner
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    engine: Engine
+    secret: bytes  # keys token hashes; from NEMO_SECRET_KEY or made once in the data dir
+    planner: Planner
+    # Filled in by create_app from the modules that own them (storage.py, the render service).
+    storage: Any = None
+    renders: Any = None
+    extras: dict[str, Any] = field(default_factory=dict)

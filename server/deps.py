@@ -1,0 +1,79 @@
+"""FastAPI dependencies every route module uses: the app context, a DB session, the caller.
+
+Routes take these through the `Annotated` aliases (`CtxDep`, `DbDep`, `CurrentUser`,
+`AttributionDep`), never by reaching into `request.app.state` themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from pydantic import BaseModel
+from sqlmodel import Session
+
+from server.auth import authenticate
+from server.context import AppContext
+from server.errors import ApiError, ErrorCode
+from server.tables import ChatSession, User
+
+
+def get_ctx(request: Request) -> AppContext:
+    return request.app.state.ctx  # type: ignore[no-any-return]
+
+
+CtxDep = Annotated[AppContext, Depends(get_ctx)]
+
+
+def get_db(ctx: CtxDep) -> Iterator[Session]:
+    with Session(ctx.engine, expire_on_commit=False) as db:
+        yield db
+
+
+DbDep = Annotated[Session, Depends(get_db)]
+
+
+def current_user(ctx: CtxDep, authorization: Annotated[str | None, Header()] = None) -> User:
+    with Session(ctx.engine, expire_on_commit=False) as db:
+        return authenticate(db, ctx.secret, authorization)
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+class Attribution(BaseModel):
+    """The X-Skill-* headers clients send; recorded on every call, gating only when configured."""
+
+    source: str | None = None
+    version: str | None = None
+    platform: str | None = None
+
+    @property
+    def present(self) -> bool:
+        return bool(self.source or self.version or self.platform)
+
+
+def attribution(
+    x_skill_source: Annotated[str | None, Header(max_length=256)] = None,
+    x_skill_version: Annotated[str | None, Header(max_length=256)] = None,
+    x_skill_platform: Annotated[str | None, Header(max_length=256)] = None,
+) -> Attribution:
+    return Attribution(source=x_skill_source, version=x_skill_version, platform=x_skill_platform)
+
+
+AttributionDep = Annotated[Attribution, Depends(attribution)]
+
+
+def check_user_segment(segment: str, user: User) -> None:
+    """`/me/` in paths: the literal `me` or the caller's own id; anything else is 1001."""
+    if segment not in ("me", user.id):
+        raise ApiError(ErrorCode.TOKEN_INVALID, "the user in the path is not the token's user")
+
+
+def owned_session(db: Session, user: User, session_id: str) -> ChatSession:
+    """The caller's session, or 1002: a missing session and another user's look the same."""
+    row = db.get(ChatSession, session_id) if session_id.isdigit() and len(session_id) <= 32 else None
+    if row is None or row.user_id != user.id:
+        raise ApiError(ErrorCode.SESSION_NOT_FOUND, "session not found; create a new session")
+    return row
