@@ -1,0 +1,83 @@
+"""`make bench`: the renderer benchmark job beside its baselines, measured in the same run.
+
+Each case runs in its own child process; wall time, CPU time (user + sys) and peak RSS come from
+os.wait4 on that child, so one case's memory never hides another's. Usage:
+
+    python -m bench                 # encoder floor, ffmpeg CLI, ours
+    python -m bench --scaling       # + 200 photos / 10 minutes
+    python -m bench --cases ours    # a subset
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.cases import floor_frames_path, prepare_floor_frames
+from bench.job import FPS, SECONDS, media
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_case(name: str, out: Path) -> dict:
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "bench.cases", name, str(out)], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    stdout = proc.stdout.read() if proc.stdout else ""
+    if status != 0:
+        return {"case": name, "error": f"exit status {status}"}
+    extra = json.loads(stdout.strip().splitlines()[-1]) if stdout.strip() else {}
+    return {
+        "case": name,
+        "wall_s": wall,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "peak_rss_mib": usage.ru_maxrss / 1024,
+        "size_mb": out.stat().st_size / 1e6 if out.exists() else None,
+        **extra,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="renderer benchmarks")
+    parser.add_argument("--cases", default="ffmpeg_cli,encoder_floor,ours")
+    parser.add_argument("--scaling", action="store_true", help="also 200 photos / 10 minutes")
+    args = parser.parse_args()
+    cases = args.cases.split(",") + (["scaling"] if args.scaling else [])
+    print(f"bench: {SECONDS} s at 1080x1920 {FPS} fps, 10 photos of 12 MP; making media (cached)...", flush=True)
+    media()
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in cases:
+            print(f"bench: running {name}...", flush=True)
+            if name == "encoder_floor" and not floor_frames_path().exists():
+                reference = next((Path(tmp) / f"{r['case']}.mp4" for r in results if "wall_s" in r), None)
+                if reference is None:
+                    reference = Path(tmp) / "reference.mp4"
+                    run_case("ffmpeg_cli", reference)
+                print("bench: decoding the reference render into raw frames for the floor...", flush=True)
+                prepare_floor_frames(reference)
+            results.append(run_case(name, Path(tmp) / f"{name}.mp4"))
+    floor = next((r["wall_s"] for r in results if r["case"] == "encoder_floor" and "wall_s" in r), None)
+    print()
+    print(f"{'case':<14} {'wall s':>8} {'cpu s':>8} {'peak MiB':>9} {'x floor':>8} {'ms/frame':>9}  notes")
+    for r in results:
+        if "error" in r or "skipped" in r:
+            print(f"{r['case']:<14} {r.get('error') or r.get('skipped')}")
+            continue
+        ratio = f"{r['wall_s'] / floor:.2f}" if floor and r["case"] != "scaling" else "-"
+        frames = r.get("frames") or SECONDS * FPS
+        notes = " ".join(f"{k}={r[k]}" for k in ("encoder", "device") if k in r)
+        print(f"{r['case']:<14} {r['wall_s']:>8.2f} {r['cpu_s']:>8.2f} {r['peak_rss_mib']:>9.0f} {ratio:>8} "
+              f"{r['wall_s'] / frames * 1000:>9.2f}  {notes}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""One benchmark case per function; each runs in its own child process (see __main__)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from bench.job import CROSSFADE_MS, FPS, HEIGHT, SECONDS, TITLE, WIDTH, draft_json, media, segment_ms
+
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+
+
+def encoder_floor(out: Path, frames: int = SECONDS * FPS) -> dict:
+    """libx264 veryfast crf 23 on 900 ready yuv420p frames of this job: what no renderer can beat.
+
+    The frames are the job's own picture (decoded from a reference render into a raw file by
+    `prepare_floor_frames`), so the encoder does the same work it does inside a real render.
+    """
+    import av
+
+    raw = floor_frames_path()
+    frame_bytes = WIDTH * HEIGHT * 3 // 2
+    with raw.open("rb") as fh, av.open(str(out), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        stream.options = {"preset": "veryfast", "crf": "23"}
+        stream.codec_context.time_base = Fraction(1, FPS)
+        for i in range(frames):
+            buf = fh.read(frame_bytes)
+            if len(buf) < frame_bytes:
+                break
+            frame = av.VideoFrame.from_ndarray(np.frombuffer(buf, np.uint8).reshape(HEIGHT * 3 // 2, WIDTH), format="yuv420p")
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return {"frames": frames}
+
+
+def floor_frames_path() -> Path:
+    from bench.job import CACHE
+
+    return CACHE / f"floor_{WIDTH}x{HEIGHT}.yuv"
+
+
+def prepare_floor_frames(reference: Path) -> Path:
+    """Decode a reference render of the job into raw yuv420p frames (not timed)."""
+    import av
+
+    raw = floor_frames_path()
+    with av.open(str(reference)) as container, raw.open("wb") as fh:
+        for frame in container.decode(video=0):
+            fh.write(frame.reformat(format="yuv420p").to_ndarray().tobytes())
+    return raw
+
+
+def ffmpeg_cli(out: Path) -> dict:
+    """The same job as an ffmpeg filter graph: zoompan per photo, xfade chain, drawtext, music."""
+    photos, song = media()
+    seg = segment_ms(len(photos), SECONDS) / 1000
+    frames = int(round(seg * FPS))
+    args = ["ffmpeg", "-y", "-v", "error"]
+    for p in photos:
+        args += ["-i", str(p)]  # decoded once; the loop filter repeats the scaled frame
+    args += ["-i", str(song)]
+    chains = []
+    for i in range(len(photos)):
+        zoom = "min(1+0.1*on/{n},1.1)" if i % 2 == 0 else "max(1.1-0.1*on/{n},1.0)"
+        chains.append(
+            f"[{i}:v]scale={WIDTH}:{HEIGHT}:force_original_aspect_ratio=increase,crop={WIDTH}:{HEIGHT},"
+            f"loop=loop={frames - 1}:size=1:start=0,setpts=N/{FPS}/TB,"
+            f"zoompan=z='{zoom.format(n=frames)}':d=1:"
+            f"x='iw/2-(iw/zoom/2)':y='ih/2-(ih/zoom/2)':s={WIDTH}x{HEIGHT}:fps={FPS},setsar=1[v{i}]"
+        )
+    last = "v0"
+    for i in range(1, len(photos)):
+        offset = i * (seg - CROSSFADE_MS / 1000)
+        chains.append(f"[{last}][v{i}]xfade=transition=fade:duration={CROSSFADE_MS / 1000}:offset={offset:.3f}[x{i}]")
+        last = f"x{i}"
+    chains.append(
+        f"[{last}]drawtext=fontfile={FONT}:text='{TITLE}':fontcolor=white:fontsize={int(HEIGHT * 0.08)}:"
+        f"x=(w-text_w)/2:y=(h-text_h)/2:enable='lt(t,3)',format=yuv420p[vout]"
+    )
+    chains.append(f"[{len(photos)}:a]volume=0.35,afade=t=in:d=1,afade=t=out:st={SECONDS - 2}:d=2[aout]")
+    args += ["-filter_complex", ";".join(chains), "-map", "[vout]", "-map", "[aout]", "-t", str(SECONDS),
+             "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-c:a", "aac", "-b:a", "160k",
+             "-movflags", "+faststart", str(out)]
+    subprocess.run(args, check=True)
+    return {}
+
+
+def ours(out: Path, photos_count: int = 10, seconds: int = SECONDS) -> dict:
+    from renderer.draft import Draft
+    from renderer.output import OutputSpec
+    from renderer.render import render
+
+    photos, song = media(photos_count)
+    draft = Draft.model_validate(draft_json(photos, song, seconds))
+    sources = {src: Path(src) for src in draft.sources()}
+    result = render(draft, sources, out, OutputSpec(quality="medium", crf=23, preset="veryfast"), device="cpu")
+    return {"encoder": result.encoder, "device": result.device, "frames": seconds * FPS}
+
+
+def scaling(out: Path) -> dict:
+    """200 photos, 10 minutes: time per frame and peak RSS must not grow with the photo count."""
+    return ours(out, photos_count=200, seconds=600)
+
+
+CASES = {"encoder_floor": encoder_floor, "ffmpeg_cli": ffmpeg_cli, "ours": ours, "scaling": scaling}
+
+
+def main() -> None:
+    name, out = sys.argv[1], Path(sys.argv[2])
+    if name == "ffmpeg_cli" and not shutil.which("ffmpeg"):
+        print(json.dumps({"skipped": "ffmpeg not installed"}))
+        return
+    started = time.perf_counter()
+    extra = CASES[name](out)
+    extra["inner_wall_s"] = time.perf_counter() - started
+    print(json.dumps(extra))
+
+
+if __name__ == "__main__":
+    main()
