@@ -131,7 +131,10 @@ def build_plan(draft: Draft, sources: Mapping[str, Path], output: OutputSpec) ->
             ]
             pairs = [(item, seg) for item, seg in pairs if item.frames > 0]
             tracks.append([item for item, _ in pairs])
-            audio.extend(_clip_audio(item, seg) for item, seg in pairs if item.vol > 0)
+            for i, (item, seg) in enumerate(pairs):
+                following = pairs[i + 1][1] if i + 1 < len(pairs) else None
+                if item.vol > 0:
+                    audio.append(_clip_audio(item, seg, following))
         elif track.tt == TrackType.AUDIO:
             audio.extend(_music(seg, sources, draft.d) for seg in track.sg if seg.st < draft.d)
         elif track.tt == TrackType.TEXT:
@@ -180,8 +183,13 @@ def _visual(
     )
 
 
-def _clip_audio(item: VisualItem, seg: Segment) -> AudioItem:
-    # A photo has no audio stream; audio.py finds that out and contributes silence.
+def _clip_audio(item: VisualItem, seg: Segment, following: Segment | None) -> AudioItem:
+    """A clip's own sound; it crossfades with the picture over the transitions at either end.
+    Photos are listed too: render.py drops the items whose file has no audio stream."""
+    fade_in = max(seg.m.fade_in or 0, seg.m.tr.d if seg.m.tr is not None else 0)
+    fade_out = seg.m.fade_out or 0
+    if following is not None and following.m.tr is not None and following.st < seg.end:
+        fade_out = max(fade_out, seg.end - following.st)
     return AudioItem(
         seg_id=seg.id,
         path=item.path,
@@ -189,8 +197,8 @@ def _clip_audio(item: VisualItem, seg: Segment) -> AudioItem:
         duration_seconds=seg.d / 1000,
         ss_seconds=seg.ss / 1000,
         vol=item.vol,
-        fade_in_seconds=(seg.m.fade_in or 0) / 1000,
-        fade_out_seconds=(seg.m.fade_out or 0) / 1000,
+        fade_in_seconds=fade_in / 1000,
+        fade_out_seconds=fade_out / 1000,
         loop=False,
     )
 

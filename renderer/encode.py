@@ -1,0 +1,167 @@
+"""H.264 + AAC into MP4: encoder choice, quality mapping, colour tags, interleaved muxing.
+
+Quality mapping (libx264 CRF / preset; h264_nvenc gets the same number as its constant quality
+`cq` with the NVENC preset of the same speed class):
+
+    quality  crf  preset      nvenc preset
+    low      28   veryfast    p2
+    medium   23   veryfast    p4
+    high     20   faster      p5
+
+`output.crf` and `output.preset` override the table. Output is always H.264 High, yuv420p,
+BT.709 primaries/transfer/matrix, limited ("tv") range; audio AAC-LC 48 kHz stereo.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+from av.container import OutputContainer
+
+from renderer.errors import RenderError
+from renderer.output import OutputSpec
+
+log = logging.getLogger("nemo.renderer")
+
+SAMPLE_RATE = 48_000
+QUALITY_TABLE: dict[str, tuple[int, str]] = {
+    "low": (28, "veryfast"),
+    "medium": (23, "veryfast"),
+    "high": (20, "faster"),
+}
+_NVENC_PRESET = {
+    "ultrafast": "p1",
+    "superfast": "p1",
+    "veryfast": "p2",
+    "faster": "p3",
+    "fast": "p4",
+    "medium": "p4",
+    "slow": "p5",
+    "slower": "p6",
+    "veryslow": "p7",
+}
+_BT709 = 1  # AVCOL_PRI_BT709 == AVCOL_TRC_BT709 == AVCOL_SPC_BT709
+_TV_RANGE = 1  # AVCOL_RANGE_MPEG
+
+
+@dataclass(frozen=True)
+class EncoderSettings:
+    codec: str  # "libx264" | "h264_nvenc"
+    crf: int
+    preset: str
+
+
+def rate_control(output: OutputSpec) -> tuple[int, str]:
+    """(crf, x264 preset) for an output spec: the quality table, overridden by crf/preset."""
+    crf, preset = QUALITY_TABLE[output.quality]
+    return (output.crf if output.crf is not None else crf), (output.preset or preset)
+
+
+def nvenc_available() -> bool:
+    """True when this PyAV's FFmpeg has h264_nvenc *and* a GPU lets it open a session."""
+    if "h264_nvenc" not in av.codecs_available:
+        return False
+    try:
+        context = av.CodecContext.create("h264_nvenc", "w")
+        context.width, context.height, context.pix_fmt = 256, 256, "yuv420p"
+        context.time_base = "1/30"  # type: ignore[assignment]
+        context.open()
+        context.close()  # type: ignore[attr-defined]
+    except (av.FFmpegError, OSError, ValueError, AttributeError):
+        return False
+    return True
+
+
+def choose_encoder(requested: str, output: OutputSpec) -> EncoderSettings:
+    crf, preset = rate_control(output)
+    if requested not in ("auto", "libx264", "h264_nvenc"):
+        raise RenderError("bad_output", f"unknown encoder {requested!r}")
+    codec = "libx264"
+    if requested in ("auto", "h264_nvenc") and nvenc_available():
+        codec = "h264_nvenc"
+    elif requested == "h264_nvenc":
+        log.warning("h264_nvenc requested but not usable here; falling back to libx264")
+    log.info("encoder: %s (crf %d, preset %s)", codec, crf, preset)
+    return EncoderSettings(codec=codec, crf=crf, preset=preset)
+
+
+class Muxer:
+    """Owns the output container; video frames in order, audio interleaved up to the video time."""
+
+    def __init__(
+        self,
+        out_path: Path,
+        width: int,
+        height: int,
+        fps: int,
+        settings: EncoderSettings,
+        audio: np.ndarray,
+        threads: int = 0,
+    ) -> None:
+        self.fps = fps
+        self.audio = audio  # (2, n) float32 at SAMPLE_RATE
+        self._audio_pos = 0
+        self._frames = 0
+        try:
+            # format forced: the caller's path ends in ".part"
+            self.container: OutputContainer = av.open(
+                str(out_path), mode="w", format="mp4", options={"movflags": "+faststart"}
+            )
+        except (av.FFmpegError, OSError) as exc:
+            raise RenderError("output", f"cannot create the output file ({exc})") from exc
+        self.video = self.container.add_stream(settings.codec, rate=fps, options=_video_options(settings))
+        self.video.width, self.video.height, self.video.pix_fmt = width, height, "yuv420p"
+        context: Any = self.video.codec_context
+        context.color_primaries = context.color_trc = context.colorspace = _BT709
+        context.color_range = _TV_RANGE
+        context.thread_count = threads
+        self.sound = self.container.add_stream("aac", rate=SAMPLE_RATE, layout="stereo")
+        self.sound.options = {"b": "192k"}
+
+    def add_video(self, yuv420p: np.ndarray) -> None:
+        frame = av.VideoFrame.from_ndarray(yuv420p, format="yuv420p")
+        frame.color_range = _TV_RANGE  # type: ignore[assignment]
+        frame.colorspace = _BT709  # type: ignore[assignment]
+        frame.pts = self._frames
+        self._frames += 1
+        self.container.mux(self.video.encode(frame))
+        self._add_audio_until(round(self._frames / self.fps * SAMPLE_RATE))
+
+    def _add_audio_until(self, sample: int) -> None:
+        size = 1024  # AAC-LC frame
+        while self._audio_pos < min(sample, self.audio.shape[1]):
+            chunk = self.audio[:, self._audio_pos : self._audio_pos + size]
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="fltp", layout="stereo")
+            frame.sample_rate = SAMPLE_RATE
+            frame.pts = self._audio_pos
+            self._audio_pos += chunk.shape[1]
+            self.container.mux(self.sound.encode(frame))
+
+    def finish(self) -> None:
+        self.container.mux(self.video.encode(None))
+        self._add_audio_until(self.audio.shape[1])
+        self.container.mux(self.sound.encode(None))
+        self.container.close()
+
+    def abort(self) -> None:
+        try:
+            self.container.close()
+        except (av.FFmpegError, OSError, ValueError):
+            log.debug("closing an aborted output failed", exc_info=True)
+
+
+def _video_options(settings: EncoderSettings) -> dict[str, str]:
+    if settings.codec == "h264_nvenc":
+        return {
+            "preset": _NVENC_PRESET.get(settings.preset, "p4"),
+            "rc": "vbr",
+            "cq": str(settings.crf),
+            "b": "0",
+            "profile": "high",
+        }
+    return {"crf": str(settings.crf), "preset": settings.preset, "profile": "high"}

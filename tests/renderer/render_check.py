@@ -1,0 +1,80 @@
+"""Helpers for renderer tests: load golden drafts, render them, read the result back with the
+`ffprobe` command (not our code) and PyAV, make simple test media."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from renderer.draft import Draft
+from renderer.output import OutputSpec
+from renderer.render import render
+
+TESTS = Path(__file__).resolve().parent.parent
+DRAFTS = TESTS / "drafts"
+sys.path.insert(0, str(TESTS))
+
+import media_factory  # noqa: E402, F401  (re-exported: tests take their media from here)
+
+needs_ffprobe = pytest.mark.skipif(
+    shutil.which("ffprobe") is None, reason="the ffprobe command is not installed"
+)
+
+
+def draft(name: str, **changes: Any) -> Draft:
+    data = json.loads((DRAFTS / f"{name}.json").read_text())
+    data.update(changes)
+    return Draft.model_validate(data)
+
+
+def render_file(d: Draft, sources: dict[str, Path], out: Path, **output: Any) -> Path:
+    render(d, sources, out, OutputSpec(**output), device="cpu")
+    return out
+
+
+def ffprobe(path: Path) -> dict[str, Any]:
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def frames(path: Path) -> list[np.ndarray]:
+    """Every video frame as (h, w, 3) int RGB."""
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24").astype(int) for f in container.decode(video=0)]
+
+
+def sound(path: Path) -> np.ndarray:
+    """The audio stream as (2, n) float32 at its own rate (48 kHz for our renders)."""
+    with av.open(str(path)) as container:
+        chunks = [f.to_ndarray() for f in container.decode(audio=0)]
+    return np.concatenate(chunks, axis=1).astype(np.float32)
+
+
+def solid(directory: Path, name: str, rgb: tuple[int, int, int], size: tuple[int, int] = (240, 320)) -> Path:
+    path = directory / name
+    Image.new("RGB", size, rgb).save(path)
+    return path
+
+
+def dominant_hz(samples: np.ndarray, rate: int = 48_000) -> float:
+    mono = samples.mean(axis=0)
+    spectrum = np.abs(np.fft.rfft(mono * np.hanning(mono.size)))
+    return float(np.argmax(spectrum) * rate / mono.size)
+
+
+def near(pixel: np.ndarray, rgb: tuple[int, int, int], tolerance: int = 30) -> bool:
+    return bool(np.abs(pixel - np.array(rgb)).max() <= tolerance)

@@ -1,0 +1,101 @@
+"""The rendered file itself: codecs, profile, colour tags, audio format, exact duration, sizes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from render_check import draft, ffprobe, needs_ffprobe, render_file, solid, sound
+
+from renderer.errors import RenderError
+from renderer.output import OutputSpec, RenderProgress
+from renderer.render import render
+
+pytestmark = needs_ffprobe
+
+
+@pytest.fixture
+def red(tmp_path: Path) -> Path:
+    return solid(tmp_path, "red.png", (255, 0, 0))
+
+
+def test_output_is_h264_high_bt709_with_aac_stereo_48k_and_exact_duration(tmp_path: Path, red: Path) -> None:
+    out = render_file(draft("silent"), {"red": red}, tmp_path / "out.mp4.part")
+    info = ffprobe(out)
+    video = next(s for s in info["streams"] if s["codec_type"] == "video")
+    audio = next(s for s in info["streams"] if s["codec_type"] == "audio")
+    assert info["format"]["format_name"].startswith("mov,mp4")  # forced mp4 despite ".part"
+    assert (video["codec_name"], video["profile"], video["pix_fmt"]) == ("h264", "High", "yuv420p")
+    assert (video["color_primaries"], video["color_transfer"], video["color_space"]) == ("bt709",) * 3
+    assert video["color_range"] == "tv"
+    assert (video["width"], video["height"]) == (180, 320)
+    assert int(video["nb_frames"]) == 15  # 1.5 s at 10 fps
+    assert float(video["duration"]) == pytest.approx(1.5, abs=0.001)
+    assert (audio["codec_name"], audio["profile"]) == ("aac", "LC")
+    assert (int(audio["sample_rate"]), audio["channels"]) == (48000, 2)
+    assert float(info["format"]["duration"]) == pytest.approx(1.5, abs=0.03)
+
+
+def test_a_draft_without_audio_still_has_a_silent_audio_stream(tmp_path: Path, red: Path) -> None:
+    out = render_file(draft("silent"), {"red": red}, tmp_path / "out.mp4")
+    samples = sound(out)
+    assert samples.shape[1] >= 48000 * 1.4
+    assert float(abs(samples).max()) < 1e-3
+
+
+def test_faststart_puts_the_index_before_the_media(tmp_path: Path, red: Path) -> None:
+    out = render_file(draft("silent"), {"red": red}, tmp_path / "out.mp4")
+    head = out.read_bytes()
+    assert 0 <= head.find(b"moov") < head.find(b"mdat")
+
+
+def test_resolution_scales_the_short_side_and_never_upscales(tmp_path: Path, red: Path) -> None:
+    big = draft("silent", m={"width": 720, "height": 1280, "fps": 10})
+    out = render_file(big, {"red": red}, tmp_path / "small.mp4", resolution="480p")
+    video = ffprobe(out)["streams"][0]
+    assert (video["width"], video["height"]) == (480, 854)
+    out = render_file(draft("silent"), {"red": red}, tmp_path / "same.mp4", resolution="1080p")
+    video = ffprobe(out)["streams"][0]
+    assert (video["width"], video["height"]) == (180, 320)
+
+
+def test_fps_override_changes_the_frame_count_not_the_duration(tmp_path: Path, red: Path) -> None:
+    out = render_file(draft("silent"), {"red": red}, tmp_path / "out.mp4", fps=24)
+    video = ffprobe(out)["streams"][0]
+    assert int(video["nb_frames"]) == 36
+    assert video["r_frame_rate"] == "24/1"
+
+
+def test_quality_and_crf_reach_the_encoder(tmp_path: Path, red: Path) -> None:
+    # x264 writes its settings into the stream (an SEI message); read them from the file
+    low = render_file(draft("silent"), {"red": red}, tmp_path / "low.mp4", quality="low").read_bytes()
+    assert b"crf=28.0" in low
+    custom = render_file(
+        draft("silent"), {"red": red}, tmp_path / "c.mp4", quality="low", crf=17, preset="ultrafast"
+    ).read_bytes()
+    assert b"crf=17.0" in custom
+
+
+def test_progress_only_grows_and_ends_at_100(tmp_path: Path, red: Path) -> None:
+    seen: list[RenderProgress] = []
+    render(
+        draft("silent"), {"red": red}, tmp_path / "o.mp4", OutputSpec(), device="cpu", on_progress=seen.append
+    )
+    values = [p.progress for p in seen]
+    assert values == sorted(values) and values[-1] == 100
+    assert {p.phase for p in seen} >= {"decode", "compose", "mux"}
+
+
+def test_cancel_stops_the_render_and_leaves_no_file(tmp_path: Path, red: Path) -> None:
+    out = tmp_path / "o.mp4.part"
+    with pytest.raises(RenderError) as caught:
+        render(draft("silent"), {"red": red}, out, OutputSpec(), device="cpu", should_cancel=lambda: True)
+    assert caught.value.code == "cancelled"
+    assert not out.exists()
+
+
+def test_a_missing_source_names_the_segment(tmp_path: Path) -> None:
+    with pytest.raises(RenderError) as caught:
+        render(draft("silent"), {}, tmp_path / "o.mp4", OutputSpec(), device="cpu")
+    assert caught.value.code == "missing_source"
+    assert "s1" in caught.value.message
