@@ -1,0 +1,179 @@
+"""One chat turn: planner -> tools -> Events. Pure: no I/O; the server persists what it yields.
+
+For each tool call the runner yields a `functionCall` event, runs the tool on the current state,
+and yields a `functionResponse` event whose `actions.stateDelta` carries the changed state keys
+(the server applies them with `apply_state_delta`, the same function tests use). A ToolError goes
+back to the planner as `{"error": message}`. Every turn ends with one text event: what changed, in
+the session's language, then the one-line timeline summary.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any, Literal
+
+from agent.events import (
+    AGENT_AUTHOR,
+    Content,
+    Event,
+    EventActions,
+    FunctionCall,
+    FunctionResponse,
+    Part,
+    new_event_id,
+    new_invocation_id,
+    text_event,
+)
+from agent.language import Lang, reply_language
+from agent.planner import Planner, PlanRequest, StepRecord, ToolCall
+from agent.state import SessionState
+from agent.state_view import clip_srcs
+from agent.summary import timeline_summary
+from agent.tools import ToolContext, ToolError, ToolResult, registry, tool_specs
+
+MAX_STEPS = 6  # planner round trips per turn
+MAX_CALLS = 24  # tool calls per turn: a looping planner cannot run forever
+STATE_KEYS = ("draft", "canvas_config", "generated_media", "video_infos")
+
+
+def state_delta(before: SessionState, after: SessionState) -> dict[str, Any]:
+    """The keys of `after` that differ from `before`, as JSON (the draft as Draft.to_json())."""
+    old, new = before.to_json(), after.to_json()
+    return {key: new.get(key) for key in STATE_KEYS if old.get(key) != new.get(key)}
+
+
+def apply_state_delta(state: SessionState, delta: Mapping[str, Any]) -> SessionState:
+    """The state after one event's stateDelta (keys replace their old values; null removes)."""
+    data = state.to_json()
+    for key, value in delta.items():
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+    return SessionState.model_validate(data)
+
+
+def _history(events: Sequence[Event]) -> list[dict[str, str]]:
+    turns = []
+    for event in events:
+        if event.partial or not event.text or event.author == "system":
+            continue
+        turns.append({"role": "user" if event.author == "user" else "assistant", "text": event.text})
+    return turns
+
+
+def _reply(
+    lang: Lang,
+    results: list[ToolResult],
+    failures: list[tuple[str, ToolError]],
+    note: str | None,
+    covers: bool,
+    state: SessionState,
+) -> str:
+    lines: list[str] = []
+    if not covers:
+        lines += [r.summary_zh if lang == "zh" else r.summary for r in results]
+    for name, err in failures:
+        lines.append(
+            f"未能完成 {name}：{err.message_zh}" if lang == "zh" else f"Could not {name}: {err.message}"
+        )
+    if note:
+        lines.append(note)
+    if not lines:
+        lines.append("没有做任何修改。" if lang == "zh" else "Nothing changed.")
+    lines.append(timeline_summary(state.draft, clip_srcs(state)))
+    return "\n".join(lines)
+
+
+def _chunks(text: str, parts: int = 4) -> list[str]:
+    """Split on spaces (or anywhere, for Chinese) into about `parts` pieces that join to `text`."""
+    size = max(1, len(text) // parts)
+    out, start = [], 0
+    while start < len(text):
+        end = min(len(text), start + size)
+        space = text.find(" ", end)
+        end = space + 1 if 0 <= space - end < 12 else end
+        out.append(text[start:end])
+        start = end
+    return out
+
+
+async def run_turn(
+    state: SessionState,
+    message: str,
+    *,
+    planner: Planner,
+    language: str | None = None,
+    streaming: bool = False,
+    invocation_id: str | None = None,
+    ids: Callable[[], str] | None = None,
+    now: Callable[[], float] | None = None,
+    history: Sequence[Event] = (),
+) -> AsyncIterator[Event]:
+    """Run one user message to the end, yielding ADK events; see the module docstring."""
+    lang = reply_language(language, message)
+    next_id = ids or new_event_id
+    clock = now or time.time
+    inv = invocation_id or new_invocation_id()
+    tools, specs, ctx = registry(), tool_specs(), ToolContext(now=clock)
+    steps: list[StepRecord] = []
+    results: list[ToolResult] = []
+    failures: list[tuple[str, ToolError]] = []
+    note: str | None = None
+    covers = False
+    calls_made = 0
+
+    def event(role: Literal["model", "user"], part: Part, delta: dict[str, Any] | None = None) -> Event:
+        return Event(
+            content=Content(role=role, parts=[part]),
+            invocation_id=inv,  # type: ignore[arg-type]
+            author=AGENT_AUTHOR,
+            actions=EventActions(state_delta=delta or {}),
+            id=next_id(),
+            timestamp=clock(),
+        )
+
+    for _ in range(MAX_STEPS):
+        request = PlanRequest(
+            message=message, language=lang, state=state, steps=steps, tools=specs, history=_history(history)
+        )
+        step = await planner.plan(request)
+        if step.done:
+            note, covers = step.text, step.text_covers_changes
+            break
+        for call in step.calls:
+            if calls_made >= MAX_CALLS:
+                break
+            calls_made += 1
+            call_id = call.id or f"adk-{next_id() if ids else uuid.uuid4()}"
+            yield event("model", Part(function_call=FunctionCall(id=call_id, name=call.name, args=call.args)))
+            try:
+                if call.name not in tools:
+                    raise ToolError(f"unknown tool {call.name!r}; tools: {', '.join(tools)}")
+                outcome = tools[call.name].run(state, call.args, ctx)
+            except ToolError as err:
+                failures.append((call.name, err))
+                response: dict[str, Any] = {"error": err.message}
+                delta: dict[str, Any] = {}
+            else:
+                results.append(outcome)
+                response, delta = outcome.result, state_delta(state, outcome.state)
+                state = outcome.state
+            steps.append(
+                StepRecord(
+                    call=ToolCall(name=call.name, args=call.args, id=call_id),
+                    response=response,
+                    ok="error" not in response,
+                )
+            )
+            reply = FunctionResponse(id=call_id, name=call.name, response=response)
+            yield event("user", Part(function_response=reply), delta)
+        if calls_made >= MAX_CALLS:
+            break
+    text = _reply(lang, results, failures, note, covers, state)
+    if streaming:
+        for piece in _chunks(text):
+            yield text_event(piece, invocation_id=inv, partial=True, ids=next_id, now=clock)
+    yield text_event(text, invocation_id=inv, ids=next_id, now=clock)

@@ -1,0 +1,115 @@
+"""The tool registry: what a planner may call, with argument models an LLM sees as JSON schema.
+
+A tool is pure: `run(state, args, ctx)` returns a new SessionState (never mutates its input), a
+small JSON result for the planner, and a one-sentence summary in English and Chinese for the
+reply. Bad arguments or a request the state cannot satisfy raise `ToolError`; the runner hands
+its message back to the planner as the function response so the planner can correct itself.
+The tools live in `agent.tools_layout` and `agent.tools_layers`; this module owns the machinery.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from agent.state import SessionState
+
+
+class ToolError(Exception):
+    """A tool could not do what was asked; the message is meant for the planner and the user."""
+
+    def __init__(self, message: str, message_zh: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.message_zh = message_zh or message
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """What tools may ask of the outside world: only the clock (deterministic in tests)."""
+
+    now: Callable[[], float] = time.time
+
+    def iso_now(self) -> str:
+        return datetime.fromtimestamp(self.now(), UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class ToolResult(BaseModel):
+    state: SessionState
+    result: dict[str, Any]
+    summary: str
+    summary_zh: str
+    changed: bool = True
+
+
+ToolFn = Callable[[SessionState, Any, ToolContext], ToolResult]
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    args: type[BaseModel]
+    fn: ToolFn = field(repr=False)
+
+    def schema(self) -> dict[str, Any]:
+        """OpenAI `tools` entry: what an LLM planner is shown."""
+        params = self.args.model_json_schema()
+        params.pop("title", None)
+        return {
+            "type": "function",
+            "function": {"name": self.name, "description": self.description, "parameters": params},
+        }
+
+    def parse(self, raw: Mapping[str, Any] | BaseModel) -> BaseModel:
+        if isinstance(raw, self.args):
+            return raw
+        data = raw.model_dump() if isinstance(raw, BaseModel) else dict(raw)
+        try:
+            return self.args.model_validate(data)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'args'}: {err['msg']}" for err in exc.errors()
+            )
+            raise ToolError(f"invalid arguments for {self.name}: {problems}") from None
+
+    def run(
+        self, state: SessionState, raw: Mapping[str, Any] | BaseModel, ctx: ToolContext | None = None
+    ) -> ToolResult:
+        args = self.parse(raw)
+        try:
+            return self.fn(state, args, ctx or ToolContext())
+        except ValidationError as exc:  # a value the draft schema refuses (a colour, a position)
+            raise ToolError(f"{self.name}: {exc.errors()[0]['msg']}") from None
+
+
+TOOLS: dict[str, Tool] = {}
+
+
+def tool(name: str, description: str, args: type[BaseModel]) -> Callable[[ToolFn], ToolFn]:
+    """Register a tool function under `name`."""
+
+    def register(fn: ToolFn) -> ToolFn:
+        if name in TOOLS:
+            raise ValueError(f"tool {name!r} registered twice")
+        TOOLS[name] = Tool(name, description, args, fn)
+        return fn
+
+    return register
+
+
+def registry() -> dict[str, Tool]:
+    """Every tool, by name (importing the toolbox registers them)."""
+    import agent.tools_layers
+    import agent.tools_layout  # noqa: F401  (registration happens at import)
+
+    return TOOLS
+
+
+def tool_specs() -> list[dict[str, Any]]:
+    return [t.schema() for t in registry().values()]
