@@ -15,6 +15,11 @@ Aspect = Literal["9:16", "16:9", "1:1", "4:5"]
 TransitionName = Literal[TRANSITIONS]  # type: ignore[valid-type]
 MotionName = Literal[("auto", *MOTIONS)]  # type: ignore[valid-type]
 FitName = Literal[FIT_MODES]  # type: ignore[valid-type]
+FitChoice = Literal[("auto", *FIT_MODES)]  # type: ignore[valid-type]
+# Past this ratio between a photo's aspect and the canvas's, cover would crop away too much of the
+# photo (a portrait photo on a landscape canvas keeps a third of itself): show it whole on a blurred
+# copy instead, as editors do. 4:3 on 16:9 (1.33) still covers.
+AUTO_FIT_MAX_RATIO = 1.5
 ORIENTATION_ASPECT: dict[str, Aspect] = {"portrait": "9:16", "landscape": "16:9", "square": "1:1"}
 TRANSITION_ZH = {
     "crossfade": "交叉淡化",
@@ -76,6 +81,32 @@ def visual_item(f: MediaFile, state: SessionState) -> edits.VisualItem:
         clip_ms=round(f.duration * 1000) if f.file_type == "video" and f.duration else None,
         focus=(float(focus[0]), float(focus[1])) if ok and focus else None,
     )
+
+
+def auto_fit(media: MediaFile | None, width: int, height: int) -> str:
+    if media is None or not media.width or not media.height:
+        return "cover"
+    ratio = (media.width / media.height) / (width / height)
+    return "cover" if max(ratio, 1 / ratio) <= AUTO_FIT_MAX_RATIO else "blur"
+
+
+def refit(draft: Draft, state: SessionState) -> Draft:
+    """Re-choose each segment's fit when the video track's fit is 'auto' (the default)."""
+    video = edits.video_track(draft)
+    if video is None or getattr(video.m, "fit", "auto") != "auto":
+        return draft
+    by_src = {f.cdn_url: f for f in state.video_infos}
+    segs = [
+        s.model_copy(
+            update={
+                "m": s.m.model_copy(
+                    update={"fit": auto_fit(by_src.get(s.src or ""), draft.m.width, draft.m.height)}
+                )
+            }
+        )
+        for s in video.sg
+    ]
+    return edits.replace_track(draft, video.model_copy(update={"sg": segs}))
 
 
 def require_draft(state: SessionState) -> Draft:

@@ -11,7 +11,7 @@ from agent.state import SessionState
 from agent.state_view import (
     TRANSITION_ZH,
     Aspect,
-    FitName,
+    FitChoice,
     MotionName,
     TransitionName,
     clip_lengths,
@@ -19,6 +19,7 @@ from agent.state_view import (
     commit,
     majority_aspect,
     natural_ms,
+    refit,
     require_draft,
     result,
     secs,
@@ -46,7 +47,9 @@ class MakeSlideshowArgs(BaseModel):
     motion: MotionName = Field(
         "auto", description="'auto': Ken Burns zoom in/out by turns, pans for panoramas"
     )
-    fit: FitName = "cover"
+    fit: FitChoice = Field(
+        "auto", description="'auto': cover when a photo's shape suits the canvas, else blur (whole photo)"
+    )
     aspect: Aspect | None = Field(
         None, description="canvas; omit to keep the current one or follow the photos' orientation"
     )
@@ -83,14 +86,15 @@ def make_slideshow(state: SessionState, args: MakeSlideshowArgs, ctx: ToolContex
         transition=args.transition,
         transition_ms=round(args.transition_seconds * 1000),
         motion=args.motion,
-        fit=args.fit,
+        fit="cover" if args.fit == "auto" else args.fit,
     )
+    track = track.model_copy(update={"m": track.m.model_copy(update={"fit": args.fit})})
     if args.total_seconds:
         track = track.model_copy(
             update={"sg": edits.fit_total(track.sg, round(args.total_seconds * 1000), clip_lengths(state))}
         )
     draft = edits.fit_to_length(edits.replace_track(draft, track), natural_ms(state))
-    new = commit(state, draft)
+    new = commit(state, refit(draft, state))
     photos = sum(1 for f in media if f.file_type == "image")
     clips = len(media) - photos
     what = f"{photos} photos" + (f" and {clips} clips" if clips else "")
@@ -170,7 +174,7 @@ class SetAspectArgs(BaseModel):
 def set_aspect(state: SessionState, args: SetAspectArgs, ctx: ToolContext) -> ToolResult:
     draft = require_draft(state)
     width, height = ASPECT_SIZES[args.aspect]
-    new = commit(state, edits.with_canvas(draft, width, height))
+    new = commit(state, refit(edits.with_canvas(draft, width, height), state))
     changed = (draft.m.width, draft.m.height) != (width, height)
     names = {
         "9:16": ("vertical", "竖屏"),
@@ -253,10 +257,10 @@ def set_motion(state: SessionState, args: SetMotionArgs, ctx: ToolContext) -> To
 
 
 class SetFitArgs(BaseModel):
-    mode: FitName = Field(
+    mode: FitChoice = Field(
         ...,
         description="cover fills the frame (crops), contain shows all (bars), "
-        "blur fills bars with a blurred copy",
+        "blur fills bars with a blurred copy, auto picks cover or blur per photo",
     )
 
 
@@ -265,6 +269,17 @@ def set_fit(state: SessionState, args: SetFitArgs, ctx: ToolContext) -> ToolResu
     draft = require_draft(state)
     video = edits.video_track(draft)
     assert video is not None
-    new = commit(state, edits.set_segment_meta(draft, video.id, fit=args.mode))
-    zh = {"cover": "铺满画面", "contain": "完整显示", "blur": "完整显示并用模糊背景填充"}[args.mode]
+    video = video.model_copy(update={"m": video.m.model_copy(update={"fit": args.mode})})
+    draft = edits.replace_track(draft, video)
+    if args.mode == "auto":
+        draft = refit(draft, state)
+    else:
+        draft = edits.set_segment_meta(draft, video.id, fit=args.mode)
+    new = commit(state, draft)
+    zh = {
+        "cover": "铺满画面",
+        "contain": "完整显示",
+        "blur": "完整显示并用模糊背景填充",
+        "auto": "按照片形状自动铺满或完整显示",
+    }[args.mode]
     return result(new, f"Photos now use {args.mode} fit.", f"照片现在{zh}。")

@@ -29,7 +29,11 @@ def test_slideshow_with_uploaded_music(photos_and_song: SessionState, turn: Call
     assert [s.src for s in video.sg] == [f.cdn_url for f in photos]  # upload order
     assert all(s.m.tr and s.m.tr.type == "crossfade" and s.m.tr.d == 500 for s in video.sg[1:])
     assert [s.m.motion for s in video.sg[:4]] == ["zoom_in", "zoom_out", "zoom_in", "zoom_out"]
-    assert all(s.m.fit == "cover" for s in video.sg)
+    # Photos shaped like the canvas fill it; the others are shown whole on a blurred copy.
+    canvas_portrait = draft.m.height > draft.m.width
+    for seg, photo in zip(video.sg, photos, strict=True):
+        matches = photo.orientation == ("portrait" if canvas_portrait else "landscape")
+        assert seg.m.fit == ("cover" if matches else "blur"), (photo.width, photo.height, seg.m.fit)
     music = draft.tracks(TrackType.AUDIO)[0].sg[0]
     assert music.src == photos_and_song.video_infos[-1].cdn_url  # the uploaded song, not a built-in
     assert (music.m.vol, music.m.fade_in, music.m.fade_out, music.m.loop) == (0.35, 1000, 2000, True)
