@@ -25,9 +25,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.fake:
         overrides["mode"] = "fake"
     settings = Settings(**overrides)  # type: ignore[arg-type]
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, proxy_headers=False)
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level=settings.log_level, proxy_headers=False
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -18,6 +19,10 @@ from server.config import Settings
 from server.context import AppContext
 from server.db import init_db, make_engine
 from server.errors import install_handlers
+from server.metrics import Metrics
+from server.openapi_doc import build_openapi
+from server.prefix import PrefixMiddleware
+from server.request_log import RequestObserver
 
 log = logging.getLogger("nemo.server")
 
@@ -30,10 +35,11 @@ def create_app(
     start_workers: bool = True,
 ) -> FastAPI:
     """The whole server. `planner` and `engine` are for tests and embedders; None builds the defaults."""
-    from agent.rule_planner import RulePlanner
+    from server import credits
     from server.render_service import RenderService
     from server.routes import ROUTERS
     from server.storage import Storage
+    from server.turns import Turns
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = engine if engine is not None else make_engine(settings.effective_database_url)
@@ -42,19 +48,28 @@ def create_app(
         settings=settings,
         engine=engine,
         secret=load_secret(settings.secret_key, settings.data_dir),
-        planner=planner if planner is not None else RulePlanner(),
+        planner=planner if planner is not None else _default_planner(settings),
     )
     ctx.storage = Storage(settings.data_dir)
     ctx.renders = RenderService(ctx)
+    ctx.metrics = Metrics()
+    ctx.turns = Turns(ctx, cap_seconds=settings.stream_cap_seconds, wait_seconds=settings.turn_wait_seconds)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Holds older than the longest possible turn belong to turns that died with a process.
+        stale = credits.refund_stale(engine, timedelta(seconds=settings.stream_cap_seconds + 60))
+        if stale:
+            log.warning("refunded %d credit holds left by turns that did not finish", stale)
         if start_workers:
             ctx.renders.start()
-        log.info("nemo server ready: data dir %s, database %s", settings.data_dir, engine.url.render_as_string())
+        log.info(
+            "nemo server ready: data dir %s, database %s", settings.data_dir, engine.url.render_as_string()
+        )
         try:
             yield
         finally:
+            await ctx.turns.stop()
             ctx.renders.stop()
 
     app = FastAPI(
@@ -68,4 +83,21 @@ def create_app(
     install_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
+    # Added last = outermost: the prefix is moved into root_path before anything looks at the path.
+    app.add_middleware(RequestObserver, metrics=ctx.metrics)
+    app.add_middleware(PrefixMiddleware, routes=app.router.routes)
     return app
+
+
+def _default_planner(settings: Settings) -> Any:
+    from agent.rule_planner import RulePlanner
+
+    llm = settings.llm
+    if llm.base_url:
+        from agent.llm_planner import LLMPlanner
+
+        return LLMPlanner(
+            llm.base_url, llm.model, llm.api_key, timeout_seconds=llm.timeout_seconds, fallback=RulePlanner()
+        )
+    return RulePlanner()

@@ -11,14 +11,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlmodel import Session, select
+from pydantic import BaseModel
+from sqlalchemy import text as sa_text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
 
+from server.db import transaction
 from server.errors import ApiError, ErrorCode
-from server.tables import Token, User
+from server.tables import ClientIdUse, Token, User
 
 TOKEN_PREFIX = "nmv_usr_"
 _TOKEN_BODY_LEN = 43
@@ -57,7 +62,9 @@ def hash_token(secret: bytes, token: str) -> str:
 
 def parse_bearer(authorization: str | None) -> str:
     if not authorization:
-        raise ApiError(ErrorCode.TOKEN_INVALID, "missing Authorization: Bearer <token>; get an anonymous token")
+        raise ApiError(
+            ErrorCode.TOKEN_INVALID, "missing Authorization: Bearer <token>; get an anonymous token"
+        )
     scheme, _, value = authorization.strip().partition(" ")
     token = value.strip()
     if scheme.lower() != "bearer" or not token.startswith(TOKEN_PREFIX) or len(token) > 128:
@@ -73,10 +80,123 @@ def authenticate(db: Session, secret: bytes, authorization: str | None, now: dat
     # The lookup is by keyed hash; compare again in constant time so no timing reveals a prefix.
     if row is None or not hmac.compare_digest(row.token_hash, digest):
         raise ApiError(ErrorCode.TOKEN_INVALID, "unknown token; get a new anonymous token")
-    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)
-    if expires <= (now or datetime.now(UTC)):
+    if _aware(row.expires_at) <= (now or datetime.now(UTC)):
         raise ApiError(ErrorCode.TOKEN_INVALID, "token expired; get a new anonymous token")
     user = db.get(User, row.user_id)
     if user is None:
         raise ApiError(ErrorCode.TOKEN_INVALID, "unknown token; get a new anonymous token")
     return user
+
+
+class IssuedToken(BaseModel):
+    token: str
+    user_id: str
+    expires_at: datetime
+    credits: int
+    new_user: bool
+
+
+RATE_WINDOW = timedelta(days=7)
+
+
+def issue_anonymous(
+    engine: Engine,
+    secret: bytes,
+    *,
+    client_id: str,
+    ip: str,
+    credits: int,
+    ttl: timedelta,
+    per_ip: int,
+    now: datetime | None = None,
+) -> IssuedToken:
+    """The anonymous-token call: idempotent per client id, limited per IP for *new* client ids.
+
+    - Same client id, token still valid: the same token again (re-derived from the row's nonce).
+    - Same client id, token expired: a new token for the *same* user, credits kept (the user did
+      nothing wrong by coming back after a week, and a fresh 100 credits per week per client id
+      would make the credit limit meaningless).
+    - New client id: counts against `per_ip` new client ids per IP per 7 days (429 +
+      Retry-After past it). The count lives in the database (`client_id_uses`), so it survives
+      restarts and holds across several server processes sharing PostgreSQL.
+    """
+    now = now or datetime.now(UTC)
+    with transaction(engine) as db:
+        _serialise(db, "anon:" + client_id)
+        row = db.exec(
+            select(Token).where(Token.client_id == client_id).order_by(col(Token.expires_at).desc())
+        ).first()
+        if row is not None:
+            user = db.get(User, row.user_id)
+            if user is not None:
+                if _aware(row.expires_at) > now:
+                    return IssuedToken(
+                        token=token_for(secret, row.nonce),
+                        user_id=user.id,
+                        expires_at=_aware(row.expires_at),
+                        credits=user.credits_available,
+                        new_user=False,
+                    )
+                return _new_token(db, secret, user, client_id, ip, now + ttl, new_user=False)
+        _serialise(db, "ip:" + ip)
+        _check_ip_limit(db, ip, per_ip, now)
+        user = User(id="anon_" + secrets.token_hex(8), anonymous=True, credits_available=credits)
+        db.add(user)
+        db.flush()
+        db.add(ClientIdUse(ip=ip, client_id=client_id, created_at=now))
+        return _new_token(db, secret, user, client_id, ip, now + ttl, new_user=True)
+
+
+def _new_token(
+    db: Session, secret: bytes, user: User, client_id: str, ip: str, expires_at: datetime, *, new_user: bool
+) -> IssuedToken:
+    nonce = new_nonce()
+    token = token_for(secret, nonce)
+    expires_at = expires_at.replace(microsecond=0)
+    db.add(
+        Token(
+            token_hash=hash_token(secret, token),
+            user_id=user.id,
+            client_id=client_id,
+            created_ip=ip[:64],
+            expires_at=expires_at,
+            nonce=nonce,
+        )
+    )
+    return IssuedToken(
+        token=token, user_id=user.id, expires_at=expires_at, credits=user.credits_available, new_user=new_user
+    )
+
+
+def _check_ip_limit(db: Session, ip: str, per_ip: int, now: datetime) -> None:
+    since = now - RATE_WINDOW
+    times = db.exec(
+        select(ClientIdUse.created_at)
+        .where(ClientIdUse.ip == ip, col(ClientIdUse.created_at) > since)
+        .order_by(col(ClientIdUse.created_at))
+    ).all()
+    if len(times) < per_ip:
+        return
+    # The oldest use in the window leaves it first: that is when one more new client id fits.
+    retry = max(1, math.ceil((_aware(times[len(times) - per_ip]) + RATE_WINDOW - now).total_seconds()))
+    raise ApiError(
+        ErrorCode.RATE_LIMITED,
+        f"too many new client ids from this address ({per_ip} per 7 days); retry later",
+        headers={"Retry-After": str(retry)},
+    )
+
+
+def _serialise(db: Session, key: str) -> None:
+    """PostgreSQL: queue concurrent calls for one client id / IP (SQLite: BEGIN IMMEDIATE did it)."""
+    if db.get_bind().dialect.name == "postgresql":
+        db.connection().execute(sa_text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": key})
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite hands datetimes back naive; every time we store is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def iso_utc(value: datetime) -> str:
+    """ISO-8601 in UTC with a `Z`, to the second (what `expires_at` answers)."""
+    return _aware(value).astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")

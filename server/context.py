@@ -25,4 +25,7 @@ class AppContext:
     # Filled in by create_app from the modules that own them (storage.py, the render service).
     storage: Any = None
     renders: Any = None
+    # server/metrics.py Metrics and server/turns.py Turns (chat turns and their per-session locks).
+    metrics: Any = None
+    turns: Any = None
     extras: dict[str, Any] = field(default_factory=dict)

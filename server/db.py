@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+READ_ONLY_OPTION = "nemo_read_only"
 
 
 def make_engine(url: str, *, schema: str | None = None) -> Engine:
@@ -36,7 +37,11 @@ def make_engine(url: str, *, schema: str | None = None) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Read sessions (read_session) start a deferred transaction: in WAL mode it never blocks
+            # a writer, so a request may read through DbDep and then write through a module's
+            # transaction() without waiting on its own read lock.
+            read_only = conn.get_execution_options().get(READ_ONLY_OPTION)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
 
@@ -72,3 +77,8 @@ def transaction(engine: Engine) -> Iterator[Session]:
     with Session(engine, expire_on_commit=False) as session:
         with session.begin():
             yield session
+
+
+def read_session(engine: Engine) -> Session:
+    """A session for reads (DbDep, the token check). Writes belong in transaction()."""
+    return Session(engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False)

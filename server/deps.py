@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from server.auth import authenticate
 from server.context import AppContext
+from server.db import read_session
 from server.errors import ApiError, ErrorCode
 from server.tables import ChatSession, User
 
@@ -27,7 +28,9 @@ CtxDep = Annotated[AppContext, Depends(get_ctx)]
 
 
 def get_db(ctx: CtxDep) -> Iterator[Session]:
-    with Session(ctx.engine, expire_on_commit=False) as db:
+    """A read session for the request. Writes go through the owning module's transaction()
+    (session_store, credits, ...): on SQLite a read here never blocks them."""
+    with read_session(ctx.engine) as db:
         yield db
 
 
@@ -35,7 +38,7 @@ DbDep = Annotated[Session, Depends(get_db)]
 
 
 def current_user(ctx: CtxDep, authorization: Annotated[str | None, Header()] = None) -> User:
-    with Session(ctx.engine, expire_on_commit=False) as db:
+    with read_session(ctx.engine) as db:
         return authenticate(db, ctx.secret, authorization)
 
 

@@ -1,5 +1,130 @@
-"""Placeholder until its owner lands it."""
+"""Claim links: POST /api/auth/claim-token makes one; GET /workspace/claim?ct=... opens the project.
 
-from fastapi import APIRouter
+A claim token (`clm_` + 43 url-safe chars) is a bearer secret for one session's read-only project
+page, so it is stored only as a keyed hash and lives a day. The page shows the project's title,
+a summary of its timeline, its uploads and its latest render, if any.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+import html
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+from sqlmodel import Session
+
+from server import session_store
+from server.auth import hash_token
+from server.db import transaction
+from server.deps import CtxDep, CurrentUser, DbDep, owned_session
+from server.errors import ApiError, ErrorCode, envelope
+from server.responses import SESSION_ERRORS, Envelope, errors
+from server.tables import ChatSession, ClaimToken
+
+router = APIRouter(tags=["claim"])
+
+CLAIM_PREFIX = "clm_"
+CLAIM_TTL = timedelta(days=1)
+
+
+class ClaimCreate(BaseModel):
+    task_id: str | None = Field(None, max_length=64)
+    session_id: str = Field(max_length=64)
+
+
+class ClaimCreated(BaseModel):
+    claim_token: str
+    expires_in: int
+    claim_url: str
+
+
+@router.post(
+    "/api/auth/claim-token",
+    response_model=Envelope[ClaimCreated],
+    responses=errors(*SESSION_ERRORS),
+    summary="A link that opens this session's project in the browser",
+)
+def create_claim(body: ClaimCreate, ctx: CtxDep, db: DbDep, caller: CurrentUser) -> dict[str, Any]:
+    session = owned_session(db, caller, body.session_id)
+    if body.task_id is not None and body.task_id != session.task_id:
+        raise ApiError(ErrorCode.SESSION_NOT_FOUND, "session not found; create a new session")
+    token = CLAIM_PREFIX + secrets.token_urlsafe(32)
+    with transaction(ctx.engine) as tx:
+        tx.add(
+            ClaimToken(
+                token_hash=hash_token(ctx.secret, token),
+                user_id=caller.id,
+                session_id=session.id,
+                task_id=session.task_id,
+                expires_at=datetime.now(UTC) + CLAIM_TTL,
+            )
+        )
+    return envelope(
+        {
+            "claim_token": token,
+            "expires_in": int(CLAIM_TTL.total_seconds()),
+            "claim_url": f"/workspace/claim?ct={token}",
+        }
+    )
+
+
+@router.get("/workspace/claim", response_class=HTMLResponse, summary="The project page a claim link opens")
+def claim_page(ctx: CtxDep, db: DbDep, ct: Annotated[str, Query(max_length=128)] = "") -> HTMLResponse:
+    session = _claimed_session(db, ctx.secret, ct)
+    if session is None:
+        return HTMLResponse(
+            _page("Link expired", "<p>This link is invalid or has expired.</p>"), status_code=404
+        )
+    state, version = session_store.get_state(ctx.engine, session.id)
+    title = (state.draft.m.title if state.draft else None) or session.task_name
+    parts = [
+        f"<p>{html.escape(_summary(state))}</p>",
+        f"<p>Version {version}, {len(state.video_infos)} uploads.</p>",
+    ]
+    renders = [m for m in state.generated_media if m.type == "render"]
+    if renders:
+        url = html.escape(renders[-1].url, quote=True)
+        parts.append(
+            f'<video controls width="360" src="{url}"></video><p><a href="{url}">Download the video</a></p>'
+        )
+    else:
+        parts.append("<p>No export yet.</p>")
+    if state.video_infos:
+        items = "".join(f"<li>{html.escape(f.filename)} ({f.file_type})</li>" for f in state.video_infos)
+        parts.append(f"<ul>{items}</ul>")
+    return HTMLResponse(_page(title, "".join(parts)))
+
+
+def _claimed_session(db: Session, secret: bytes, ct: str) -> ChatSession | None:
+    if not ct.startswith(CLAIM_PREFIX):
+        return None
+    row = db.get(ClaimToken, hash_token(secret, ct))
+    if row is None:
+        return None
+    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)
+    if expires <= datetime.now(UTC):
+        return None
+    return db.get(ChatSession, row.session_id)
+
+
+def _summary(state: session_store.SessionState) -> str:
+    draft = state.draft
+    if draft is None or not draft.t:
+        return "The timeline is empty."
+    names = ", ".join(t.m.name or f"track {t.id}" for t in draft.t)
+    return f"Timeline: {len(draft.t)} tracks ({names}), {draft.d / 1000:.1f} s."
+
+
+def _page(title: str, body: str) -> str:
+    safe = html.escape(title)
+    return (
+        '<!doctype html><html><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{safe}</title></head>"
+        '<body style="font-family: sans-serif; max-width: 40em; margin: 2em auto">'
+        f"<h1>{safe}</h1>{body}</body></html>"
+    )

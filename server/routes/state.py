@@ -1,5 +1,58 @@
-"""Placeholder until its owner lands it."""
+"""GET /api/state/nemo_agent/me/{session_id}/latest and /{version}: the session's state."""
+
+from __future__ import annotations
+
+from typing import Any
 
 from fastapi import APIRouter
+from pydantic import BaseModel
 
-router = APIRouter()
+from agent.state import CanvasConfig
+from server import session_store
+from server.deps import CtxDep, CurrentUser, DbDep, check_user_segment, owned_session
+from server.errors import ApiError, ErrorCode, envelope
+from server.responses import SESSION_ERRORS, Envelope, errors
+
+router = APIRouter(tags=["state"])
+
+
+class StateAnswer(BaseModel):
+    session_id: str
+    task_id: str
+    task_name: str
+    version: int
+    state: dict[str, Any]
+
+
+@router.get(
+    "/api/state/nemo_agent/{user}/{session_id}/{version}",
+    response_model=Envelope[StateAnswer],
+    responses=errors(*SESSION_ERRORS),
+    summary="The session's state: `latest`, or an older version by number (undo reads these)",
+)
+def get_state(
+    user: str, session_id: str, version: str, ctx: CtxDep, db: DbDep, caller: CurrentUser
+) -> dict[str, Any]:
+    check_user_segment(user, caller)
+    session = owned_session(db, caller, session_id)
+    if version == "latest":
+        wanted = None
+    elif version.isdigit() and len(version) <= 9:
+        wanted = int(version)
+    else:
+        raise ApiError(ErrorCode.BAD_REQUEST, "version must be `latest` or a version number")
+    state, number = session_store.get_state(ctx.engine, session.id, wanted)
+    body = state.to_json()
+    # Clients index these keys without checking: they are always there (null draft until the
+    # first edit; the default canvas until one is chosen).
+    body.setdefault("draft", None)
+    body.setdefault("canvas_config", CanvasConfig().model_dump())
+    return envelope(
+        {
+            "session_id": session.id,
+            "task_id": session.task_id,
+            "task_name": session.task_name,
+            "version": number,
+            "state": body,
+        }
+    )

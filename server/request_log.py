@@ -1,0 +1,59 @@
+"""ASGI middleware: one log line and the metrics of each request, with its X-Skill-* attribution.
+
+Pure ASGI (not BaseHTTPMiddleware) so it never buffers or breaks the `/run_sse` stream. The log
+line carries method, route, status, time and the attribution headers; never the Authorization
+header, a token or a query string (claim links carry a secret in theirs).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.metrics import ATTRIBUTION_HEADERS, Metrics
+
+log = logging.getLogger("nemo.access")
+
+
+class RequestObserver:
+    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # what the client sees if the app fails before answering
+
+        async def observed_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed_send)
+        finally:
+            seconds = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            headers = {
+                k.decode("latin-1").lower(): v.decode("latin-1", "replace")[:256]
+                for k, v in scope.get("headers", [])
+                if k.decode("latin-1").lower() in ATTRIBUTION_HEADERS
+            }
+            self.metrics.observe_request(scope["method"], route, status, seconds, headers)
+            log.info(
+                "%s %s -> %d in %.1f ms (route %s) skill source=%s version=%s platform=%s",
+                scope["method"],
+                scope["path"],
+                status,
+                seconds * 1000,
+                route,
+                headers.get("x-skill-source", "-"),
+                headers.get("x-skill-version", "-"),
+                headers.get("x-skill-platform", "-"),
+            )

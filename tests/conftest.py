@@ -1,0 +1,198 @@
+"""Fixtures every test module may use: settings, a database, an app, a real HTTP client.
+
+- `settings`: a Settings built from arguments only (no NEMO_ environment, no .env), with a
+  temporary data dir. `make_settings(**overrides)` builds variants.
+- `db_url`: "sqlite" by default; tests marked `@pytest.mark.all_dbs` run on SQLite and on
+  PostgreSQL (the latter only when NEMO_TEST_DATABASE_URL is set; each app then gets its own schema,
+  dropped at teardown). Keep the marker to tests where the database matters.
+- `engine`: the engine of that database, tables created.
+- `make_app(settings=None, planner=None, start_workers=False)` and `app`: create_app on `engine`.
+- `make_client(app)` and `client`: uvicorn serving the app on 127.0.0.1 (a free port, in a thread)
+  and an httpx.Client with that base_url: requests go over real HTTP.
+- `anon_token(client, client_id=None) -> str` and `new_session(client, token, **body) -> str`
+  (the session id): the two setup calls every client makes.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+
+from server.app import create_app
+from server.config import RenderSettings, Settings
+from server.db import drop_schema, init_db, make_engine
+
+POSTGRES_ENV = "NEMO_TEST_DATABASE_URL"
+
+
+class ArgumentSettings(Settings):
+    """Settings from constructor arguments only: the developer's NEMO_ variables never leak in."""
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, **_sources):  # type: ignore[no-untyped-def,override]
+        return (init_settings,)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "all_dbs: run on SQLite and on PostgreSQL (when NEMO_TEST_DATABASE_URL is set)"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "db_url" in metafunc.fixturenames and metafunc.definition.get_closest_marker("all_dbs"):
+        metafunc.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "data_dir": tmp_path / "data",
+            "secret_key": "test-secret-key",
+            "render": RenderSettings(workers=1, device="cpu", poll_seconds=0.05),
+        }
+        values.update(overrides)
+        return ArgumentSettings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+def db_url(request: pytest.FixtureRequest) -> str:
+    """ "sqlite" (the data dir's file) or "postgres" (NEMO_TEST_DATABASE_URL)."""
+    backend = getattr(request, "param", "sqlite")
+    if backend == "postgres" and not os.environ.get(POSTGRES_ENV):
+        pytest.skip(f"{POSTGRES_ENV} not set")
+    return str(backend)
+
+
+@pytest.fixture
+def engine(db_url: str, settings: Settings) -> Iterator[Engine]:
+    if db_url == "sqlite":
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        eng = make_engine(settings.effective_database_url)
+        init_db(eng)
+        yield eng
+        eng.dispose()
+        return
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    eng = make_engine(os.environ[POSTGRES_ENV], schema=schema)
+    init_db(eng)
+    yield eng
+    drop_schema(eng, schema)
+    eng.dispose()
+
+
+@pytest.fixture
+def make_app(settings: Settings, engine: Engine) -> Callable[..., FastAPI]:
+    def make(
+        app_settings: Settings | None = None, *, planner: Any = None, start_workers: bool = False
+    ) -> FastAPI:
+        return create_app(
+            app_settings or settings, planner=planner, engine=engine, start_workers=start_workers
+        )
+
+    return make
+
+
+@pytest.fixture
+def app(make_app: Callable[..., FastAPI]) -> FastAPI:
+    return make_app()
+
+
+class LiveServer:
+    """uvicorn on 127.0.0.1 in a thread, with the app's lifespan, on a port the OS picked."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        config = uvicorn.Config(
+            app, log_config=None, ws="none", lifespan="on", proxy_headers=False, timeout_graceful_shutdown=5
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.sock.close()
+
+
+@pytest.fixture
+def make_client() -> Iterator[Callable[[FastAPI], httpx.Client]]:
+    opened: list[tuple[LiveServer, httpx.Client]] = []
+
+    def make(app: FastAPI) -> httpx.Client:
+        server = LiveServer(app).__enter__()
+        client = httpx.Client(base_url=server.base_url, timeout=60)
+        opened.append((server, client))
+        return client
+
+    yield make
+    for server, client in reversed(opened):
+        client.close()
+        server.__exit__()
+
+
+@pytest.fixture
+def client(app: FastAPI, make_client: Callable[[FastAPI], httpx.Client]) -> httpx.Client:
+    return make_client(app)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def anon_token() -> Callable[..., str]:
+    def get(client: httpx.Client, client_id: str | None = None) -> str:
+        answer = client.post(
+            "/api/auth/anonymous-token", headers={"X-Client-Id": client_id or uuid.uuid4().hex}
+        )
+        assert answer.status_code == 200, answer.text
+        return str(answer.json()["data"]["token"])
+
+    return get
+
+
+@pytest.fixture
+def new_session() -> Callable[..., str]:
+    def create(client: httpx.Client, token: str, **body: Any) -> str:
+        answer = client.post("/api/tasks/me/with-session/nemo_agent", headers=bearer(token), json=body)
+        assert answer.status_code == 200, answer.text
+        return str(answer.json()["data"]["session_id"])
+
+    return create
