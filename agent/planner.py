@@ -11,6 +11,7 @@ validates them against the tool's pydantic Args and returns any error to the pla
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
@@ -31,6 +32,7 @@ class StepRecord(BaseModel):
     call: ToolCall
     response: dict[str, Any]
     ok: bool
+    step: int = 0  # the planner round trip that asked for it (an LLM replays one message per step)
 
 
 class PlanRequest(BaseModel):
@@ -58,3 +60,14 @@ class PlanStep(BaseModel):
 @runtime_checkable
 class Planner(Protocol):
     async def plan(self, request: PlanRequest) -> PlanStep: ...
+
+
+@runtime_checkable
+class StreamingPlanner(Planner, Protocol):
+    """A planner that can write its words as it thinks (an LLM): used when the client asked for streaming.
+
+    `plan_stream` yields text deltas, which the runner sends at once as `partial` events and puts
+    at the start of the reply, then exactly one PlanStep, whose `text` holds only words not yet yielded.
+    """
+
+    def plan_stream(self, request: PlanRequest) -> AsyncIterator[str | PlanStep]: ...

@@ -27,7 +27,7 @@ from agent.events import (
     text_event,
 )
 from agent.language import Lang, reply_language
-from agent.planner import Planner, PlanRequest, StepRecord, ToolCall
+from agent.planner import Planner, PlanRequest, PlanStep, StepRecord, StreamingPlanner, ToolCall
 from agent.state import SessionState
 from agent.state_view import clip_srcs
 from agent.summary import timeline_summary
@@ -35,7 +35,7 @@ from agent.tools import ToolContext, ToolError, ToolResult, registry, tool_specs
 
 MAX_STEPS = 6  # planner round trips per turn
 MAX_CALLS = 24  # tool calls per turn: a looping planner cannot run forever
-STATE_KEYS = ("draft", "canvas_config", "generated_media", "video_infos")
+STATE_KEYS = ("draft", "canvas_config", "generated_media", "video_infos", "history")
 
 
 def state_delta(before: SessionState, after: SessionState) -> dict[str, Any]:
@@ -71,7 +71,9 @@ def _reply(
     note: str | None,
     covers: bool,
     state: SessionState,
+    said: str = "",
 ) -> str:
+    """The final text; `said` (words a planner already streamed) comes first, exactly as sent."""
     lines: list[str] = []
     if not covers:
         lines += [r.summary_zh if lang == "zh" else r.summary for r in results]
@@ -81,10 +83,11 @@ def _reply(
         )
     if note:
         lines.append(note)
-    if not lines:
+    if not lines and not said:
         lines.append("没有做任何修改。" if lang == "zh" else "Nothing changed.")
     lines.append(timeline_summary(state.draft, clip_srcs(state)))
-    return "\n".join(lines)
+    body = "\n".join(lines)
+    return f"{said}\n{body}" if said else body
 
 
 def _chunks(text: str, parts: int = 4) -> list[str]:
@@ -117,13 +120,14 @@ async def run_turn(
     next_id = ids or new_event_id
     clock = now or time.time
     inv = invocation_id or new_invocation_id()
-    tools, specs, ctx = registry(), tool_specs(), ToolContext(now=clock)
+    tools, specs, ctx = registry(), tool_specs(), ToolContext(now=clock, turn=inv)
     steps: list[StepRecord] = []
     results: list[ToolResult] = []
     failures: list[tuple[str, ToolError]] = []
     note: str | None = None
     covers = False
     calls_made = 0
+    said = ""  # planner words already sent as partial events
 
     def event(role: Literal["model", "user"], part: Part, delta: dict[str, Any] | None = None) -> Event:
         return Event(
@@ -135,11 +139,20 @@ async def run_turn(
             timestamp=clock(),
         )
 
-    for _ in range(MAX_STEPS):
+    for step_no in range(MAX_STEPS):
         request = PlanRequest(
             message=message, language=lang, state=state, steps=steps, tools=specs, history=_history(history)
         )
-        step = await planner.plan(request)
+        if streaming and isinstance(planner, StreamingPlanner):
+            step = PlanStep()
+            async for item in planner.plan_stream(request):
+                if isinstance(item, PlanStep):
+                    step = item
+                elif item:
+                    said += item
+                    yield text_event(item, invocation_id=inv, partial=True, ids=next_id, now=clock)
+        else:
+            step = await planner.plan(request)
         if step.done:
             note, covers = step.text, step.text_covers_changes
             break
@@ -166,14 +179,15 @@ async def run_turn(
                     call=ToolCall(name=call.name, args=call.args, id=call_id),
                     response=response,
                     ok="error" not in response,
+                    step=step_no,
                 )
             )
             reply = FunctionResponse(id=call_id, name=call.name, response=response)
             yield event("user", Part(function_response=reply), delta)
         if calls_made >= MAX_CALLS:
             break
-    text = _reply(lang, results, failures, note, covers, state)
+    text = _reply(lang, results, failures, note, covers, state, said)
     if streaming:
-        for piece in _chunks(text):
+        for piece in _chunks(text[len(said) :]):
             yield text_event(piece, invocation_id=inv, partial=True, ids=next_id, now=clock)
     yield text_event(text, invocation_id=inv, ids=next_id, now=clock)
