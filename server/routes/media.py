@@ -1,5 +1,63 @@
-"""Placeholder until its owner lands it."""
+"""GET /media/{path}: the stored uploads and proxies behind every `cdn_url` (Range, inline).
+
+Keys are content hashes, unguessable like the CDN URLs clients already hold, so media is served
+without a token (clients and the renderer fetch `cdn_url` with plain GETs). Only keys under the
+media and proxy folders are served; anything else, or anything escaping the root, is a 404.
+"""
+
+from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import FileResponse
 
-router = APIRouter()
+from server.deps import CtxDep
+from server.errors import ApiError, ErrorCode
+from server.responses import errors
+from server.storage import Storage, StorageError
+
+router = APIRouter(tags=["media"])
+
+SERVED_ROOTS = ("media/", "proxies/")
+CONTENT_TYPES = {
+    "jpg": "image/jpeg",
+    "png": "image/png",
+    "gif": "image/gif",
+    "webp": "image/webp",
+    "heic": "image/heic",
+    "mp4": "video/mp4",
+    "mov": "video/quicktime",
+    "webm": "video/webm",
+    "mkv": "video/x-matroska",
+    "avi": "video/x-msvideo",
+    "mp3": "audio/mpeg",
+    "wav": "audio/wav",
+    "m4a": "audio/mp4",
+    "aac": "audio/aac",
+}
+
+
+@router.get(
+    "/media/{path:path}",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}, **errors(ErrorCode.RENDER_NOT_FOUND)},
+    summary="A stored upload (the `cdn_url` of a file); supports Range",
+)
+def get_media(path: str, ctx: CtxDep) -> FileResponse:
+    not_found = ApiError(ErrorCode.RENDER_NOT_FOUND, "media not found")
+    key = Storage.key_from_url_path(path)
+    if not key.startswith(SERVED_ROOTS):
+        raise not_found
+    try:
+        file = ctx.storage.path_for(key)
+    except StorageError:
+        raise not_found from None
+    if not file.is_file():
+        raise not_found
+    ext = file.suffix.lstrip(".").lower()
+    return FileResponse(
+        file,
+        media_type=CONTENT_TYPES.get(ext, "application/octet-stream"),
+        filename=file.name,
+        content_disposition_type="inline",
+        headers={"Cache-Control": "public, max-age=31536000, immutable", "X-Content-Type-Options": "nosniff"},
+    )

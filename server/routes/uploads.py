@@ -1,5 +1,261 @@
-"""Placeholder until its owner lands it."""
+"""POST /api/upload-video/nemo_agent/me/{session_id}: multipart files or JSON URLs -> session media.
 
-from fastapi import APIRouter
+The body is never read before the caller, the session and Content-Length are checked; it is then
+streamed to temp files under the storage root with a byte count (chunked bodies too), so the limit
+holds without trusting any header and nothing large sits in memory. Each file is judged on its
+own: one bad file in a batch fails only itself (listed in `data.errors`).
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, BackgroundTasks, Request
+from pydantic import BaseModel, Field, ValidationError
+
+from agent.state import MediaFile
+from server.db import read_session
+from server.deps import CtxDep, CurrentUser, check_user_segment, owned_session
+from server.errors import ApiError, ErrorCode, envelope
+from server.fetch_url import FetchError, fetcher_for
+from server.multipart import MultipartReceiver, ReceivedFile
+from server.responses import Envelope, errors
+from server.uploads import (
+    FileFailure,
+    Intaken,
+    clean_filename,
+    intake,
+    make_proxies,
+    media_file,
+    record,
+)
+
+log = logging.getLogger("nemo.uploads")
+router = APIRouter(tags=["uploads"])
+
+MAX_FILES = 50
+MAX_URLS = 20
+_MULTIPART_SLACK = 1024 * 1024  # boundaries and part headers around the files
+_JSON_LIMIT = 64 * 1024
+
+
+class UrlUpload(BaseModel):
+    urls: list[str] = Field(min_length=1, max_length=MAX_URLS)
+    source_type: str = "url"
+
+
+class UploadError(BaseModel):
+    filename: str
+    code: int
+    message: str
+
+
+class UploadAnswer(BaseModel):
+    files: list[MediaFile]
+    session_state_applied: bool
+    errors: list[UploadError] = Field(default_factory=list)
+
+
+_BODY_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                        "file": {"type": "string", "format": "binary"},
+                    },
+                }
+            },
+            "application/json": {"schema": UrlUpload.model_json_schema()},
+        },
+    }
+}
+
+
+def _base_url(ctx: CtxDep, request: Request) -> str:
+    return ctx.settings.public_url or str(request.base_url)
+
+
+@router.post(
+    "/api/upload-video/nemo_agent/{user}/{session_id}",
+    response_model=Envelope[UploadAnswer],
+    responses=errors(
+        ErrorCode.TOKEN_INVALID,
+        ErrorCode.SESSION_NOT_FOUND,
+        ErrorCode.UNSUPPORTED_FILE_TYPE,
+        ErrorCode.FILE_TOO_LARGE,
+        ErrorCode.URL_REFUSED,
+    ),
+    openapi_extra=_BODY_DOC,
+    summary="Upload photos, clips or audio (multipart `files`/`file`, or JSON `urls`) into a session",
+)
+async def upload(
+    user: str,
+    session_id: str,
+    request: Request,
+    ctx: CtxDep,
+    caller: CurrentUser,
+    background: BackgroundTasks,
+) -> dict[str, Any]:
+    check_user_segment(user, caller)
+
+    def _owned() -> str:
+        with read_session(ctx.engine) as db:
+            return owned_session(db, caller, session_id).id
+
+    session = await anyio.to_thread.run_sync(_owned)
+    limit = ctx.settings.max_upload_bytes
+    content_type = request.headers.get("content-type", "")
+    is_json = content_type.split(";")[0].strip().lower() == "application/json"
+    body_limit = _JSON_LIMIT if is_json else limit + _MULTIPART_SLACK
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.strip().isdigit() and int(declared) > body_limit:
+        raise _too_large(limit) if not is_json else ApiError(ErrorCode.BAD_REQUEST, "request body too large")
+
+    if is_json:
+        published, failures = await _from_urls(ctx, request, body_limit)
+    elif content_type.lower().startswith("multipart/form-data"):
+        published, failures = await _from_multipart(ctx, request, content_type, body_limit)
+    else:
+        raise ApiError(
+            ErrorCode.BAD_REQUEST, 'send multipart/form-data (field `files`) or JSON {"urls": [...]}'
+        )
+
+    if not published:
+        first = failures[0] if failures else FileFailure("", ErrorCode.BAD_REQUEST, "no files in the upload")
+        raise ApiError(first.code, first.message, data={"errors": [f.as_json() for f in failures]})
+
+    base_url = _base_url(ctx, request)
+    items = [(item, media_file(item, media_id=ctx.ids.media_id(), base_url=base_url)) for item in published]
+    await anyio.to_thread.run_sync(
+        lambda: record(ctx.engine, user_id=caller.id, session_id=session, items=items)
+    )
+    background.add_task(make_proxies, ctx.storage, ctx.engine, published, ctx.settings.max_image_pixels)
+    return envelope(
+        {
+            "files": [info.model_dump(mode="json") for _, info in items],
+            "session_state_applied": True,
+            "errors": [f.as_json() for f in failures],
+        }
+    )
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(
+        ErrorCode.FILE_TOO_LARGE, f"file too large (limit {limit // (1024 * 1024)} MB); compress it"
+    )
+
+
+async def _from_multipart(
+    ctx: CtxDep, request: Request, content_type: str, body_limit: int
+) -> tuple[list[Intaken], list[FileFailure]]:
+    storage = ctx.storage
+    receiver = MultipartReceiver(
+        content_type, storage.new_tmp_path, file_limit=ctx.settings.max_upload_bytes, max_files=MAX_FILES
+    )
+    received: list[ReceivedFile] = []
+    try:
+        total = 0
+        async for chunk in request.stream():
+            total += len(chunk)
+            if total > body_limit:
+                raise _too_large(ctx.settings.max_upload_bytes)
+            if chunk:
+                await anyio.to_thread.run_sync(receiver.feed, chunk)
+        received = receiver.finish()
+        return await anyio.to_thread.run_sync(lambda: _intake_all(ctx, received))
+    finally:
+        # Whatever happened (limit, disconnect, bad body, a crash), no temp file outlives the request.
+        await anyio.to_thread.run_sync(receiver.discard)
+
+
+def _intake_all(ctx: CtxDep, received: list[ReceivedFile]) -> tuple[list[Intaken], list[FileFailure]]:
+    published: list[Intaken] = []
+    failures: list[FileFailure] = []
+    for part in received:
+        name = clean_filename(part.filename)
+        try:
+            published.append(
+                intake(
+                    ctx.storage,
+                    part.path,
+                    filename=name,
+                    sha256=part.sha256,
+                    size=part.size,
+                    max_pixels=ctx.settings.max_image_pixels,
+                )
+            )
+        except ApiError as exc:
+            failures.append(FileFailure(name, exc.code, exc.message))
+    return published, failures
+
+
+async def _read_json(request: Request, limit: int) -> UrlUpload:
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise ApiError(ErrorCode.BAD_REQUEST, "request body too large")
+    try:
+        return UrlUpload.model_validate(json.loads(bytes(body) or b"null"))
+    except (ValueError, ValidationError) as exc:
+        raise ApiError(
+            ErrorCode.BAD_REQUEST, 'expected JSON {"urls": ["https://..."], "source_type": "url"}'
+        ) from exc
+
+
+async def _from_urls(
+    ctx: CtxDep, request: Request, body_limit: int
+) -> tuple[list[Intaken], list[FileFailure]]:
+    body = await _read_json(request, body_limit)
+    fetcher = fetcher_for(ctx)
+    storage = ctx.storage
+    published: list[Intaken] = []
+    failures: list[FileFailure] = []
+    for url in body.urls:
+        label = clean_filename(url.rsplit("/", 1)[-1].split("?", 1)[0]) if isinstance(url, str) else "url"
+        tmp = storage.new_tmp_path()
+        try:
+            result = await fetcher.fetch_to_file(url, tmp)
+            name = clean_filename(result.filename)
+            sha, size = await anyio.to_thread.run_sync(_hash_file, tmp)
+            judge = functools.partial(
+                intake,
+                storage,
+                tmp,
+                filename=name,
+                sha256=sha,
+                size=size,
+                max_pixels=ctx.settings.max_image_pixels,
+            )
+            item = await anyio.to_thread.run_sync(judge)
+            published.append(item)
+        except FetchError as exc:
+            code = ErrorCode.FILE_TOO_LARGE if exc.code == "too_large" else ErrorCode.URL_REFUSED
+            failures.append(FileFailure(label, code, f"{label}: {exc.message}"))
+        except ApiError as exc:
+            failures.append(FileFailure(label, exc.code, exc.message))
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+    return published, failures
+
+
+def _hash_file(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1024 * 1024):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size

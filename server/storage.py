@@ -1,0 +1,165 @@
+"""Storage: content-addressed media and render outputs under the data dir, atomic writes, safe paths.
+
+Layout under `<data_dir>/`:
+    media/<sha[:2]>/<sha>.<ext>          uploads, named by their content
+    proxies/<sha[:2]>/<sha>_<n>.<ext>    normalised photo proxies, named by their source's content
+    renders/<name>                       render outputs
+    tmp/                                 in-flight uploads; same filesystem, so publishing is a rename
+
+A storage key is the path relative to the root with forward slashes (`media/ab/ab12...jpg`); keys
+are what URLs and rows carry, never absolute paths.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_EXT = re.compile(r"^[a-z0-9]{1,8}$")
+_KEY_PART = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
+
+
+class StorageError(ValueError):
+    """A key that does not name a place inside the storage root."""
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):  # not every filesystem lets a directory be fsynced
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class Storage:
+    def __init__(self, data_dir: Path) -> None:
+        self.root = Path(data_dir).resolve()
+        self.media_dir = self.root / "media"
+        self.proxies_dir = self.root / "proxies"
+        self.renders_dir = self.root / "renders"
+        self.tmp_dir = self.root / "tmp"
+        for directory in (self.media_dir, self.proxies_dir, self.renders_dir, self.tmp_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+
+    # ------------------------------------------------------------ keys and paths
+
+    def path_for(self, key: str) -> Path:
+        """The file a key names; StorageError for anything that would leave the root."""
+        if not key or "\x00" in key or "\\" in key or key.startswith("/"):
+            raise StorageError("bad storage key")
+        parts = key.split("/")
+        if any(part in ("", ".", "..") or not _KEY_PART.match(part) for part in parts):
+            raise StorageError("bad storage key")
+        path = (self.root / Path(*parts)).resolve()
+        if not path.is_relative_to(self.root) or path == self.root:
+            raise StorageError("bad storage key")
+        return path
+
+    def key_for(self, path: Path) -> str:
+        rel = Path(path).resolve().relative_to(self.root)
+        return rel.as_posix()
+
+    @staticmethod
+    def media_key(sha256: str, ext: str) -> str:
+        if not _SHA256.match(sha256) or not _EXT.match(ext):
+            raise StorageError("bad media name")
+        return f"media/{sha256[:2]}/{sha256}.{ext}"
+
+    @staticmethod
+    def proxy_key(sha256: str, long_side: int = 3840, ext: str = "jpg") -> str:
+        """Where the normalised proxy of the media with this hash lives (whether or not made yet)."""
+        if not _SHA256.match(sha256) or not _EXT.match(ext):
+            raise StorageError("bad media name")
+        return f"proxies/{sha256[:2]}/{sha256}_{int(long_side)}.{ext}"
+
+    def render_key(self, name: str) -> str:
+        if not _KEY_PART.match(name) or name in (".", ".."):
+            raise StorageError("bad render name")
+        return f"renders/{name}"
+
+    def exists(self, key: str) -> bool:
+        try:
+            return self.path_for(key).is_file()
+        except StorageError:
+            return False
+
+    @staticmethod
+    def public_url(key: str, base_url: str) -> str:
+        """Absolute URL this server serves the key at: `/media/<sha[:2]>/<sha>.<ext>` for uploads,
+        `/media/proxies/...` for proxies (GET /media/{path}, see key_from_url_path)."""
+        path = key.removeprefix("media/") if key.startswith("media/") else key
+        return f"{base_url.rstrip('/')}/media/{quote(path, safe='/')}"
+
+    @staticmethod
+    def key_from_url_path(path: str) -> str:
+        """The storage key behind `/media/<path>` (the inverse of public_url)."""
+        return path if path.startswith(("proxies/", "renders/")) else f"media/{path}"
+
+    # ------------------------------------------------------------ temp files and publishing
+
+    def new_tmp_path(self, suffix: str = "") -> Path:
+        """A fresh server-made name in the tmp dir; the caller creates (and removes) the file."""
+        return self.tmp_dir / f"{uuid.uuid4().hex}{suffix}"
+
+    @contextlib.contextmanager
+    def tmp_file(self, suffix: str = "") -> Iterator[Path]:
+        """A temp path that is gone after the block unless it was moved away."""
+        path = self.new_tmp_path(suffix)
+        try:
+            yield path
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    def publish(self, tmp_path: Path, key: str) -> Path:
+        """Move a finished temp file to `key` atomically (fsync, then rename).
+
+        Content-addressed keys: when the key exists already, the bytes are the same, so the temp
+        file is dropped and the existing one kept."""
+        final = self.path_for(key)
+        if final.exists():
+            with contextlib.suppress(FileNotFoundError):
+                tmp_path.unlink()
+            return final
+        final.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp_path, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp_path, final)
+        _fsync_dir(final.parent)
+        return final
+
+    def write_bytes(self, key: str, data: bytes) -> Path:
+        """Atomic write of a small file: temp under the root, fsync, rename."""
+        final = self.path_for(key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.tmp_dir, prefix="w_")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, final)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        _fsync_dir(final.parent)
+        return final
+
+    def clear_tmp(self) -> None:
+        """Remove leftovers of uploads that died with a previous process."""
+        for entry in self.tmp_dir.iterdir():
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    entry.unlink()
