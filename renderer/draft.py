@@ -106,6 +106,7 @@ class SegmentMeta(_Open):
     size: float | None = Field(None, gt=0.0, le=0.5)
     color: str | None = None
     anim: str | None = None
+    box_color: str | None = None  # a background box behind the text ("#RRGGBBAA"); none by default
 
     @field_validator("fit")
     @classmethod
@@ -135,7 +136,7 @@ class SegmentMeta(_Open):
             raise ValueError(f"unknown text animation {value!r}; known: {', '.join(TEXT_ANIMS)}")
         return value
 
-    @field_validator("color")
+    @field_validator("color", "box_color")
     @classmethod
     def _color(cls, value: str | None) -> str | None:
         return _check_colour(value)
