@@ -1,5 +1,149 @@
-"""Placeholder until its owner lands it."""
+"""The render proxy: queue an export, poll it, cancel it, download the MP4 (api-contract.md).
 
-from fastapi import APIRouter
+Status answers carry the fields flat, with `success`, and again under `data`, because clients read
+them in all three ways. The download is the bytes themselves (clients `curl -o` without `-L`).
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse
+from pydantic import BaseModel
+
+from server.deps import Attribution, AttributionDep, CtxDep, CurrentUser
+from server.errors import ErrorCode
+from server.render_service import RenderRequest, RenderService, status_body
+from server.responses import errors
+from server.tables import User
+
+router = APIRouter(tags=["renders"])
+
+
+class RenderOutput(BaseModel):
+    url: str
+    size: int | None = None
+    duration: float | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+class RenderFailure(BaseModel):
+    code: str
+    message: str
+
+
+class RenderStatusFields(BaseModel):
+    id: str
+    status: str
+    progress: int
+    phase: str
+    eta_seconds: float | None = None
+    outputUrl: str | None = None
+    output: RenderOutput | None = None
+    error: RenderFailure | None = None
+    createdAt: int
+    completedAt: int | None = None
+
+
+class RenderStatus(RenderStatusFields):
+    code: int = 0
+    success: bool = True
+    message: str = "success"
+    data: RenderStatusFields
+
+
+def _service(ctx: CtxDep) -> RenderService:
+    return ctx.renders  # type: ignore[no-any-return]
+
+
+def base_url(request: Request, ctx: CtxDep) -> str:
+    """Where the client reached us (prefix included), unless NEMO_PUBLIC_URL says otherwise."""
+    return (ctx.settings.public_url or str(request.base_url)).rstrip("/")
+
+
+_SUBMIT_ERRORS = errors(
+    ErrorCode.TOKEN_INVALID,
+    ErrorCode.SESSION_NOT_FOUND,
+    ErrorCode.EXPORT_BLOCKED,
+    ErrorCode.URL_REFUSED,
+    ErrorCode.DUPLICATE_RENDER,
+)
+_READ_ERRORS = errors(ErrorCode.TOKEN_INVALID, ErrorCode.RENDER_NOT_FOUND)
+
+
+def _submit(
+    body: RenderRequest, request: Request, ctx: CtxDep, user: User, attribution: Attribution
+) -> dict[str, Any]:
+    base = base_url(request, ctx)
+    job = _service(ctx).submit(user, body, attribution, base)
+    return status_body(job, base)
+
+
+@router.post(
+    "/api/render/proxy/lambda",
+    response_model=RenderStatus,
+    responses=_SUBMIT_ERRORS,
+    summary="Queue an export of the draft (no credits); answers with the render's status",
+)
+def submit_render(
+    body: RenderRequest, request: Request, ctx: CtxDep, user: CurrentUser, attribution: AttributionDep
+) -> dict[str, Any]:
+    return _submit(body, request, ctx, user, attribution)
+
+
+@router.post(
+    "/api/render/proxy/draft",
+    response_model=RenderStatus,
+    responses=_SUBMIT_ERRORS,
+    summary="Legacy alias of POST /api/render/proxy/lambda",
+)
+def submit_render_legacy(
+    body: RenderRequest, request: Request, ctx: CtxDep, user: CurrentUser, attribution: AttributionDep
+) -> dict[str, Any]:
+    return _submit(body, request, ctx, user, attribution)
+
+
+@router.get(
+    "/api/render/proxy/lambda/{render_id}",
+    response_model=RenderStatus,
+    responses=_READ_ERRORS,
+    summary="A render's status: pending, processing, completed, failed or cancelled",
+)
+def render_status(render_id: str, request: Request, ctx: CtxDep, user: CurrentUser) -> dict[str, Any]:
+    return status_body(_service(ctx).status(user, render_id), base_url(request, ctx))
+
+
+@router.post(
+    "/api/render/proxy/lambda/{render_id}/cancel",
+    response_model=RenderStatus,
+    responses=_READ_ERRORS,
+    summary="Cancel a render; a running one stops within seconds",
+)
+def cancel_render(render_id: str, request: Request, ctx: CtxDep, user: CurrentUser) -> dict[str, Any]:
+    return status_body(_service(ctx).cancel(user, render_id), base_url(request, ctx))
+
+
+@router.get(
+    "/api/render/proxy/{render_id}/download",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"video/mp4": {}}, "description": "the MP4 (Range requests answered with 206)"},
+        **_READ_ERRORS,
+    },
+    summary="The rendered MP4 itself (never a redirect)",
+)
+def download_render(render_id: str, ctx: CtxDep, user: CurrentUser) -> FileResponse:
+    path, filename = _service(ctx).output_file(user, render_id)
+    return FileResponse(path, media_type="video/mp4", filename=filename)  # attachment by default
+
+
+@router.get(
+    "/api/render/proxy/{render_id}",
+    response_model=RenderStatus,
+    responses=_READ_ERRORS,
+    summary="Legacy alias of GET /api/render/proxy/lambda/{id}",
+)
+def render_status_legacy(render_id: str, request: Request, ctx: CtxDep, user: CurrentUser) -> dict[str, Any]:
+    return status_body(_service(ctx).status(user, render_id), base_url(request, ctx))

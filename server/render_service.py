@@ -1,0 +1,329 @@
+"""RenderService: the server's side of render jobs: validate and queue, report status, cancel, serve.
+
+The job row (renderer.jobs) is the source of truth. Embedded, this service runs
+`settings.render.workers` worker loops on threads in the server process (each render itself in a
+child process); with 0 workers the rows wait for standalone workers (`python -m renderer.worker`)
+polling the same database. Export costs no credits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlmodel import Session, select
+
+from agent.state import GeneratedMedia
+from renderer import jobs
+from renderer.draft import Draft, TrackType
+from renderer.music import CATALOGUE
+from renderer.output import OutputSpec
+from renderer.worker import Worker
+from server import session_store
+from server.context import AppContext
+from server.db import read_session
+from server.deps import Attribution, owned_session
+from server.errors import ApiError, ErrorCode
+from server.fetch_url import FetchError, fetcher_for
+from server.storage import Storage
+from server.tables import Media, User
+from server.uploads import clean_filename, intake
+
+log = logging.getLogger("nemo.renders")
+
+_SESSION_ID_MAX = 64
+
+
+class RenderRequest(BaseModel):
+    """The render call's body (api-contract.md): `sessionId` as clients send it; `session_id` too."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    id: str = Field(..., pattern=jobs.RENDER_ID_PATTERN, max_length=128, description="chosen by the client")
+    session_id: str = Field(..., alias="sessionId", min_length=1, max_length=_SESSION_ID_MAX)
+    draft: dict[str, Any]
+    output: dict[str, Any] = Field(default_factory=dict)
+
+
+def _first_errors(prefix: str, exc: ValidationError) -> str:
+    """`draft.t.0.sg.1.m.fit: unknown fit 'x'; ...`: the client's field, in its own key names."""
+    parts = []
+    for err in exc.errors()[:3]:
+        loc = ".".join(str(p) for p in (prefix, *err.get("loc", ())))
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}")
+    return "; ".join(parts)
+
+
+def _bad_draft(where: str, why: str) -> ApiError:
+    return ApiError(ErrorCode.BAD_REQUEST, f"invalid draft: {where}: {why}")
+
+
+def _ms(seconds: float | None) -> int | None:
+    return None if seconds is None else int(seconds * 1000)
+
+
+def download_url(base_url: str, render_id: str) -> str:
+    return f"{base_url.rstrip('/')}/api/render/proxy/{render_id}/download"
+
+
+def status_body(job: jobs.RenderJob, base_url: str) -> dict[str, Any]:
+    """The status answer: flat fields, `success`, and the same fields under `data` (three client styles)."""
+    done = job.status == "completed"
+    url = download_url(base_url, job.render_id) if done else None
+    fields: dict[str, Any] = {
+        "id": job.render_id,
+        "status": job.status,
+        "progress": int(job.progress),
+        "phase": job.phase,
+        "eta_seconds": None if job.terminal else job.eta_seconds,
+        "outputUrl": url,
+        "output": (
+            {"url": url, "size": job.size, "duration": job.duration, "width": job.width, "height": job.height}
+            if done
+            else None
+        ),
+        "error": (
+            {"code": job.error_code or job.status, "message": job.error_message or job.status}
+            if job.status in ("failed", "cancelled")
+            else None
+        ),
+        "createdAt": _ms(job.created_at),
+        "completedAt": _ms(job.completed_at),
+    }
+    return {"code": 0, "success": True, "message": "success", **fields, "data": dict(fields)}
+
+
+class RenderService:
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self.workers: list[Worker] = []
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.ctx.storage.root) if self.ctx.storage is not None else self.ctx.settings.data_dir
+
+    # ---- embedded workers -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        rs = self.ctx.settings.render
+        for i in range(rs.workers):
+            worker = Worker(
+                self.ctx.engine,
+                data_dir=self.data_dir,
+                lease_seconds=rs.lease_seconds,
+                poll_seconds=rs.poll_seconds,
+                device=rs.device,
+                encoder=rs.encoder,
+                render_target=self.ctx.render_target,
+                clock=self.ctx.clock.time,
+                on_complete=self.announce,
+            )
+            thread = threading.Thread(target=worker.run, name=f"render-worker-{i}", daemon=True)
+            self.workers.append(worker)
+            self._threads.append(thread)
+            thread.start()
+        if rs.workers:
+            log.info("%d embedded render worker(s) started", rs.workers)
+        if rs.celery_broker_url:
+            # Not built yet: the rows are still picked up by any database-polling worker.
+            log.warning("render.celery_broker_url is set, but Celery hand-off is not implemented; "
+                        "use `python -m renderer.worker` on render machines")  # fmt: skip
+
+    def stop(self, grace_seconds: float = 0.0) -> None:
+        """Shutdown: running renders release their lease at once (another start resumes them)."""
+        for worker in self.workers:
+            worker.stop(grace_seconds)
+        for thread in self._threads:
+            thread.join(grace_seconds + 15)
+        self.workers.clear()
+        self._threads.clear()
+
+    # ---- the API's operations ---------------------------------------------------------------------
+
+    def submit(
+        self, user: User, body: RenderRequest, attribution: Attribution, base_url: str
+    ) -> jobs.RenderJob:
+        settings = self.ctx.settings
+        if settings.require_attribution and user.anonymous and not attribution.present:
+            raise ApiError(
+                ErrorCode.EXPORT_BLOCKED,
+                "export needs the X-Skill-Source, X-Skill-Version and X-Skill-Platform headers",
+            )
+        with read_session(self.ctx.engine) as db:
+            session = owned_session(db, user, body.session_id)
+        if jobs.find(self.ctx.engine, user.id, body.id) is not None:
+            raise self._duplicate(body.id)
+        try:
+            draft = Draft.model_validate(body.draft)
+        except ValidationError as exc:
+            raise ApiError(ErrorCode.BAD_REQUEST, "invalid draft: " + _first_errors("draft", exc)) from None
+        try:
+            output = OutputSpec.model_validate(body.output or {})
+        except ValidationError as exc:
+            raise ApiError(ErrorCode.BAD_REQUEST, "invalid output: " + _first_errors("output", exc)) from None
+        if draft.d <= 0 or not any(track.sg for track in draft.t):
+            raise _bad_draft("draft.d", "the draft is empty; nothing to render")
+        sources = self._resolve_sources(user, session.id, draft, base_url)
+        try:
+            return jobs.create(
+                self.ctx.engine,
+                render_id=body.id,
+                user_id=user.id,
+                session_id=session.id,
+                draft=draft.to_json(),
+                sources=sources,
+                output=output.model_dump(mode="json", exclude_none=True),
+                max_attempts=settings.render.max_attempts,
+                attribution=(attribution.source, attribution.version, attribution.platform),
+                base_url=settings.public_url or base_url,
+                now=self.ctx.clock.time(),
+            )
+        except jobs.DuplicateRenderId:
+            raise self._duplicate(body.id) from None
+
+    def status(self, user: User, render_id: str) -> jobs.RenderJob:
+        job = jobs.find(self.ctx.engine, user.id, render_id)
+        if job is None:
+            raise ApiError(ErrorCode.RENDER_NOT_FOUND, f"render {render_id!r} not found")
+        if job.status == "completed" and not job.announced:
+            self.announce(job)  # finished by a standalone worker, which cannot reach session state
+        return job
+
+    def cancel(self, user: User, render_id: str) -> jobs.RenderJob:
+        job = self.status(user, render_id)
+        assert job.id is not None
+        return jobs.request_cancel(self.ctx.engine, job.id) or job
+
+    def output_file(self, user: User, render_id: str) -> tuple[Path, str]:
+        """The finished MP4 and the name to offer it under; 4004 until it exists."""
+        job = self.status(user, render_id)
+        if job.status != "completed" or not job.output_key:
+            message = f"render {render_id!r} has no output yet (status {job.status})"
+            raise ApiError(ErrorCode.RENDER_NOT_FOUND, message)
+        path = self.data_dir / job.output_key
+        if not path.is_file():
+            raise ApiError(ErrorCode.RENDER_NOT_FOUND, f"the output of {render_id!r} is no longer stored")
+        return path, f"{render_id}.mp4"
+
+    def announce(self, job: jobs.RenderJob) -> None:
+        """Add the finished render to the session's `generated_media`, exactly once per job."""
+        if job.id is None or not jobs.mark_announced(self.ctx.engine, job.id):
+            return
+        base = job.base_url or self.ctx.settings.public_url or ""
+        finished = datetime.fromtimestamp(job.completed_at or job.created_at, UTC)
+        item = GeneratedMedia(
+            type="render",
+            url=download_url(base, job.render_id),
+            duration=job.duration,
+            created_at=finished.isoformat().replace("+00:00", "Z"),
+        )
+        try:
+            state, _ = session_store.get_state(self.ctx.engine, job.session_id)
+            listed = [m.model_dump(mode="json", exclude_none=True) for m in state.generated_media]
+            delta = {"generated_media": [*listed, item.model_dump(mode="json", exclude_none=True)]}
+            reason = f"render {job.render_id}"
+            session_store.apply_state_delta(self.ctx.engine, job.session_id, delta, reason=reason)
+        except Exception:  # the render itself is done and downloadable; the state note is a courtesy
+            log.exception("could not add render %s to session %s", job.render_id, job.session_id)
+
+    # ---- sources ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _duplicate(render_id: str) -> ApiError:
+        return ApiError(ErrorCode.DUPLICATE_RENDER, f"duplicate render id {render_id!r}; choose a new id")
+
+    def _own_hosts(self, base_url: str) -> set[str]:
+        hosts = {urlsplit(base_url).netloc.lower()}
+        if self.ctx.settings.public_url:
+            hosts.add(urlsplit(self.ctx.settings.public_url).netloc.lower())
+        return hosts
+
+    def _resolve_sources(self, user: User, session_id: str, draft: Draft, base_url: str) -> dict[str, str]:
+        """Every `src` -> where the worker finds it (a storage key, or `builtin:<name>`); 400 naming
+        the segment for anything that is not media this server holds for this user."""
+        resolved: dict[str, str] = {}
+        own_hosts = self._own_hosts(base_url)
+        with read_session(self.ctx.engine) as db:
+            for ti, track in enumerate(draft.t):
+                if track.tt not in (TrackType.VIDEO, TrackType.AUDIO):
+                    continue
+                for si, seg in enumerate(track.sg):
+                    src = seg.src or ""
+                    if src in resolved:
+                        continue
+                    where = f"draft.t.{ti}.sg.{si}.src"
+                    resolved[src] = self._resolve_one(db, user, session_id, src, where, own_hosts)
+        return resolved
+
+    def _render_key(self, media: Media) -> str:
+        """The file the renderer reads: a photo's normalised proxy once made (EXIF-oriented, sRGB,
+        already small: a 12 MP HEIC is not decoded again per render), else the upload itself."""
+        if media.file_type == "image":
+            proxy = json.loads(media.info_json).get("proxy_key")
+            if isinstance(proxy, str) and self.ctx.storage.exists(proxy):
+                return proxy
+        return media.storage_key
+
+    def _resolve_one(
+        self, db: Session, user: User, session_id: str, src: str, where: str, own_hosts: set[str]
+    ) -> str:
+        if src.startswith("builtin:"):
+            name = src.removeprefix("builtin:")
+            if name not in CATALOGUE:
+                known = ", ".join(sorted(CATALOGUE))
+                raise _bad_draft(where, f"unknown built-in track {name!r}; known: {known}")
+            return src
+        media = db.get(Media, src) if len(src) <= 64 else None
+        if media is not None and media.user_id == user.id:
+            return self._render_key(media)
+        parts = urlsplit(src)
+        ours = parts.scheme == "" or (parts.scheme in ("http", "https") and parts.netloc.lower() in own_hosts)
+        if ours and "/media/" in parts.path:
+            key = Storage.key_from_url_path(unquote(parts.path.split("/media/", 1)[1]))
+            found = db.exec(select(Media).where(Media.storage_key == key, Media.user_id == user.id)).first()
+            if found is not None:
+                return self._render_key(found)
+            raise _bad_draft(where, f"{src!r} is not one of your uploads")
+        if parts.scheme in ("http", "https") and parts.netloc:
+            return self._fetch_foreign(user, session_id, src, where)
+        raise _bad_draft(where, "src must be an uploaded file's cdn_url or media_id, or builtin:<name>")
+
+    def _fetch_foreign(self, user: User, session_id: str, src: str, where: str) -> str:
+        """A foreign URL goes through the guarded downloader and the upload checks into storage
+        (4003 when the fetch policy refuses it); the job then names the stored copy."""
+        storage = self.ctx.storage
+        tmp = storage.new_tmp_path()
+        try:
+            result = fetcher_for(self.ctx).fetch_to_file_sync(src, tmp)
+            digest, size = _hash_file(tmp)
+            item = intake(
+                storage, tmp, filename=clean_filename(result.filename), sha256=digest, size=size,
+                max_pixels=self.ctx.settings.max_image_pixels,
+            )  # fmt: skip
+        except FetchError as exc:
+            code = ErrorCode.FILE_TOO_LARGE if exc.code == "too_large" else ErrorCode.URL_REFUSED
+            raise ApiError(code, f"{where}: {exc.message}") from None
+        except ApiError as exc:
+            raise ApiError(exc.code, f"{where}: {exc.message}") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+        return item.key
+
+
+def _hash_file(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1024 * 1024):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size

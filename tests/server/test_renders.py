@@ -1,0 +1,287 @@
+"""The render proxy over real HTTP: queue, poll, download (with Range), refuse, cancel.
+
+Renders are real (the embedded worker runs renderer.render in a child process) and small.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from server.config import RenderSettings, Settings
+
+STATUS_FIELDS = {
+    "id", "status", "progress", "phase", "eta_seconds",
+    "outputUrl", "output", "error", "createdAt", "completedAt",
+}  # fmt: skip
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def tiny_draft(duration_ms: int = 1000, title: str = "Hi") -> dict[str, Any]:
+    return {
+        "d": duration_ms,
+        "m": {"title": title, "width": 160, "height": 284, "fps": 30, "bg": "#204080"},
+        "t": [
+            {"id": "a1", "tt": 1, "m": {"name": "BGM"}, "sg": [
+                {"id": "s2", "src": "builtin:lofi", "st": 0, "d": duration_ms, "ss": 0,
+                 "m": {"vol": 0.5, "fade_out": 200}}]},
+            {"id": "x1", "tt": 7, "sg": [
+                {"id": "s3", "st": 0, "d": duration_ms, "m": {"text": title, "pos": "center", "size": 0.1}}]},
+        ],
+        "client_key": {"kept": True},
+    }  # fmt: skip
+
+
+def ffprobe(path: Path) -> dict[str, Any]:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return json.loads(out.stdout)  # type: ignore[no-any-return]
+
+
+class Api:
+    """A client as a skill drives it: a token, a session, render calls."""
+
+    def __init__(self, client: httpx.Client, token: str, session_id: str) -> None:
+        self.client, self.token, self.session_id = client, token, session_id
+
+    def submit(self, render_id: str, draft: dict[str, Any] | None = None, **extra: Any) -> httpx.Response:
+        body = {"id": render_id, "sessionId": self.session_id, "draft": draft or tiny_draft(),
+                "output": {"format": "mp4", "quality": "low"}, **extra}  # fmt: skip
+        return self.client.post("/api/render/proxy/lambda", json=body, headers=bearer(self.token))
+
+    def status(self, render_id: str) -> httpx.Response:
+        return self.client.get(f"/api/render/proxy/lambda/{render_id}", headers=bearer(self.token))
+
+    def wait(self, render_id: str, timeout: float = 120) -> list[dict[str, Any]]:
+        seen: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while True:
+            answer = self.status(render_id)
+            assert answer.status_code == 200, answer.text
+            seen.append(answer.json())
+            if seen[-1]["status"] in ("completed", "failed", "cancelled"):
+                return seen
+            assert time.monotonic() < deadline, f"render did not finish: {seen[-1]}"
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def api_for(
+    make_settings: Callable[..., Settings],
+    make_app: Callable[..., FastAPI],
+    make_client: Callable[[FastAPI], httpx.Client],
+    anon_token: Callable[..., str],
+    new_session: Callable[..., str],
+) -> Callable[..., Api]:
+    def build(workers: int = 1, **overrides: Any) -> Api:
+        settings = make_settings(
+            render=RenderSettings.model_validate({"workers": workers, "device": "cpu", "poll_seconds": 0.05}),
+            **overrides,
+        )
+        client = make_client(make_app(settings, start_workers=True))
+        token = anon_token(client)
+        return Api(client, token, new_session(client, token))
+
+    return build
+
+
+@pytest.mark.all_dbs
+def test_render_lifecycle_to_a_downloadable_mp4(api_for: Callable[..., Api], tmp_path: Path) -> None:
+    api = api_for()
+    answer = api.submit("render_1")
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["code"], body["success"], body["message"]) == (0, True, "success")
+    assert set(body) == STATUS_FIELDS | {"code", "success", "message", "data"}
+    assert body["data"] == {k: body[k] for k in STATUS_FIELDS}
+    assert body["id"] == "render_1" and body["status"] in ("pending", "processing")
+    assert isinstance(body["createdAt"], int) and body["completedAt"] is None and body["output"] is None
+
+    seen = api.wait("render_1")
+    final = seen[-1]
+    assert final["status"] == "completed", final
+    statuses = [s["status"] for s in seen]
+    assert statuses == sorted(statuses, key=["pending", "processing", "completed"].index)
+    progress = [s["progress"] for s in seen]
+    assert progress == sorted(progress) and progress[-1] == 100
+    assert final["error"] is None and final["eta_seconds"] is None
+    assert final["completedAt"] >= final["createdAt"]
+    url = final["outputUrl"]
+    assert url == final["output"]["url"] == final["data"]["outputUrl"]
+    assert url == f"{api.client.base_url}/api/render/proxy/render_1/download"
+    assert (final["output"]["width"], final["output"]["height"]) == (160, 284)
+
+    download = httpx.get(url, headers=bearer(api.token))  # exactly as `curl -o` would: no redirects
+    assert download.status_code == 200
+    assert download.headers["content-type"] == "video/mp4"
+    assert download.headers["content-disposition"].startswith("attachment")
+    assert 'filename="render_1.mp4"' in download.headers["content-disposition"]
+    assert len(download.content) == final["output"]["size"]
+    out = tmp_path / "out.mp4"
+    out.write_bytes(download.content)
+    probe = ffprobe(out)
+    kinds = {s["codec_type"]: s for s in probe["streams"]}
+    assert kinds["video"]["codec_name"] == "h264" and kinds["audio"]["codec_name"] == "aac"
+    assert (kinds["video"]["width"], kinds["video"]["height"]) == (160, 284)
+    assert abs(float(probe["format"]["duration"]) - 1.0) < 0.15
+
+    ranged = httpx.get(url, headers={**bearer(api.token), "Range": "bytes=100-199"})
+    assert ranged.status_code == 206
+    assert ranged.content == download.content[100:200]
+    assert ranged.headers["content-range"] == f"bytes 100-199/{len(download.content)}"
+
+    state = api.client.get(f"/api/state/nemo_agent/me/{api.session_id}/latest", headers=bearer(api.token))
+    generated = state.json()["data"]["state"]["generated_media"]
+    renders = [g for g in generated if g["type"] == "render"]
+    assert len(renders) == 1 and renders[0]["url"] == url and abs(renders[0]["duration"] - 1.0) < 0.15
+
+
+def test_legacy_aliases_and_path_prefix(api_for: Callable[..., Api]) -> None:
+    api = api_for(workers=0)
+    body = {"id": "old:1", "sessionId": api.session_id, "draft": tiny_draft(), "output": {}}
+    answer = api.client.post("/api/render/proxy/draft", json=body, headers=bearer(api.token))
+    assert answer.status_code == 200, answer.text
+    legacy = api.client.get("/api/render/proxy/old:1", headers=bearer(api.token))
+    assert legacy.status_code == 200 and legacy.json()["status"] == "pending"
+    assert legacy.json()["phase"] == "queued" and legacy.json()["progress"] == 0
+    prefixed = api.client.get("/some/prefix/api/render/proxy/lambda/old:1", headers=bearer(api.token))
+    assert prefixed.status_code == 200 and prefixed.json()["id"] == "old:1"
+
+
+def test_duplicate_render_id_is_refused(api_for: Callable[..., Api]) -> None:
+    api = api_for(workers=0)
+    assert api.submit("dup").status_code == 200
+    again = api.submit("dup")
+    assert again.status_code == 409
+    assert again.json()["code"] == 4009 and "duplicate" in again.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda d: d["t"][1]["sg"][0]["m"].update(pos="middle-ish"), "draft.t.1.sg.0.m.pos"),
+        (lambda d: d["t"][0]["sg"][0].update(src="file:///etc/passwd"), "draft.t.0.sg.0.src"),
+        (lambda d: d["t"][0]["sg"][0].update(src="builtin:nope"), "draft.t.0.sg.0.src"),
+        (lambda d: d["m"].update(width=161), "draft.m.width"),
+        (lambda d: d.pop("d"), "draft.d"),
+    ],
+)
+def test_invalid_draft_is_refused_naming_the_field(
+    api_for: Callable[..., Api], change: Callable[[dict[str, Any]], Any], field: str
+) -> None:
+    api = api_for(workers=0)
+    draft = tiny_draft()
+    change(draft)
+    answer = api.submit(f"bad_{uuid.uuid4().hex[:6]}", draft)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["code"] == 400 and field in answer.json()["message"]
+
+
+def test_bad_request_body_fields_are_named(api_for: Callable[..., Api]) -> None:
+    api = api_for(workers=0)
+    answer = api.submit("has spaces/slash")
+    assert answer.status_code == 400 and "id" in answer.json()["message"]
+    answer = api.submit("ok", output={"format": "gif"})
+    assert answer.status_code == 400 and "output.format" in answer.json()["message"]
+
+
+def test_foreign_url_in_draft_is_refused_without_fetching(api_for: Callable[..., Api]) -> None:
+    api = api_for(workers=0)
+    draft = tiny_draft()
+    draft["t"][0]["sg"][0]["src"] = "http://169.254.169.254/latest/meta-data/song.mp3"
+    answer = api.submit("foreign", draft)
+    assert answer.status_code == 400 and answer.json()["code"] == 4003
+
+
+def test_unknown_and_foreign_render_ids_are_not_found(
+    api_for: Callable[..., Api], anon_token: Callable[..., str]
+) -> None:
+    api = api_for(workers=0)
+    assert api.submit("mine").status_code == 200
+    for path in (
+        "/api/render/proxy/lambda/nope",
+        "/api/render/proxy/nope",
+        "/api/render/proxy/nope/download",
+    ):
+        answer = api.client.get(path, headers=bearer(api.token))
+        assert answer.status_code == 404 and answer.json()["code"] == 4004, path
+    other = anon_token(api.client)
+    answer = api.client.get("/api/render/proxy/lambda/mine", headers=bearer(other))
+    assert answer.status_code == 404 and answer.json()["code"] == 4004
+    answer = api.client.post("/api/render/proxy/lambda/mine/cancel", headers=bearer(other))
+    assert answer.status_code == 404 and answer.json()["code"] == 4004
+    # Not finished yet: nothing to download.
+    answer = api.client.get("/api/render/proxy/mine/download", headers=bearer(api.token))
+    assert answer.status_code == 404 and answer.json()["code"] == 4004
+
+
+def test_render_needs_the_callers_session(
+    api_for: Callable[..., Api], anon_token: Callable[..., str]
+) -> None:
+    api = api_for(workers=0)
+    other = Api(api.client, anon_token(api.client), api.session_id)
+    answer = other.submit("x")
+    assert answer.status_code == 404 and answer.json()["code"] == 1002
+    answer = api.client.post(
+        "/api/render/proxy/lambda", json={"id": "x", "sessionId": "1", "draft": tiny_draft()}
+    )
+    assert answer.status_code == 401 and answer.json()["code"] == 1001
+
+
+def test_cancel_a_queued_render(api_for: Callable[..., Api]) -> None:
+    api = api_for(workers=0)
+    assert api.submit("c1").status_code == 200
+    answer = api.client.post("/api/render/proxy/lambda/c1/cancel", headers=bearer(api.token))
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["status"] == "cancelled" and body["error"]["code"] == "cancelled"
+    assert api.status("c1").json()["data"]["status"] == "cancelled"
+
+
+def test_cancel_a_running_render(api_for: Callable[..., Api]) -> None:
+    api = api_for()
+    assert api.submit("long", tiny_draft(duration_ms=60_000)).status_code == 200
+    deadline = time.monotonic() + 60
+    while api.status("long").json()["status"] != "processing":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    api.client.post("/api/render/proxy/lambda/long/cancel", headers=bearer(api.token))
+    final = api.wait("long")[-1]
+    assert final["status"] == "cancelled" and final["output"] is None
+
+
+def test_attribution_gating_when_configured(api_for: Callable[..., Api]) -> None:
+    api = api_for(workers=0, require_attribution=True)
+    answer = api.submit("gated")
+    assert answer.status_code == 402 and answer.json()["code"] == 402
+    headers = {
+        **bearer(api.token),
+        "X-Skill-Source": "skill",
+        "X-Skill-Version": "1.0",
+        "X-Skill-Platform": "cli",
+    }
+    body = {"id": "gated", "sessionId": api.session_id, "draft": tiny_draft()}
+    answer = api.client.post("/api/render/proxy/lambda", json=body, headers=headers)
+    assert answer.status_code == 200, answer.text
+
+
+def test_export_costs_no_credits(api_for: Callable[..., Api]) -> None:
+    api = api_for(workers=0)
+    before = api.client.get("/api/credits/balance/simple", headers=bearer(api.token)).json()["data"]
+    assert api.submit("free").status_code == 200
+    after = api.client.get("/api/credits/balance/simple", headers=bearer(api.token)).json()["data"]
+    assert after == before
