@@ -1,7 +1,8 @@
 """The render worker: claims jobs from the database, renders each in a child process, keeps the lease.
 
 Embedded, the server runs a few `Worker.run` loops on threads; scaled out, `python -m renderer.worker
---database-url ... --data-dir ...` runs the same loop on another machine polling the same database.
+--database-url ... --data-dir ...` runs the same loop on another machine polling the same database,
+or, with `--celery --broker-url ...`, takes job ids from a Celery broker (renderer.celery_app).
 The render itself runs in a spawned child (`child_main`), so a crash in FFmpeg or CUDA
 kills only that child. The child writes `<final>.part-<token>`; this parent fsyncs and renames it to
 the final path and marks the job completed only while its fencing token is still current.
@@ -377,13 +378,38 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--grace-seconds", type=float, default=30.0, help="on SIGTERM, finish within this")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--encoder", default="auto", choices=["auto", "libx264", "h264_nvenc"])
+    parser.add_argument(
+        "--celery",
+        action="store_true",
+        help="take jobs from the Celery broker (--broker-url) instead of polling the database",
+    )
+    parser.add_argument(
+        "--broker-url", help="with --celery: redis://... or amqp://... (as NEMO_RENDER__CELERY_BROKER_URL)"
+    )
+    parser.add_argument(
+        "--sweep-seconds",
+        type=float,
+        default=60.0,
+        help="with --celery: re-send jobs whose message was lost this often (0: never)",
+    )
     args = parser.parse_args(argv)
+    if args.celery and not args.broker_url:
+        parser.error("--celery needs --broker-url")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     url: str = args.database_url
     connect_args = {"check_same_thread": False, "timeout": 30} if url.startswith("sqlite") else {}
     engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
     SQLModel.metadata.create_all(engine, tables=[jobs.RenderJob.__table__])  # type: ignore[attr-defined]
+    if args.celery:
+        from renderer.celery_app import run_worker
+
+        celery_worker = Worker(engine, data_dir=args.data_dir, render_target=args.render_target,
+                               lease_seconds=args.lease_seconds, device=args.device, encoder=args.encoder,
+                               grace_seconds=args.grace_seconds)  # fmt: skip
+        run_worker(args.broker_url, celery_worker, concurrency=args.threads,
+                   sweep_seconds=args.sweep_seconds, grace_seconds=args.grace_seconds)  # fmt: skip
+        return
     workers = [
         Worker(engine, data_dir=args.data_dir, render_target=args.render_target,
                lease_seconds=args.lease_seconds, poll_seconds=args.poll_seconds,

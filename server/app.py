@@ -41,6 +41,11 @@ def create_app(
     from server.storage import Storage
     from server.turns import Turns
 
+    fake = settings.mode == "fake"
+    if fake:  # the integration-test fake (server/fake): only this branch ever imports it
+        from server.fake import setup as fake_setup
+
+        settings = fake_setup.prepare_settings(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = engine if engine is not None else make_engine(settings.effective_database_url)
     init_db(engine)
@@ -50,6 +55,8 @@ def create_app(
         secret=load_secret(settings.secret_key, settings.data_dir),
         planner=planner if planner is not None else _default_planner(settings),
     )
+    if fake:
+        fake_setup.configure(ctx)
     ctx.storage = Storage(settings.data_dir)
     ctx.renders = RenderService(ctx)
     ctx.metrics = Metrics()
@@ -84,6 +91,8 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
+    if fake:  # /_fake routes and the fault/journal middleware, inside the observer and prefix ones
+        fake_setup.install(app, ctx)
     # Added last = outermost: the prefix is moved into root_path before anything looks at the path.
     app.add_middleware(RequestObserver, metrics=ctx.metrics)
     app.add_middleware(PrefixMiddleware, routes=app.router.routes)

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from server.db import transaction
 from server.errors import ApiError, ErrorCode
+from server.ids import IdSource
 from server.tables import ClientIdUse, Token, User
 
 TOKEN_PREFIX = "nmv_usr_"
@@ -45,10 +46,6 @@ def load_secret(configured: str | None, data_dir: Path) -> bytes:
 
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def new_nonce() -> str:
-    return secrets.token_hex(32)
 
 
 def token_for(secret: bytes, nonce: str) -> str:
@@ -109,6 +106,7 @@ def issue_anonymous(
     ttl: timedelta,
     per_ip: int,
     now: datetime | None = None,
+    ids: IdSource | None = None,
 ) -> IssuedToken:
     """The anonymous-token call: idempotent per client id, limited per IP for *new* client ids.
 
@@ -121,6 +119,7 @@ def issue_anonymous(
       restarts and holds across several server processes sharing PostgreSQL.
     """
     now = now or datetime.now(UTC)
+    ids = ids or IdSource()
     with transaction(engine) as db:
         _serialise(db, "anon:" + client_id)
         row = db.exec(
@@ -137,20 +136,28 @@ def issue_anonymous(
                         credits=user.credits_available,
                         new_user=False,
                     )
-                return _new_token(db, secret, user, client_id, ip, now + ttl, new_user=False)
+                return _new_token(db, secret, user, client_id, ip, now + ttl, ids, new_user=False)
         _serialise(db, "ip:" + ip)
         _check_ip_limit(db, ip, per_ip, now)
-        user = User(id="anon_" + secrets.token_hex(8), anonymous=True, credits_available=credits)
+        user = User(id=ids.user_id(), anonymous=True, credits_available=credits)
         db.add(user)
         db.flush()
         db.add(ClientIdUse(ip=ip, client_id=client_id, created_at=now))
-        return _new_token(db, secret, user, client_id, ip, now + ttl, new_user=True)
+        return _new_token(db, secret, user, client_id, ip, now + ttl, ids, new_user=True)
 
 
 def _new_token(
-    db: Session, secret: bytes, user: User, client_id: str, ip: str, expires_at: datetime, *, new_user: bool
+    db: Session,
+    secret: bytes,
+    user: User,
+    client_id: str,
+    ip: str,
+    expires_at: datetime,
+    ids: IdSource,
+    *,
+    new_user: bool,
 ) -> IssuedToken:
-    nonce = new_nonce()
+    nonce = ids.token_nonce()
     token = token_for(secret, nonce)
     expires_at = expires_at.replace(microsecond=0)
     db.add(

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 
+from server.clock import Clock
 from server.config import Settings
+from server.ids import IdSource
 
 if TYPE_CHECKING:
     from agent.planner import Planner
@@ -22,6 +24,11 @@ class AppContext:
     engine: Engine
     secret: bytes  # keys token hashes; from NEMO_SECRET_KEY or made once in the data dir
     planner: Planner
+    # Every id and every wall-clock time a client sees comes from these two (the fake seeds them).
+    ids: IdSource = field(default_factory=IdSource)
+    clock: Clock = field(default_factory=Clock)
+    # module:function the render workers call in their child process (the fake has its own).
+    render_target: str = "renderer.render:render"
     # Filled in by create_app from the modules that own them (storage.py, the render service).
     storage: Any = None
     renders: Any = None

@@ -13,10 +13,11 @@ from fastapi import Depends, Header, Request
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from server.auth import authenticate
+from server.auth import authenticate, hash_token, parse_bearer
 from server.context import AppContext
 from server.db import read_session
 from server.errors import ApiError, ErrorCode
+from server.rate_limit import limiter_for
 from server.tables import ChatSession, User
 
 
@@ -39,7 +40,11 @@ DbDep = Annotated[Session, Depends(get_db)]
 
 def current_user(ctx: CtxDep, authorization: Annotated[str | None, Header()] = None) -> User:
     with read_session(ctx.engine) as db:
-        return authenticate(db, ctx.secret, authorization)
+        user = authenticate(db, ctx.secret, authorization, now=ctx.clock.now())
+    limiter = limiter_for(ctx)
+    if limiter is not None:  # counted per valid token, by its keyed hash (429 + Retry-After past it)
+        limiter.check(hash_token(ctx.secret, parse_bearer(authorization)))
+    return user
 
 
 CurrentUser = Annotated[User, Depends(current_user)]

@@ -3,7 +3,9 @@
 The job row (renderer.jobs) is the source of truth. Embedded, this service runs
 `settings.render.workers` worker loops on threads in the server process (each render itself in a
 child process); with 0 workers the rows wait for standalone workers (`python -m renderer.worker`)
-polling the same database. Export costs no credits.
+polling the same database. With `settings.render.celery_broker_url` set, each committed job's id is
+also sent to Celery (`renderer.celery_app`), and embedded workers run only when `render.workers` is
+set explicitly (the API machine then need not render). Export costs no credits.
 """
 
 from __future__ import annotations
@@ -106,6 +108,8 @@ class RenderService:
         self.ctx = ctx
         self.workers: list[Worker] = []
         self._threads: list[threading.Thread] = []
+        self._celery: Any = None  # the producer-only Celery app, made on first use
+        self._celery_lock = threading.Lock()
 
     @property
     def data_dir(self) -> Path:
@@ -113,9 +117,17 @@ class RenderService:
 
     # ---- embedded workers -------------------------------------------------------------------------
 
+    def embedded_worker_count(self) -> int:
+        """`render.workers`; with a Celery broker, 0 unless `render.workers` was given explicitly."""
+        rs = self.ctx.settings.render
+        if rs.celery_broker_url and "workers" not in rs.model_fields_set:
+            return 0
+        return rs.workers
+
     def start(self) -> None:
         rs = self.ctx.settings.render
-        for i in range(rs.workers):
+        count = self.embedded_worker_count()
+        for i in range(count):
             worker = Worker(
                 self.ctx.engine,
                 data_dir=self.data_dir,
@@ -131,12 +143,12 @@ class RenderService:
             self.workers.append(worker)
             self._threads.append(thread)
             thread.start()
-        if rs.workers:
-            log.info("%d embedded render worker(s) started", rs.workers)
+        if count:
+            log.info("%d embedded render worker(s) started", count)
         if rs.celery_broker_url:
-            # Not built yet: the rows are still picked up by any database-polling worker.
-            log.warning("render.celery_broker_url is set, but Celery hand-off is not implemented; "
-                        "use `python -m renderer.worker` on render machines")  # fmt: skip
+            from renderer.celery_app import describe
+
+            log.info("renders are handed to Celery workers via %s", describe(rs.celery_broker_url))
 
     def stop(self, grace_seconds: float = 0.0) -> None:
         """Shutdown: running renders release their lease at once (another start resumes them)."""
@@ -146,6 +158,31 @@ class RenderService:
             thread.join(grace_seconds + 15)
         self.workers.clear()
         self._threads.clear()
+        with self._celery_lock:
+            if self._celery is not None:
+                self._celery.close()
+                self._celery = None
+
+    def hand_off(self, job_id: int) -> bool:
+        """Send the job to the Celery workers (when a broker is set). A broker that is down costs
+        nothing but latency: the job is pending in the database, and a worker's sweep (or any
+        polling worker) takes it. True when the message was sent."""
+        broker = self.ctx.settings.render.celery_broker_url
+        if not broker:
+            return False
+        from renderer import celery_app
+
+        try:
+            with self._celery_lock:
+                if self._celery is None:
+                    self._celery = celery_app.make_celery(broker)
+                app = self._celery
+            celery_app.enqueue(app, job_id)
+            return True
+        except Exception:
+            log.exception("could not send render job %s to %s; it stays pending for a sweep or a "
+                          "polling worker", job_id, celery_app.describe(broker))  # fmt: skip
+            return False
 
     # ---- the API's operations ---------------------------------------------------------------------
 
@@ -174,7 +211,7 @@ class RenderService:
             raise _bad_draft("draft.d", "the draft is empty; nothing to render")
         sources = self._resolve_sources(user, session.id, draft, base_url)
         try:
-            return jobs.create(
+            job = jobs.create(
                 self.ctx.engine,
                 render_id=body.id,
                 user_id=user.id,
@@ -189,6 +226,9 @@ class RenderService:
             )
         except jobs.DuplicateRenderId:
             raise self._duplicate(body.id) from None
+        assert job.id is not None
+        self.hand_off(job.id)  # after the commit: the task reads the row
+        return job
 
     def status(self, user: User, render_id: str) -> jobs.RenderJob:
         job = jobs.find(self.ctx.engine, user.id, render_id)
@@ -227,11 +267,9 @@ class RenderService:
             created_at=finished.isoformat().replace("+00:00", "Z"),
         )
         try:
-            state, _ = session_store.get_state(self.ctx.engine, job.session_id)
-            listed = [m.model_dump(mode="json", exclude_none=True) for m in state.generated_media]
-            delta = {"generated_media": [*listed, item.model_dump(mode="json", exclude_none=True)]}
-            reason = f"render {job.render_id}"
-            session_store.apply_state_delta(self.ctx.engine, job.session_id, delta, reason=reason)
+            session_store.add_generated_media(
+                self.ctx.engine, job.session_id, item, f"render {job.render_id}"
+            )
         except Exception:  # the render itself is done and downloadable; the state note is a courtesy
             log.exception("could not add render %s to session %s", job.render_id, job.session_id)
 

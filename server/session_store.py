@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -24,29 +23,27 @@ from sqlmodel import Session, col, select
 
 from agent.events import Event
 from agent.runner import apply_state_delta as agent_apply_delta
-from agent.state import MediaFile, SessionState
+from agent.state import GeneratedMedia, MediaFile, SessionState
 from server.db import read_session, transaction
 from server.errors import ApiError, ErrorCode
+from server.ids import IdSource
 from server.tables import ChatSession, SessionEvent, StateVersion, utcnow
 
 _NOT_FOUND = "session not found; create a new session"
 
 
-def new_session_id() -> str:
-    """A 19-digit numeric string (api-contract.md, IDs)."""
-    return str(10**18 + secrets.randbelow(9 * 10**18))
-
-
-def new_task_id() -> str:
-    return "task_" + secrets.token_hex(12)
-
-
 def create_session(
-    engine: Engine, *, user_id: str, task_name: str = "project", language: str | None = None
+    engine: Engine,
+    *,
+    user_id: str,
+    task_name: str = "project",
+    language: str | None = None,
+    ids: IdSource | None = None,
 ) -> ChatSession:
     """A new session with state version 0: the empty SessionState."""
+    ids = ids or IdSource()
     row = ChatSession(
-        id=new_session_id(), task_id=new_task_id(), task_name=task_name, user_id=user_id, language=language
+        id=ids.session_id(), task_id=ids.task_id(), task_name=task_name, user_id=user_id, language=language
     )
     with transaction(engine) as db:
         db.add(row)
@@ -133,6 +130,17 @@ def add_media(engine: Engine, session_id: str, files: list[MediaFile]) -> int:
     with transaction(engine) as db:
         session = _lock_session(db, session_id)
         return _commit(db, session, _append, f"upload of {len(files)} file(s)")
+
+
+def add_generated_media(engine: Engine, session_id: str, item: GeneratedMedia, reason: str) -> int:
+    """Append one made item (a render, a preview) to `generated_media` as one new version."""
+
+    def _append(state: SessionState) -> SessionState:
+        return state.model_copy(update={"generated_media": [*state.generated_media, item]})
+
+    with transaction(engine) as db:
+        session = _lock_session(db, session_id)
+        return _commit(db, session, _append, reason)
 
 
 def events(engine: Engine, session_id: str) -> list[Event]:

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from agent.events import Content, Event, Part, error_event, new_invocation_id
+from agent.events import Content, Event, Part, error_event
 from server import credits, session_store
 from server.errors import ApiError, ErrorCode
 from server.session_store import TurnLocks
@@ -118,7 +117,7 @@ class Turns:
     async def _run(self, request: TurnRequest, queue: asyncio.Queue[str | None]) -> None:
         engine = self.ctx.engine
         metrics = self.ctx.metrics
-        invocation_id = new_invocation_id()
+        invocation_id = self.ctx.ids.invocation_id()
         outcome = "error"
         if metrics is not None:
             metrics.turns_running.inc()
@@ -162,6 +161,8 @@ class Turns:
             content=Content(role="user", parts=[Part(text=request.message)]),
             invocation_id=invocation_id,
             author="user",
+            id=self.ctx.ids.event_id(),
+            timestamp=self.ctx.clock.time(),
         )
         await asyncio.to_thread(session_store.append_event, engine, request.session_id, said)
         state, _ = await asyncio.to_thread(session_store.get_state, engine, request.session_id)
@@ -172,6 +173,8 @@ class Turns:
             language=request.language,
             streaming=request.streaming,
             invocation_id=invocation_id,
+            ids=self.ctx.ids.event_id,
+            now=self.ctx.clock.time,
             history=history,
         ):
             yield event
@@ -187,7 +190,13 @@ class Turns:
     ) -> None:
         engine = self.ctx.engine
         await asyncio.to_thread(credits.refund, engine, request.hold_id)
-        event = error_event(message, code=code, invocation_id=invocation_id, now=time.time)
+        event = error_event(
+            message,
+            code=code,
+            invocation_id=invocation_id,
+            ids=self.ctx.ids.event_id,
+            now=self.ctx.clock.time,
+        )
         try:
             await asyncio.to_thread(session_store.append_event, engine, request.session_id, event)
         except Exception:  # the error event still reaches a reader even if the database is what failed

@@ -52,6 +52,8 @@ def anonymous_token(
         credits=settings.anon_credits,
         ttl=timedelta(days=settings.token_ttl_days),
         per_ip=settings.anon_tokens_per_ip,
+        now=ctx.clock.now(),
+        ids=ctx.ids,
     )
     return envelope(
         {

@@ -38,6 +38,6 @@ def create_session(
     check_user_segment(user, caller)
     body = body or SessionCreate.model_validate({})
     row = session_store.create_session(
-        ctx.engine, user_id=caller.id, task_name=body.task_name, language=body.language
+        ctx.engine, user_id=caller.id, task_name=body.task_name, language=body.language, ids=ctx.ids
     )
     return envelope({"task_id": row.task_id, "session_id": row.id, "user_id": caller.id})

@@ -42,7 +42,6 @@ router = APIRouter(tags=["uploads"])
 
 MAX_FILES = 50
 MAX_URLS = 20
-_MULTIPART_SLACK = 1024 * 1024  # boundaries and part headers around the files
 _JSON_LIMIT = 64 * 1024
 
 
@@ -114,13 +113,18 @@ async def upload(
             return owned_session(db, caller, session_id).id
 
     session = await anyio.to_thread.run_sync(_owned)
-    limit = ctx.settings.max_upload_bytes
     content_type = request.headers.get("content-type", "")
     is_json = content_type.split(";")[0].strip().lower() == "application/json"
-    body_limit = _JSON_LIMIT if is_json else limit + _MULTIPART_SLACK
+    # Each file is held to max_upload_mb while it streams; the request as a whole (every file of a
+    # batch, boundaries included) to max_request_mb, checked against Content-Length before reading.
+    body_limit = _JSON_LIMIT if is_json else ctx.settings.max_request_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.strip().isdigit() and int(declared) > body_limit:
-        raise _too_large(limit) if not is_json else ApiError(ErrorCode.BAD_REQUEST, "request body too large")
+        raise (
+            _request_too_large(body_limit)
+            if not is_json
+            else ApiError(ErrorCode.BAD_REQUEST, "request body too large")
+        )
 
     if is_json:
         published, failures = await _from_urls(ctx, request, body_limit)
@@ -150,9 +154,15 @@ async def upload(
     )
 
 
-def _too_large(limit: int) -> ApiError:
+def _too_large_message(name: str, limit: int) -> str:
+    return f"{name}: file too large (limit {limit // (1024 * 1024)} MB per file); compress it"
+
+
+def _request_too_large(limit: int) -> ApiError:
     return ApiError(
-        ErrorCode.FILE_TOO_LARGE, f"file too large (limit {limit // (1024 * 1024)} MB); compress it"
+        ErrorCode.FILE_TOO_LARGE,
+        f"upload request too large (limit {limit // (1024 * 1024)} MB for all files together); "
+        "send fewer files at once",
     )
 
 
@@ -169,7 +179,7 @@ async def _from_multipart(
         async for chunk in request.stream():
             total += len(chunk)
             if total > body_limit:
-                raise _too_large(ctx.settings.max_upload_bytes)
+                raise _request_too_large(body_limit)
             if chunk:
                 await anyio.to_thread.run_sync(receiver.feed, chunk)
         received = receiver.finish()
@@ -184,6 +194,10 @@ def _intake_all(ctx: CtxDep, received: list[ReceivedFile]) -> tuple[list[Intaken
     failures: list[FileFailure] = []
     for part in received:
         name = clean_filename(part.filename)
+        if part.too_large:
+            message = _too_large_message(name, ctx.settings.max_upload_bytes)
+            failures.append(FileFailure(name, ErrorCode.FILE_TOO_LARGE, message))
+            continue
         try:
             published.append(
                 intake(

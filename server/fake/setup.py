@@ -1,0 +1,75 @@
+"""How create_app turns into the fake: settings first, then the context, then routes and middleware."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from server.config import Settings
+from server.fake.state import EXTRAS_KEY, FakeState
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from server.context import AppContext
+
+log = logging.getLogger("nemo.fake")
+
+RENDER_TARGET = "server.fake.render:render"
+# Marks a data dir the fake made for itself: deleted when the app shuts down.
+OWNED_MARK = ".nemo-fake-temporary"
+
+
+def prepare_settings(settings: Settings) -> Settings:
+    """Fake-mode settings: a fresh temporary data dir unless one was given, a key derived from the
+    seed (so tokens repeat run to run), the fake's credits for new users and its render workers."""
+    update: dict[str, object] = {"anon_credits": settings.fake.credits}
+    if "data_dir" not in settings.model_fields_set:
+        tmp = Path(tempfile.mkdtemp(prefix="nemo-fake-"))
+        (tmp / OWNED_MARK).touch()
+        update["data_dir"] = tmp
+    if not settings.secret_key:
+        update["secret_key"] = hashlib.sha256(f"nemo-fake:{settings.fake.seed}".encode()).hexdigest()
+    update["render"] = settings.render.model_copy(update={"workers": settings.fake.render_workers})
+    return settings.model_copy(update=update)
+
+
+def configure(ctx: AppContext) -> FakeState:
+    """Seeded ids, the logical clock and the fast render target, on the app's context."""
+    state = FakeState.from_settings(ctx.settings.fake)
+    ctx.ids = state.ids
+    ctx.clock = state.clock
+    ctx.render_target = RENDER_TARGET
+    ctx.extras[EXTRAS_KEY] = state
+    return state
+
+
+def install(app: FastAPI, ctx: AppContext) -> None:
+    """Mount /_fake/... and the fault/journal middleware (call before the outer middleware)."""
+    from server.fake.middleware import FakeMiddleware, quiet_dropped_connections
+    from server.fake.routes import router
+
+    app.include_router(router)
+    app.add_middleware(FakeMiddleware, ctx=ctx)
+    quiet_dropped_connections()
+    log.warning("FAKE MODE: seeded ids, logical clock, fault injection under /_fake; not for production")
+
+
+@asynccontextmanager
+async def fake_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """At shutdown, a temporary data dir the fake made is deleted (at exit would be too late:
+    uvicorn re-raises SIGTERM, and atexit handlers never run)."""
+    yield
+    ctx: AppContext = app.state.ctx
+    data_dir = ctx.settings.data_dir
+    if (data_dir / OWNED_MARK).exists():
+        await ctx.turns.stop()
+        ctx.renders.stop()  # both are safe to call again in the app's own shutdown
+        ctx.engine.dispose()
+        shutil.rmtree(data_dir, ignore_errors=True)
