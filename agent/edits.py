@@ -28,6 +28,9 @@ from renderer.draft import (
 VIDEO_TRACK_ID = "v1"
 MUSIC_TRACK_ID = "a1"
 TITLE_TRACK_ID = "x1"
+CAPTION_TRACK_ID = "x2"
+END_CARD_TRACK_ID = "x3"
+ANCHOR_END = "end"  # a text segment's `m.anchor`: "end" (an end card), or the id of a video segment
 DEFAULT_PHOTO_MS = 3000
 DEFAULT_TRANSITION_MS = 500
 MIN_PHOTO_MS = 500
@@ -169,8 +172,52 @@ def visual_end(draft: Draft) -> int:
     return max(ends, default=0)
 
 
+def _anchor_span(anchor: object, video: Sequence[Segment], end: int, own_d: int) -> tuple[int, int] | None:
+    """Where an anchored text segment belongs now: over its video segment (between the middles of
+    the transitions around it), or the last `own_d` ms for an end card; None if its segment is gone."""
+    if anchor == ANCHOR_END:
+        length = min(own_d, end) if end else own_d
+        return max(0, end - length), max(1, length)
+    for i, seg in enumerate(video):
+        if seg.id == anchor:
+            start = seg.st + (seg.m.tr.d // 2 if seg.m.tr and i else 0)
+            nxt = video[i + 1] if i + 1 < len(video) else None
+            stop = seg.end - (nxt.m.tr.d // 2 if nxt is not None and nxt.m.tr else 0)
+            return start, max(1, stop - start)
+    return None
+
+
+def sync_anchors(draft: Draft) -> Draft:
+    """Captions follow the photo they belong to, end cards the end; captions of removed photos go."""
+    video = video_track(draft)
+    segs_v = video.sg if video else []
+    end = visual_end(draft)
+    tracks: list[Track] = []
+    for track in draft.t:
+        if track.tt != TrackType.TEXT or not any(
+            s.m.model_extra and "anchor" in s.m.model_extra for s in track.sg
+        ):
+            tracks.append(track)
+            continue
+        segs: list[Segment] = []
+        for seg in track.sg:
+            extra = seg.m.model_extra or {}
+            anchor = extra.get("anchor")
+            if anchor is None:
+                segs.append(seg)
+                continue
+            own = extra.get("want_d")
+            span = _anchor_span(anchor, segs_v, end, own if isinstance(own, int) and own > 0 else seg.d)
+            if span is not None:
+                segs.append(seg.model_copy(update={"st": span[0], "d": span[1]}))
+        if segs:
+            tracks.append(track.model_copy(update={"sg": sorted(segs, key=lambda s: s.st)}))
+    return draft.model_copy(update={"t": tracks})
+
+
 def fit_to_length(draft: Draft, natural_ms: Mapping[str, int]) -> Draft:
     """`d` from the visual track; music and text trimmed (or a looping song stretched) to it."""
+    draft = sync_anchors(draft)
     d = visual_end(draft)
     tracks: list[Track] = []
     for track in draft.t:

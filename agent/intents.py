@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from agent.intents_edit import EditIntents, read_edit_intents
+from agent.intents_text import TextIntents, read_text_intents, title_position
 from agent.language import digits_for_words
 
 I = re.IGNORECASE  # noqa: E741  (read as a flag beside each pattern)
@@ -44,10 +46,23 @@ class Intents(BaseModel):
     export: bool = False
     describe: bool = False
     undo: bool = False
+    title_position: str | None = None
+    edit: EditIntents = Field(default_factory=EditIntents)  # single photos/clips, undo, beat, fades
+    text: TextIntents = Field(default_factory=TextIntents)  # captions, end card, moving text
 
     def edits_anything(self) -> bool:
+        e = self.edit
         return any(
             (
+                e.ops,
+                e.add_media,
+                e.reorder,
+                e.mute_all,
+                e.beat,
+                e.fade_in_ms is not None,
+                e.fade_out_ms is not None,
+                e.loop is not None,
+                self.text.ops,
                 self.total_s,
                 self.per_photo_s,
                 self.aspect,
@@ -69,7 +84,7 @@ class Intents(BaseModel):
 _MAKE = [
     re.compile(
         r"slide\s?shows?|montage|photo\s?(?:video|film|reel|album)|\bvlog\b"
-        r"|start over|from scratch|\bredo\b|\brebuild\b",
+        r"|start over|from scratch|\brebuild\b|rough\s+cut|first\s+cut|first\s+draft",
         I,
     ),
     re.compile(
@@ -85,7 +100,9 @@ _MAKE = [
         r"(?:做成|制作|生成|剪成|剪辑成|合成|弄成|变成|做一?个|做一?段|剪一?个|来一?个)[^，。,！!]{0,12}?(?:视频|影片|短片|幻灯片|相册|vlog|片子|短视频)",
         I,
     ),
-    re.compile(r"幻灯片|电子相册|(?:把|用)(?:这些|我的|所有|全部)?(?:照片|图片|相片|素材)|重新做|重做"),
+    re.compile(
+        r"幻灯片|电子相册|(?:把|用)(?:这些|我的|所有|全部)?(?:照片|图片|相片|素材)(?![^，。,]{0,6}?(?:加|放)(?:进去|进来|上))|重新做|粗剪|初剪"
+    ),
 ]
 _ASPECTS: list[tuple[str, re.Pattern[str]]] = [
     (
@@ -131,6 +148,9 @@ _TRANSITION_S = [
 ]
 _TITLE_S = re.compile(rf"(?:title|标题)[^.,;，。]*?(?P<dur>(?:\bfor|持续|显示)\s*{NUM}\s*{SEC})", I)
 _MIN_SEC = re.compile(rf"{NUM}\s*{MIN}\s*(?:and\s+)?(\d+)\s*{SEC}(?![a-z])", I)
+_AT_TIME = re.compile(
+    rf"\b(?:at|from|after|until)\s+(?:the\s+)?{NUM}\s*-?\s*{SEC}(?![a-z])|从{NUM}秒|在{NUM}秒", I
+)
 _TOTAL = re.compile(rf"{NUM}\s*-?\s*({SEC}|{MIN})(?![a-z])", I)
 _TRANSITION_KINDS: list[tuple[str, re.Pattern[str]]] = [
     (
@@ -259,7 +279,7 @@ _UPLOADED_MUSIC = re.compile(
     I,
 )
 _NEW_MUSIC = re.compile(
-    r"\b(?:different|another|other|new)\s+(?:background\s+)?(?:music|song|track|tune)|change\s+the\s+(?:music|song)|换(?:一首|首|个)?(?:音乐|歌|配乐)?|换一首",
+    r"\b(?:different|another|other|new)\s+(?:background\s+)?(?:music|song|track|tune)|change\s+the\s+(?:music|song)|(?<![切转变交替])换(?:一首|首|个)?(?:音乐|歌|配乐)|换一首",
     I,
 )
 _VOLUME = re.compile(r"(?:volume|音量)[^\d]{0,12}?(\d{1,3})\s*%|(\d{1,3})\s*%\s*(?:volume|音量)?", I)
@@ -341,6 +361,8 @@ def _title(text: str) -> str | None:
 def read_intents(message: str) -> Intents:
     text = digits_for_words(message)
     found = Intents()
+    found.text, text = read_text_intents(text)
+    found.edit, text = read_edit_intents(text)
     found.make = any(p.search(text) for p in _MAKE)
     found.aspect = _first(_ASPECTS, text)  # type: ignore[assignment]
     found.remove_title = bool(_REMOVE_TITLE.search(text))
@@ -363,6 +385,7 @@ def read_intents(message: str) -> Intents:
         if value:
             found.transition_s = float(value) / (1000 if "ms" in pattern.pattern else 1)
             break
+    rest = _AT_TIME.sub(" ", rest)  # "start at 5 seconds" is a moment, not a length
     if match := _MIN_SEC.search(rest):
         found.total_s = float(match.group(1)) * 60 + float(match.group(2))
     elif match := _TOTAL.search(rest):
@@ -387,5 +410,7 @@ def read_intents(message: str) -> Intents:
     found.fit = _first(_FITS, text)
     found.export = bool(_EXPORT.search(text))
     found.describe = bool(_DESCRIBE.search(text))
-    found.undo = bool(_UNDO.search(text))
+    found.undo = bool(found.edit.undo)
+    if found.title:
+        found.title_position = title_position(text)
     return found

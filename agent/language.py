@@ -97,6 +97,11 @@ def _zh_value(text: str) -> int:
     return total + current
 
 
+def zh_number(text: str) -> int:
+    """Chinese numerals (or digits) as an int: 三 3, 十二 12, 12 12."""
+    return int(text) if text.isdigit() else _zh_value(text)
+
+
 def _en_value(match: re.Match[str]) -> str:
     if match.group("tens"):
         value: float = _TENS[match.group("tens").lower()] + _UNITS.get(

@@ -12,6 +12,7 @@ from typing import Any
 from agent.intents import Intents, read_intents
 from agent.language import Lang
 from agent.planner import PlanRequest, PlanStep, ToolCall
+from agent.rule_edits import Question, music_extras, segment_calls, text_calls
 from agent.state import SessionState
 from agent.state_view import MUSIC_VOLUME, audio_media, visual_media
 from renderer.draft import TrackType
@@ -53,10 +54,6 @@ _TEXT: dict[str, dict[Lang, str]] = {
         "completed, then download the MP4.",
         "zh": "草稿已可以导出：把本会话的草稿发给渲染接口（POST /api/render/proxy/lambda，输出格式 mp4），"
         "轮询 GET /api/render/proxy/lambda/<id> 直到完成，然后下载 MP4。",
-    },
-    "undo": {
-        "en": "Undo is not available in this version yet; tell me the change you want and I'll make it.",
-        "zh": "这个版本暂不支持撤销；告诉我你想要的修改，我来改。",
     },
 }
 
@@ -156,6 +153,8 @@ def _title_calls(found: Intents, state: SessionState) -> list[ToolCall]:
     if found.title_change and has_title:
         return [ToolCall(name="set_title", args={"text": found.title})]
     args: dict[str, Any] = {"text": found.title}
+    if found.title_position:
+        args["position"] = found.title_position
     if found.title_s:
         args["duration_seconds"] = found.title_s
     return [ToolCall(name="add_title", args=args)]
@@ -164,11 +163,16 @@ def _title_calls(found: Intents, state: SessionState) -> list[ToolCall]:
 def plan_calls(message: str, state: SessionState, lang: Lang) -> PlanStep:
     """Every call the message asks for, or a question; pure, so the phrase corpus can test it."""
     found = read_intents(message)
+    history: list[ToolCall] = []
+    if found.edit.undo:
+        history.append(ToolCall(name="undo", args={"steps": found.edit.undo} if found.edit.undo > 1 else {}))
+    if found.edit.redo:
+        history.append(ToolCall(name="redo"))
     has_draft = state.draft is not None and bool(state.draft.tracks(TrackType.VIDEO))
     media = visual_media(state)
     asks_edit = found.edits_anything() or found.make or bool(found.music_word and not found.describe)
-    if found.undo and not (found.make or found.edits_anything()):
-        return PlanStep(text=_say("undo", lang))
+    if history and not (found.make or found.edits_anything()):
+        return PlanStep(calls=history)
     if not asks_edit and not found.export and not found.describe:
         if not has_draft:
             if not media:
@@ -180,14 +184,21 @@ def plan_calls(message: str, state: SessionState, lang: Lang) -> PlanStep:
         return PlanStep(text=_say("only_audio" if audio_media(state) else "no_media", lang))
     if not make and not has_draft:  # export or describe with nothing made yet
         return PlanStep(text=_say("nothing_to_export" if found.export else "no_media", lang))
-    calls: list[ToolCall] = []
+    try:  # references are checked against the timeline the message is about (undo changes it)
+        edits = segment_calls(found, state, lang, check=has_draft and not make and not history)
+    except Question as question:
+        return PlanStep(text=str(question))
+    calls: list[ToolCall] = list(history)
     if make:
         calls.append(ToolCall(name="make_slideshow", args=_make_args(found, state)))
         calls += _music_calls(found, state, fresh=not has_draft)
     else:
         calls += _edit_calls(found)
         calls += _music_calls(found, state, fresh=False)
+    calls += edits
     calls += _title_calls(found, state)
+    calls += text_calls(found)
+    calls = music_extras(found, calls, state)
     if found.describe and not calls:
         calls.append(ToolCall(name="describe"))
     if not calls:
@@ -205,6 +216,4 @@ class RulePlanner:
         notes = []
         if found.export:
             notes.append(_say("export", request.language))
-        if found.undo:
-            notes.append(_say("undo", request.language))
         return PlanStep(text=" ".join(notes) or None)

@@ -60,6 +60,31 @@ class GeneratedMedia(BaseModel):
     created_at: str
 
 
+HISTORY_LIMIT = 20  # turns one can undo; each entry is one draft (a few kB)
+
+
+class HistoryEntry(BaseModel):
+    """The draft as it was before one turn's changes (in `past`), or after them (in `future`)."""
+
+    turn: str  # the invocation id of the turn that made the change ("" outside a turn)
+    draft: Draft | None = None  # None: there was no timeline yet
+    what: list[str] = Field(default_factory=list)  # the changes' summaries, English
+    what_zh: list[str] = Field(default_factory=list)
+
+
+class DraftHistory(BaseModel):
+    """Undo and redo across turns: the session's own record of its earlier drafts.
+
+    It rides in the session state (so it is versioned with it, and the agent stays pure): every
+    turn that changes the draft pushes the draft it started from onto `past` once; undo moves the
+    current draft onto `future` and restores the top of `past`; redo the reverse; a new change
+    clears `future`. Both stacks are bounded (HISTORY_LIMIT), oldest dropped first.
+    """
+
+    past: list[HistoryEntry] = Field(default_factory=list)
+    future: list[HistoryEntry] = Field(default_factory=list)
+
+
 class SessionState(BaseModel):
     """The whole state of one session; each committed change is a new version of it."""
 
@@ -70,6 +95,7 @@ class SessionState(BaseModel):
     canvas_config: CanvasConfig | None = None
     video_analyses: dict[str, dict[str, Any]] = Field(default_factory=dict)
     generated_media: list[GeneratedMedia] = Field(default_factory=list)
+    history: DraftHistory | None = None  # undo/redo; absent until the first change
 
     def to_json(self) -> dict[str, Any]:
         data = self.model_dump(mode="json", exclude_none=True)

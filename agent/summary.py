@@ -44,11 +44,14 @@ def _audio(track: Track) -> str:
 
 
 def _text(track: Track) -> str:
+    name = track.m.name if track.m.name in ("Captions", "End card") else None
+    if not track.sg:
+        return f"{name or 'Text'}: empty"
     if len(track.sg) == 1:
         seg = track.sg[0]
-        label = "Title" if seg.st == 0 else "Text"
+        label = name or ("Title" if seg.st == 0 else "Text")
         return f'{label}: "{seg.m.text}" ({_span(track.sg)})'
-    return f"Text: {len(track.sg)} captions ({_span(track.sg)})" if track.sg else "Text: empty"
+    return f"{name or 'Text'}: {len(track.sg)} captions ({_span(track.sg)})"
 
 
 def timeline_summary(draft: Draft | None, clip_srcs: Set[str] = frozenset()) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from agent.state import SessionState
+from agent.state import HISTORY_LIMIT, DraftHistory, HistoryEntry, SessionState
 
 
 class ToolError(Exception):
@@ -31,9 +31,14 @@ class ToolError(Exception):
 
 @dataclass(frozen=True)
 class ToolContext:
-    """What tools may ask of the outside world: only the clock (deterministic in tests)."""
+    """What tools may know of the outside world: the clock (deterministic in tests) and the turn.
+
+    `turn` (the invocation id) groups a turn's changes into one undo step; "" makes every change
+    its own step (tools called one by one, as in tests).
+    """
 
     now: Callable[[], float] = time.time
+    turn: str = ""
 
     def iso_now(self) -> str:
         return datetime.fromtimestamp(self.now(), UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
@@ -50,12 +55,50 @@ class ToolResult(BaseModel):
 ToolFn = Callable[[SessionState, Any, ToolContext], ToolResult]
 
 
+def _content(state: SessionState) -> dict[str, Any]:
+    data = state.to_json()
+    data.pop("history", None)
+    return data
+
+
+def record_change(before: SessionState, outcome: ToolResult, turn: str) -> ToolResult:
+    """The outcome with its change on the undo history, or marked unchanged (with why) if nothing changed.
+
+    The first change of a turn pushes the draft the turn started from; later changes of the same turn
+    only add their summary to that entry, so one undo takes back a whole turn. Any change clears redo.
+    """
+    if _content(before) == _content(outcome.state):
+        if not outcome.changed:
+            return outcome
+        return outcome.model_copy(
+            update={
+                "changed": False,
+                "summary": f"Nothing changed (it was already so): {outcome.summary}",
+                "summary_zh": f"没有变化（本来就是这样）：{outcome.summary_zh}",
+            }
+        )
+    history = before.history or DraftHistory()
+    past = list(history.past)
+    if turn and past and past[-1].turn == turn:
+        top = past[-1]
+        past[-1] = top.model_copy(
+            update={"what": [*top.what, outcome.summary], "what_zh": [*top.what_zh, outcome.summary_zh]}
+        )
+    else:
+        past.append(
+            HistoryEntry(turn=turn, draft=before.draft, what=[outcome.summary], what_zh=[outcome.summary_zh])
+        )
+    state = outcome.state.model_copy(update={"history": DraftHistory(past=past[-HISTORY_LIMIT:], future=[])})
+    return outcome.model_copy(update={"state": state, "changed": True})
+
+
 @dataclass(frozen=True)
 class Tool:
     name: str
     description: str
     args: type[BaseModel]
     fn: ToolFn = field(repr=False)
+    records_history: bool = True  # False for undo and redo, which move along the history themselves
 
     def schema(self) -> dict[str, Any]:
         """OpenAI `tools` entry: what an LLM planner is shown."""
@@ -82,22 +125,26 @@ class Tool:
         self, state: SessionState, raw: Mapping[str, Any] | BaseModel, ctx: ToolContext | None = None
     ) -> ToolResult:
         args = self.parse(raw)
+        ctx = ctx or ToolContext()
         try:
-            return self.fn(state, args, ctx or ToolContext())
+            outcome = self.fn(state, args, ctx)
         except ValidationError as exc:  # a value the draft schema refuses (a colour, a position)
             raise ToolError(f"{self.name}: {exc.errors()[0]['msg']}") from None
+        return record_change(state, outcome, ctx.turn) if self.records_history else outcome
 
 
 TOOLS: dict[str, Tool] = {}
 
 
-def tool(name: str, description: str, args: type[BaseModel]) -> Callable[[ToolFn], ToolFn]:
+def tool(
+    name: str, description: str, args: type[BaseModel], *, records_history: bool = True
+) -> Callable[[ToolFn], ToolFn]:
     """Register a tool function under `name`."""
 
     def register(fn: ToolFn) -> ToolFn:
         if name in TOOLS:
             raise ValueError(f"tool {name!r} registered twice")
-        TOOLS[name] = Tool(name, description, args, fn)
+        TOOLS[name] = Tool(name, description, args, fn, records_history)
         return fn
 
     return register
@@ -105,8 +152,12 @@ def tool(name: str, description: str, args: type[BaseModel]) -> Callable[[ToolFn
 
 def registry() -> dict[str, Tool]:
     """Every tool, by name (importing the toolbox registers them)."""
+    import agent.tools_beats
+    import agent.tools_history
     import agent.tools_layers
-    import agent.tools_layout  # noqa: F401  (registration happens at import)
+    import agent.tools_layout
+    import agent.tools_segments
+    import agent.tools_text  # noqa: F401  (registration happens at import)
 
     return TOOLS
 

@@ -20,6 +20,7 @@ from agent.state_view import (
 )
 from agent.summary import timeline_summary
 from agent.tools import ToolContext, ToolError, ToolResult, tool
+from agent.tools_text import text_track
 from renderer.draft import TEXT_ANIMS, TEXT_POSITIONS, Segment, SegmentMeta, Track, TrackMeta, TrackType
 from renderer.music import BUILTIN_PREFIX, CATALOGUE, BuiltinTrack
 
@@ -28,9 +29,7 @@ _POS_DESC = ", ".join(TEXT_POSITIONS)
 
 
 def _title_track(state: SessionState) -> Track | None:
-    draft = state.draft
-    tracks = draft.tracks(TrackType.TEXT) if draft else []
-    return next((t for t in tracks if t.id == edits.TITLE_TRACK_ID), tracks[0] if tracks else None)
+    return text_track(state.draft, "title") if state.draft else None
 
 
 class AddTitleArgs(BaseModel):

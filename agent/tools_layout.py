@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from agent import edits
+from agent.segment_refs import Target, describe_target, describe_target_zh, resolve
 from agent.state import SessionState
 from agent.state_view import (
     TRANSITION_ZH,
@@ -135,11 +136,12 @@ def set_duration(state: SessionState, args: SetDurationArgs, ctx: ToolContext) -
 
 class SetSecondsPerPhotoArgs(BaseModel):
     seconds: float = Field(..., gt=0, le=600, description="how long each photo shows")
+    target: Target | None = Field(None, description="one photo only; omit for every photo")
 
 
 @tool(
     "set_seconds_per_photo",
-    "Show every photo for this many seconds (clips keep their length).",
+    "Show every photo (or one photo) for this many seconds (clips keep their length).",
     SetSecondsPerPhotoArgs,
 )
 def set_seconds_per_photo(state: SessionState, args: SetSecondsPerPhotoArgs, ctx: ToolContext) -> ToolResult:
@@ -148,6 +150,27 @@ def set_seconds_per_photo(state: SessionState, args: SetSecondsPerPhotoArgs, ctx
     assert video is not None
     clips = clip_srcs(state)
     ms = round(args.seconds * 1000)
+    if args.target is not None:
+        one = resolve(state, args.target)
+        if video.sg[one].src in clips:
+            raise ToolError(
+                "that is a video clip: trim it instead (trim_segment)", "这是视频片段，请用剪辑功能"
+            )
+        segs = edits.relayout(
+            [s.model_copy(update={"d": ms}) if i == one else s for i, s in enumerate(video.sg)]
+        )
+        new = commit(
+            state,
+            edits.fit_to_length(
+                edits.replace_track(draft, video.model_copy(update={"sg": segs})), natural_ms(state)
+            ),
+        )
+        en, zh = describe_target(new, one), describe_target_zh(new, one)
+        return result(
+            new,
+            f"{en[0].upper()}{en[1:]} now shows for {secs(ms)} s (video {secs(new.draft.d)} s).",  # type: ignore[union-attr]
+            f"{zh}现在显示 {secs(ms)} 秒（视频共 {secs(new.draft.d)} 秒）。",  # type: ignore[union-attr]
+        )
     segs = edits.relayout([s if s.src in clips else s.model_copy(update={"d": ms}) for s in video.sg])
     new = commit(
         state,

@@ -54,7 +54,7 @@ def ten_photos() -> list[MediaFile]:
     return [media(i, width=w, height=h) for i, (w, h) in enumerate(sizes)]
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_media() -> Callable[..., MediaFile]:
     """media(i, kind="image", width, height, duration, name): one upload as video_infos lists it."""
     return media
@@ -114,6 +114,6 @@ def play(state: SessionState, message: str, *, planner: Planner | None = None, *
     return Turn(events, state)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def turn() -> Callable[..., Turn]:
     return play

@@ -28,6 +28,22 @@ TOOL_NAMES = {
     "set_music",
     "remove_music",
     "describe",
+    "remove_segment",
+    "move_segment",
+    "swap_segments",
+    "reorder_segments",
+    "duplicate_segment",
+    "trim_segment",
+    "add_media",
+    "set_clip_volume",
+    "add_caption",
+    "add_end_card",
+    "edit_text",
+    "move_text",
+    "remove_text",
+    "cut_to_beat",
+    "undo",
+    "redo",
 }
 
 

@@ -1,0 +1,193 @@
+"""Issue 4's walk through the public API: a rough cut, five edits in English and Chinese (undo among
+them), then an export that shows all of them.
+
+Each step is checked in `state` (latest and the numbered versions), the version grows by exactly one
+per committed change, and the MP4 is checked with the `ffprobe` command.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests import media_factory as mf
+from tests.conftest import bearer
+
+pytestmark = pytest.mark.skipif(not shutil.which("ffprobe"), reason="needs the ffprobe command")
+
+
+class Skill:
+    """The calls a client skill makes, with its token and session."""
+
+    def __init__(self, http: httpx.Client, token: str, session_id: str) -> None:
+        self.http, self.headers, self.sid = http, bearer(token), session_id
+
+    def upload(self, paths: list[Path]) -> list[dict[str, Any]]:
+        files = [("files", (p.name, p.read_bytes(), "application/octet-stream")) for p in paths]
+        answer = self.http.post(
+            f"/api/upload-video/nemo_agent/me/{self.sid}", headers=self.headers, files=files
+        )
+        assert answer.status_code == 200, answer.text
+        return list(answer.json()["data"]["files"])
+
+    def chat(self, text: str) -> list[dict[str, Any]]:
+        body = {
+            "app_name": "nemo_agent",
+            "user_id": "me",
+            "session_id": self.sid,
+            "new_message": {"role": "user", "parts": [{"text": text}]},
+        }
+        events = []
+        with self.http.stream("POST", "/run_sse", headers=self.headers, json=body, timeout=120) as answer:
+            assert answer.status_code == 200
+            for line in answer.iter_lines():
+                if line.startswith("data: "):
+                    events.append(json.loads(line[6:]))
+        assert events and events[-1]["author"] == "nemo_agent", events[-1:]
+        return events
+
+    def state(self, version: str | int = "latest") -> tuple[dict[str, Any], int]:
+        answer = self.http.get(f"/api/state/nemo_agent/me/{self.sid}/{version}", headers=self.headers)
+        assert answer.status_code == 200, answer.text
+        data = answer.json()["data"]
+        return dict(data["state"]), int(data["version"])
+
+    def export(self, draft: dict[str, Any], out: Path, render_id: str) -> None:
+        output = {"format": "mp4", "resolution": "480p", "preset": "ultrafast"}
+        body = {"id": render_id, "sessionId": self.sid, "draft": draft, "output": output}
+        answer = self.http.post("/api/render/proxy/lambda", headers=self.headers, json=body)
+        assert answer.status_code == 200, answer.text
+        deadline = time.monotonic() + 400
+        while True:
+            status = self.http.get(f"/api/render/proxy/lambda/{render_id}", headers=self.headers).json()
+            if status["status"] in ("completed", "failed", "cancelled"):
+                break
+            assert time.monotonic() < deadline, f"render still {status['status']}"
+            time.sleep(0.25)
+        assert status["status"] == "completed", status
+        answer = self.http.get(f"/api/render/proxy/{render_id}/download", headers=self.headers)
+        assert answer.status_code == 200
+        out.write_bytes(answer.content)
+
+
+def _changes(events: list[dict[str, Any]]) -> int:
+    """Events whose stateDelta the server commits (each one is a new version)."""
+    return sum(1 for e in events if e.get("actions", {}).get("stateDelta"))
+
+
+def _calls(events: list[dict[str, Any]]) -> list[str]:
+    return [p["functionCall"]["name"] for e in events for p in e["content"]["parts"] if "functionCall" in p]
+
+
+def _video(draft: dict[str, Any]) -> list[dict[str, Any]]:
+    return [seg for track in draft["t"] if track["tt"] == 0 for seg in track["sg"]]
+
+
+def _texts(draft: dict[str, Any]) -> list[str]:
+    return [seg["m"]["text"] for track in draft["t"] if track["tt"] == 7 for seg in track["sg"]]
+
+
+@pytest.fixture
+def skill(
+    make_app: Callable[..., FastAPI],
+    make_client: Callable[[FastAPI], httpx.Client],
+    anon_token: Callable[..., str],
+    new_session: Callable[..., str],
+) -> Skill:
+    http = make_client(make_app(start_workers=True))
+    token = anon_token(http)
+    return Skill(http, token, new_session(http, token, task_name="lake", language="en"))
+
+
+def test_rough_cut_then_edits_with_undo_then_export(skill: Skill, tmp_path: Path) -> None:
+    photos = [mf.webp_photo(tmp_path, f"lake{i}.webp", size=(480, 320)) for i in range(1, 5)]
+    uploaded = skill.upload(photos)
+    _, version = skill.state()
+
+    def step(message: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        nonlocal version
+        events = skill.chat(message)
+        state, now = skill.state()
+        assert now == version + _changes(events), (message, now, version)  # one version per change
+        version = now
+        return events, state
+
+    events, state = step("make a rough cut of my photos")
+    assert _calls(events)[0] == "make_slideshow"
+    rough = state["draft"]
+    assert [s["src"] for s in _video(rough)] == [f["cdn_url"] for f in uploaded]
+    assert rough["m"]["width"] > rough["m"]["height"]  # landscape photos: a landscape cut first
+
+    events, state = step("make it vertical for TikTok")
+    assert _calls(events) == ["set_aspect"]
+    assert (state["draft"]["m"]["width"], state["draft"]["m"]["height"]) == (1080, 1920)
+    assert state["canvas_config"] == {"width": 1080, "height": 1920, "ratio": "9:16"}
+
+    events, state = step("add the title 'Lake Trip' at the start")
+    title = next(t for t in state["draft"]["t"] if t["tt"] == 7)["sg"][0]
+    assert (title["m"]["text"], title["st"]) == ("Lake Trip", 0)
+    before_removal, before_version = state["draft"], version
+
+    events, state = step("remove the third photo")
+    assert _calls(events) == ["remove_segment"]
+    assert [s["src"] for s in _video(state["draft"])] == [uploaded[i]["cdn_url"] for i in (0, 1, 3)]
+    assert "Timeline (3 tracks): 1. Video: 3 photos" in events[-1]["content"]["parts"][0]["text"]
+
+    events, state = step("undo")
+    assert _calls(events) == ["undo"]
+    assert state["draft"] == before_removal  # the photo is back, the title and canvas stay
+    assert skill.state(before_version)[0]["draft"] == before_removal  # the version undo went back to
+    assert "Lake Trip" in _texts(state["draft"])
+
+    events, state = step("每张照片显示4秒")
+    assert _calls(events) == ["set_seconds_per_photo"]
+    reply = events[-1]["content"]["parts"][0]["text"]
+    assert "每张照片现在显示 4 秒" in reply  # answered in the language of the message
+    draft = state["draft"]
+    video = _video(draft)
+    assert len(video) == 4 and all(s["d"] == 4000 for s in video)
+    overlap = sum(s["m"]["tr"]["d"] for s in video[1:] if s["m"].get("tr"))
+    assert draft["d"] == 4 * 4000 - overlap
+
+    out = tmp_path / "lake.mp4"
+    skill.export(draft, out, "lake_trip")
+    info = json.loads(
+        subprocess.run(
+            ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", str(out)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    stream = next(s for s in info["streams"] if s["codec_type"] == "video")
+    assert stream["height"] > stream["width"]  # vertical
+    assert stream["height"] == 854 or min(stream["width"], stream["height"]) == 480
+    assert float(info["format"]["duration"]) == pytest.approx(draft["d"] / 1000, abs=0.1)
+
+
+def test_undo_and_redo_across_turns_and_nothing_to_undo(skill: Skill, tmp_path: Path) -> None:
+    skill.upload([mf.webp_photo(tmp_path, f"p{i}.webp") for i in range(3)])
+    events = skill.chat("undo")
+    assert _calls(events) == ["undo"]
+    assert "nothing to undo" in events[-1]["content"]["parts"][0]["text"].lower()
+    skill.chat("make a slideshow without music")
+    made, _ = skill.state()
+    skill.chat("make it 20 seconds")
+    long, _ = skill.state()
+    assert long["draft"]["d"] == 20000
+    skill.chat("undo")
+    assert skill.state()[0]["draft"] == made["draft"]
+    events = skill.chat("redo")
+    assert _calls(events) == ["redo"]
+    assert skill.state()[0]["draft"] == long["draft"]
+    skill.chat("undo twice")
+    assert skill.state()[0]["draft"] is None  # back before the first cut
