@@ -6,6 +6,10 @@ os.wait4 on that child, so one case's memory never hides another's. Usage:
     python -m bench                 # encoder floor, ffmpeg CLI, ours
     python -m bench --scaling       # + 200 photos / 10 minutes
     python -m bench --cases ours    # a subset
+    python -m bench --repeat 3      # each case 3 times, interleaved; medians (noisy machines)
+
+The table's notes add cpu_x (CPU seconds against the floor's: steadier than wall time while other
+work shares the machine) and the 1-minute load average when the run started and ended.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,8 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run_case(name: str, out: Path) -> dict:
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "bench.cases", name, str(out)], cwd=ROOT,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.cases", name, str(out)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
     stdout = proc.stdout.read() if proc.stdout else ""
@@ -49,13 +55,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="renderer benchmarks")
     parser.add_argument("--cases", default="ffmpeg_cli,encoder_floor,ours")
     parser.add_argument("--scaling", action="store_true", help="also 200 photos / 10 minutes")
+    parser.add_argument("--repeat", type=int, default=1, help="run each case N times (interleaved)")
     args = parser.parse_args()
     cases = args.cases.split(",") + (["scaling"] if args.scaling else [])
-    print(f"bench: {SECONDS} s at 1080x1920 {FPS} fps, 10 photos of 12 MP; making media (cached)...", flush=True)
+    print(
+        f"bench: {SECONDS} s at 1080x1920 {FPS} fps, 10 photos of 12 MP; making media (cached)...", flush=True
+    )
     media()
-    results = []
+    load_before = os.getloadavg()[0]
+    runs: list[dict] = []
+    results = runs
     with tempfile.TemporaryDirectory() as tmp:
-        for name in cases:
+        for name in [c for _ in range(max(1, args.repeat)) for c in cases]:
             print(f"bench: running {name}...", flush=True)
             if name == "encoder_floor" and not floor_frames_path().exists():
                 reference = next((Path(tmp) / f"{r['case']}.mp4" for r in results if "wall_s" in r), None)
@@ -64,8 +75,11 @@ def main() -> None:
                     run_case("ffmpeg_cli", reference)
                 print("bench: decoding the reference render into raw frames for the floor...", flush=True)
                 prepare_floor_frames(reference)
-            results.append(run_case(name, Path(tmp) / f"{name}.mp4"))
-    floor = next((r["wall_s"] for r in results if r["case"] == "encoder_floor" and "wall_s" in r), None)
+            runs.append(run_case(name, Path(tmp) / f"{name}.mp4"))
+    results = [_median([r for r in runs if r["case"] == name]) for name in cases]
+    floor_run = next((r for r in results if r["case"] == "encoder_floor" and "wall_s" in r), None)
+    floor = floor_run["wall_s"] if floor_run else None
+    floor_cpu = floor_run["cpu_s"] if floor_run else None
     print()
     print(f"{'case':<14} {'wall s':>8} {'cpu s':>8} {'peak MiB':>9} {'x floor':>8} {'ms/frame':>9}  notes")
     for r in results:
@@ -75,8 +89,28 @@ def main() -> None:
         ratio = f"{r['wall_s'] / floor:.2f}" if floor and r["case"] != "scaling" else "-"
         frames = r.get("frames") or SECONDS * FPS
         notes = " ".join(f"{k}={r[k]}" for k in ("encoder", "device") if k in r)
-        print(f"{r['case']:<14} {r['wall_s']:>8.2f} {r['cpu_s']:>8.2f} {r['peak_rss_mib']:>9.0f} {ratio:>8} "
-              f"{r['wall_s'] / frames * 1000:>9.2f}  {notes}")
+        if floor_cpu and r["case"] not in ("scaling", "encoder_floor"):
+            notes += f" cpu_x={r['cpu_s'] / floor_cpu:.2f}"
+        if r.get("runs", 1) > 1:
+            notes += f" median_of={r['runs']}"
+        print(
+            f"{r['case']:<14} {r['wall_s']:>8.2f} {r['cpu_s']:>8.2f} {r['peak_rss_mib']:>9.0f} {ratio:>8} "
+            f"{r['wall_s'] / frames * 1000:>9.2f}  {notes}"
+        )
+    print(f"load average (1 min): {load_before:.1f} at start, {os.getloadavg()[0]:.1f} at end")
+
+
+def _median(runs: list[dict]) -> dict:
+    """One row per case: median wall and CPU, the highest peak RSS over its runs."""
+    good = [r for r in runs if "wall_s" in r]
+    if not good:
+        return runs[0]
+    row = dict(good[0])
+    row["wall_s"] = statistics.median(r["wall_s"] for r in good)
+    row["cpu_s"] = statistics.median(r["cpu_s"] for r in good)
+    row["peak_rss_mib"] = max(r["peak_rss_mib"] for r in good)
+    row["runs"] = len(good)
+    return row
 
 
 if __name__ == "__main__":

@@ -36,7 +36,9 @@ def encoder_floor(out: Path, frames: int = SECONDS * FPS) -> dict:
             buf = fh.read(frame_bytes)
             if len(buf) < frame_bytes:
                 break
-            frame = av.VideoFrame.from_ndarray(np.frombuffer(buf, np.uint8).reshape(HEIGHT * 3 // 2, WIDTH), format="yuv420p")
+            frame = av.VideoFrame.from_ndarray(
+                np.frombuffer(buf, np.uint8).reshape(HEIGHT * 3 // 2, WIDTH), format="yuv420p"
+            )
             frame.pts = i
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
@@ -64,7 +66,7 @@ def ffmpeg_cli(out: Path) -> dict:
     """The same job as an ffmpeg filter graph: zoompan per photo, xfade chain, drawtext, music."""
     photos, song = media()
     seg = segment_ms(len(photos), SECONDS) / 1000
-    frames = int(round(seg * FPS))
+    frames = round(seg * FPS)
     args = ["ffmpeg", "-y", "-v", "error"]
     for p in photos:
         args += ["-i", str(p)]  # decoded once; the loop filter repeats the scaled frame
@@ -81,16 +83,38 @@ def ffmpeg_cli(out: Path) -> dict:
     last = "v0"
     for i in range(1, len(photos)):
         offset = i * (seg - CROSSFADE_MS / 1000)
-        chains.append(f"[{last}][v{i}]xfade=transition=fade:duration={CROSSFADE_MS / 1000}:offset={offset:.3f}[x{i}]")
+        chains.append(
+            f"[{last}][v{i}]xfade=transition=fade:duration={CROSSFADE_MS / 1000}:offset={offset:.3f}[x{i}]"
+        )
         last = f"x{i}"
     chains.append(
         f"[{last}]drawtext=fontfile={FONT}:text='{TITLE}':fontcolor=white:fontsize={int(HEIGHT * 0.08)}:"
         f"x=(w-text_w)/2:y=(h-text_h)/2:enable='lt(t,3)',format=yuv420p[vout]"
     )
     chains.append(f"[{len(photos)}:a]volume=0.35,afade=t=in:d=1,afade=t=out:st={SECONDS - 2}:d=2[aout]")
-    args += ["-filter_complex", ";".join(chains), "-map", "[vout]", "-map", "[aout]", "-t", str(SECONDS),
-             "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-c:a", "aac", "-b:a", "160k",
-             "-movflags", "+faststart", str(out)]
+    args += [
+        "-filter_complex",
+        ";".join(chains),
+        "-map",
+        "[vout]",
+        "-map",
+        "[aout]",
+        "-t",
+        str(SECONDS),
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        "23",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "160k",
+        "-movflags",
+        "+faststart",
+        str(out),
+    ]
     subprocess.run(args, check=True)
     return {}
 
@@ -103,7 +127,9 @@ def ours(out: Path, photos_count: int = 10, seconds: int = SECONDS) -> dict:
     photos, song = media(photos_count)
     draft = Draft.model_validate(draft_json(photos, song, seconds))
     sources = {src: Path(src) for src in draft.sources()}
-    result = render(draft, sources, out, OutputSpec(quality="medium", crf=23, preset="veryfast"), device="cpu")
+    result = render(
+        draft, sources, out, OutputSpec(quality="medium", crf=23, preset="veryfast"), device="cpu"
+    )
     return {"encoder": result.encoder, "device": result.device, "frames": seconds * FPS}
 
 

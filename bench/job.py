@@ -31,13 +31,17 @@ def photo(i: int, folder: Path, size: tuple[int, int] = (4000, 3000)) -> Path:
     base = rng.uniform(30, 220, 3)
     img = np.empty((h, w, 3), np.float32)
     for c in range(3):
-        img[..., c] = base[c] + 30 * np.sin(xx / rng.uniform(80, 400) + c) + 30 * np.cos(yy / rng.uniform(80, 400))
+        img[..., c] = (
+            base[c] + 30 * np.sin(xx / rng.uniform(80, 400) + c) + 30 * np.cos(yy / rng.uniform(80, 400))
+        )
     noise = rng.normal(0, 6, (h // 4, w // 4, 1)).repeat(4, 0).repeat(4, 1)
     pil = Image.fromarray((img + noise).clip(0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(pil)
     for _ in range(40):
         x, y, r = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(20, 200)
-        draw.ellipse([x - r, y - r, x + r, y + r], outline=tuple(int(v) for v in rng.integers(0, 255, 3)), width=6)
+        draw.ellipse(
+            [x - r, y - r, x + r, y + r], outline=tuple(int(v) for v in rng.integers(0, 255, 3)), width=6
+        )
     pil.save(path, quality=92)
     return path
 
@@ -84,9 +88,30 @@ def draft_json(photos: list[Path], song: Path, seconds: int = SECONDS) -> dict:
         "m": {"width": WIDTH, "height": HEIGHT, "fps": FPS, "bg": "#000000"},
         "t": [
             {"id": "v1", "tt": 0, "sg": segments},
-            {"id": "a1", "tt": 1, "sg": [{"id": "m", "src": str(song), "st": 0, "d": total,
-                                          "m": {"vol": 0.35, "fade_in": 1000, "fade_out": 2000, "loop": True}}]},
-            {"id": "x1", "tt": 7, "sg": [{"id": "t", "st": 0, "d": 3000,
-                                          "m": {"text": TITLE, "pos": "center", "size": 0.08, "anim": "fade"}}]},
+            {
+                "id": "a1",
+                "tt": 1,
+                "sg": [
+                    {
+                        "id": "m",
+                        "src": str(song),
+                        "st": 0,
+                        "d": total,
+                        "m": {"vol": 0.35, "fade_in": 1000, "fade_out": 2000, "loop": True},
+                    }
+                ],
+            },
+            {
+                "id": "x1",
+                "tt": 7,
+                "sg": [
+                    {
+                        "id": "t",
+                        "st": 0,
+                        "d": 3000,
+                        "m": {"text": TITLE, "pos": "center", "size": 0.08, "anim": "fade"},
+                    }
+                ],
+            },
         ],
     }

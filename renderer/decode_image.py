@@ -4,6 +4,11 @@ Handles EXIF orientation, HEIC (pillow-heif), ICC profiles (converted to sRGB), 
 alpha (composited over the draft background), and animated images (first frame). JPEGs use
 draft mode so a 12 MP photo headed for a 1080p canvas is decoded at a half or a quarter of its
 size by libjpeg itself.
+
+Plain JPEGs (8-bit RGB or grey, no colour profile: nothing for Pillow's colour management to do)
+are decoded by OpenCV straight into a numpy array, with the same libjpeg DCT scaling and EXIF
+orientation: Pillow's decode costs as much again in copying its image into numpy (a 12 MP photo:
+about 150 ms with Pillow, 80 ms with OpenCV, on one core).
 """
 
 from __future__ import annotations
@@ -73,12 +78,40 @@ def load_photo(
             factor = min(1.0, scale_for(width, height))
             # even sizes for yuv420p
             target = (max(2, math.ceil(width * factor / 2) * 2), max(2, math.ceil(height * factor / 2) * 2))
-            rgb = _to_rgb(image, target, bg)
+            bgr = _plain_jpeg(path, image, target)
+            rgb = _to_rgb(image, target, bg) if bgr is None else None
     except RenderError:
         raise
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise RenderError("bad_media", f"{path.name}: cannot decode photo ({exc})") from exc
-    return rgb_to_planes(rgb), (target[0] / width, target[1] / height)
+    planes = rgb_to_planes(rgb) if rgb is not None else rgb_to_planes(bgr, order="bgr")  # type: ignore[arg-type]
+    return planes, (target[0] / width, target[1] / height)
+
+
+_REDUCED = {
+    1: cv2.IMREAD_COLOR,
+    2: cv2.IMREAD_REDUCED_COLOR_2,
+    4: cv2.IMREAD_REDUCED_COLOR_4,
+    8: cv2.IMREAD_REDUCED_COLOR_8,
+}
+
+
+def _plain_jpeg(path: Path, image: Image.Image, target: tuple[int, int]) -> np.ndarray | None:
+    """BGR pixels at `target` size through OpenCV, or None when Pillow's path is needed."""
+    if image.format != "JPEG" or image.mode not in ("RGB", "L") or image.info.get("icc_profile"):
+        return None
+    stored = image.size  # before orientation: libjpeg scales the stored axes
+    wide = image.getexif().get(_ORIENTATION_TAG, 1) in _SWAPS_AXES
+    need = (target[1], target[0]) if wide else target
+    # the largest DCT reduction that still leaves at least the target size (libjpeg rounds up)
+    reduce = max(r for r in _REDUCED if all(math.ceil(s / r) >= n for s, n in zip(stored, need, strict=True)))
+    bgr = cv2.imdecode(np.fromfile(path, np.uint8), _REDUCED[reduce])  # applies EXIF orientation
+    if bgr is None or bgr.ndim != 3:
+        return None
+    if bgr.shape[1] != target[0] or bgr.shape[0] != target[1]:
+        shrink = bgr.shape[1] > target[0]
+        bgr = cv2.resize(bgr, target, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    return bgr
 
 
 def _to_rgb(image: Image.Image, target: tuple[int, int], bg: tuple[int, int, int]) -> np.ndarray:

@@ -104,6 +104,10 @@ class Muxer:
         threads: int = 0,
     ) -> None:
         self.fps = fps
+        # libx264 copies each picture into its own frames inside x264_encoder_encode, before
+        # encode() returns: it can read our buffer in place (no 3 MB copy per frame). Other
+        # encoders may hold a frame until later, so they get a copy.
+        self.zero_copy = settings.codec == "libx264"
         self.audio = audio  # (2, n) float32 at SAMPLE_RATE
         self._audio_pos = 0
         self._frames = 0
@@ -124,7 +128,11 @@ class Muxer:
         self.sound.options = {"b": "192k"}
 
     def add_video(self, yuv420p: np.ndarray) -> None:
-        frame = av.VideoFrame.from_ndarray(yuv420p, format="yuv420p")
+        """Encode one (h * 3 / 2, w) yuv420p frame. The array may be reused once this returns."""
+        if self.zero_copy:
+            frame = av.VideoFrame.from_numpy_buffer(yuv420p, format="yuv420p")
+        else:
+            frame = av.VideoFrame.from_ndarray(yuv420p, format="yuv420p")
         frame.color_range = _TV_RANGE  # type: ignore[assignment]
         frame.colorspace = _BT709  # type: ignore[assignment]
         frame.pts = self._frames

@@ -67,10 +67,14 @@ def rgb_to_yuv(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
     return y, u, v
 
 
-def rgb_to_planes(rgb: np.ndarray) -> Planes:
-    """(h, w, 3) uint8 RGB with even h and w -> Planes. SIMD via cv2.transform, then 2x2 average."""
+_BGR_TO_YUV = np.ascontiguousarray(_RGB_TO_YUV[:, [2, 1, 0, 3]])
+
+
+def rgb_to_planes(rgb: np.ndarray, order: str = "rgb") -> Planes:
+    """(h, w, 3) uint8 RGB (or BGR, as OpenCV decodes) with even h and w -> Planes. SIMD via
+    cv2.transform, then 2x2 average."""
     height, width = rgb.shape[:2]
-    yuv = cv2.transform(np.ascontiguousarray(rgb), _RGB_TO_YUV)
+    yuv = cv2.transform(np.ascontiguousarray(rgb), _BGR_TO_YUV if order == "bgr" else _RGB_TO_YUV)
     y = np.ascontiguousarray(yuv[:, :, 0])
     half = (width // 2, height // 2)
     u = cv2.resize(yuv[:, :, 1], half, interpolation=cv2.INTER_AREA)

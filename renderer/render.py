@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from renderer import audio as soundtrack
-from renderer.composite import draw_text, draw_visual, make_warper
+from renderer.composite import Warper, draw_text, draw_visual, make_warper
 from renderer.decode_image import is_photo
 from renderer.draft import Draft
 from renderer.encode import Muxer, choose_encoder
@@ -125,7 +125,8 @@ def render(
     chosen_device = choose_device(device)
     settings = choose_encoder(encoder, output)
     items = [a for a in plan.audio if not is_photo(a.path) and soundtrack.has_audio(a.path)]
-    mix = soundtrack.mix(items, plan.duration_seconds)
+    mix = soundtrack.soundtrack_for(plan, items)  # streamed to the muxer in blocks (pass 2)
+    mix.measure()  # pass 1: loudness; here, so a bad audio file fails as bad_media before encoding
     progress.report("decode", 3)
     muxer = Muxer(out_path, plan.width, plan.height, plan.fps, settings, mix)
     encoder_thread = _EncoderThread(muxer, plan.width, plan.height)
@@ -178,17 +179,37 @@ def _frame_loop(
         pool.advance(frame)
         buffer = encoder_thread.take_buffer()
         canvas = buffer.planes
-        for target, plane in zip(canvas.all(), background.all(), strict=True):
-            np.copyto(target, plane)
-        for track in plan.tracks:
-            _draw_track(canvas, [it for it in track if it.start <= frame < it.end], frame, plan, pool, warper)
+        actives = [[it for it in track if it.start <= frame < it.end] for track in plan.tracks]
+        if not _covers_canvas(actives, plan):
+            for target, plane in zip(canvas.all(), background.all(), strict=True):
+                np.copyto(target, plane)
+        for active in actives:
+            _draw_track(canvas, active, frame, plan, pool, warper)
         _draw_texts(canvas, plan, frame, texts)
+        warper.next_frame()
         encoder_thread.frames.put(buffer)
         progress.report("compose", 3 + 95 * (frame + 1) / max(1, plan.n_frames))
 
 
+def _covers_canvas(actives: list[list[VisualItem]], plan: RenderPlan) -> bool:
+    """True when the first track's steady layer paints every pixel opaquely, so filling the
+    background first would be overwritten anyway (a copy of a whole frame saved)."""
+    if not actives or not actives[0]:
+        return False
+    item = actives[0][0]
+    x, y, w, h = item.box
+    return (
+        item.fit in ("cover", "blur")
+        and item.opacity >= 0.999
+        and x <= 0
+        and y <= 0
+        and x + w >= plan.width
+        and y + h >= plan.height
+    )
+
+
 def _draw_track(
-    canvas: Planes, active: list[VisualItem], frame: int, plan: RenderPlan, pool: SourcePool, warper: object
+    canvas: Planes, active: list[VisualItem], frame: int, plan: RenderPlan, pool: SourcePool, warper: Warper
 ) -> None:
     if not active:
         return
@@ -197,9 +218,13 @@ def _draw_track(
         _draw_item(canvas, item, frame, plan, pool, warper)
     into = frame - incoming.start
     if incoming.transition_frames and into < incoming.transition_frames:
+        p = ease_in_out((into + 0.5) / incoming.transition_frames)
+        if incoming.transition == "crossfade" and incoming.fit != "blur":
+            # mix(a, over(a, layer, o), p) == over(a, layer, o * p): one blend, no frame copies
+            _draw_item(canvas, incoming, frame, plan, pool, warper, incoming.opacity * p)
+            return
         below = canvas.copy()
         _draw_item(canvas, incoming, frame, plan, pool, warper)
-        p = ease_in_out((into + 0.5) / incoming.transition_frames)
         mixed = TRANSITION_REGISTRY[incoming.transition](below, canvas, p)
         for target, plane in zip(canvas.all(), mixed.all(), strict=True):
             if target is not plane:
@@ -209,12 +234,18 @@ def _draw_track(
 
 
 def _draw_item(
-    canvas: Planes, item: VisualItem, frame: int, plan: RenderPlan, pool: SourcePool, warper: object
+    canvas: Planes,
+    item: VisualItem,
+    frame: int,
+    plan: RenderPlan,
+    pool: SourcePool,
+    warper: Warper,
+    opacity: float | None = None,
 ) -> None:
     loaded = pool.get(item)
     source = loaded.source_at(frame, plan.fps)
     pose = MOTION_REGISTRY[item.motion]((frame - item.start + 0.5) / max(1, item.frames))
-    draw_visual(canvas, source, item, pose, warper, loaded.backdrop)  # type: ignore[arg-type]
+    draw_visual(canvas, source, item, pose, warper, loaded.backdrop, opacity)
 
 
 def _draw_texts(canvas: Planes, plan: RenderPlan, frame: int, layers: dict[int, TextLayer]) -> None:

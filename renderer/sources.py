@@ -1,7 +1,13 @@
 """Decoded sources for the frames being drawn: loaded ahead on a worker thread, freed when done.
 
 Memory stays flat however many photos a draft has: only the segments visible now or within the
-lookahead window are held (a 12 MP photo at 1080p cover scale is about 9 MB of planes).
+lookahead window are held (a 12 MP photo at 1080p cover scale is about 10 MB of planes).
+
+Photos are decoded OVERSAMPLE times larger than the closest zoom needs and kept with a MARGIN of
+replicated border: both let the per-frame warp take OpenCV's separable resize path (resample.py)
+instead of warpAffine. With the scale a little under 1:1 even at the closest zoom, the fractional
+offsets that path can hit are dense (a pan at exactly 1:1 could hit none), and the margin lets it
+start before the view's edge.
 """
 
 from __future__ import annotations
@@ -9,7 +15,7 @@ from __future__ import annotations
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from renderer.composite import Source, blurred_backdrop
+from renderer.composite import Source, blurred_backdrop, with_margin
 from renderer.decode_image import is_photo, load_photo
 from renderer.decode_video import ClipReader
 from renderer.motion import needed_scale
@@ -45,6 +51,10 @@ class Loaded:
             self.clip.close()
 
 
+OVERSAMPLE = 1.015
+MARGIN = 128
+
+
 def load(item: VisualItem, bg: tuple[int, int, int]) -> Loaded:
     def scale_for(width: int, height: int) -> float:
         return needed_scale(
@@ -52,10 +62,10 @@ def load(item: VisualItem, bg: tuple[int, int, int]) -> Loaded:
         )
 
     if is_photo(item.path):
-        planes, factor = load_photo(item.path, scale_for, bg)
+        planes, factor = load_photo(item.path, lambda w, h: scale_for(w, h) * OVERSAMPLE, bg)
         nominal_w = round(planes.width / factor[0])
         nominal_h = round(planes.height / factor[1])
-        source = Source(planes, nominal_w, nominal_h, factor)
+        source = Source(with_margin(planes, MARGIN), nominal_w, nominal_h, factor, MARGIN)
         backdrop = blurred_backdrop(source, item.box) if item.fit == "blur" else None
         return Loaded(item, photo=source, backdrop=backdrop)
     return Loaded(item, clip=ClipReader(item.path, item.ss_seconds, scale_for))

@@ -59,6 +59,7 @@ class TextItem:
     size_px: float
     colour: tuple[int, int, int]
     anim: str
+    box_color: str | None = None  # "#RRGGBB[AA]": a background box; text.py draws it
 
 
 @dataclass(frozen=True)
@@ -230,4 +231,5 @@ def _text(seg: Segment, fps: int, height: int, n_frames: int) -> TextItem:
         size_px=(meta.size or DEFAULT_TEXT_SIZE) * height,
         colour=hex_to_rgb(meta.color or "#FFFFFF"),
         anim=meta.anim or "none",
+        box_color=meta.box_color,
     )

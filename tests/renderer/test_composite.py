@@ -74,3 +74,100 @@ def test_ken_burns_zoom_enlarges_the_picture_over_time(tmp_path: Path) -> None:
         return int((f.min(axis=2) > 128).sum())
 
     assert white(video[-1]) > white(video[0]) * 1.1
+
+
+def _textured(width: int, height: int, seed: int = 5) -> np.ndarray:
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 255, (height // 8, width // 8), dtype=np.uint8)
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
+
+
+@pytest.mark.parametrize("zoom", [1.0, 1.013, 1.05, 1.0987, 1.1])
+@pytest.mark.parametrize("motion_pan", [0.0, 0.37, -0.8])
+def test_resize_fast_path_matches_warp_affine(zoom: float, motion_pan: float) -> None:
+    """Ken Burns matrices take OpenCV's separable resize; the picture is warpAffine's within
+    2 levels (both bilinear; they round differently), so the choice never shows."""
+    import cv2
+
+    plane = _textured(700, 520)
+    matrix, _ = view_matrix(
+        600, 450, (0.0, 0.0, 270.0, 480.0), "cover", Pose(zoom=zoom, pan_x=motion_pan), (0.5, 0.5)
+    )
+    matrix[:, 2] += 40  # the photo sits inside a 40 px margin, as sources.py keeps it
+    reference = cv2.warpAffine(
+        plane,
+        matrix,
+        (270, 480),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+    fast = Cv2Warper().warp(plane, matrix, (270, 480))  # resize_warp, or warpAffine when it says no
+    assert fast.shape == reference.shape
+    assert np.abs(fast.astype(int) - reference.astype(int)).max() <= 2
+
+
+def test_resize_fast_path_is_taken_for_most_frames_of_a_zoom() -> None:
+    """The whole point of the fast path: a typical 3 s zoom mostly avoids warpAffine."""
+    from renderer.motion import MOTION_REGISTRY, scaled
+    from renderer.resample import resize_warp
+
+    plane = _textured(1100, 900)
+    hits = 0
+    for f in range(90):
+        pose = MOTION_REGISTRY["zoom_in"]((f + 0.5) / 90)
+        matrix, _ = view_matrix(4000, 3000, (0.0, 0.0, 360.0, 640.0), "cover", pose, (0.5, 0.5))
+        matrix = scaled(matrix, (844 / 4000, 633 / 3000))
+        matrix[:, 2] += 128
+        hits += resize_warp(plane, matrix, (360, 640)) is not None
+    assert hits >= 70
+
+
+def test_rotation_or_shear_is_left_to_warp_affine() -> None:
+    from renderer.resample import resize_warp
+
+    matrix = np.array([[1.0, 0.1, 3.0], [0.0, 1.0, 2.0]])
+    assert resize_warp(_textured(200, 200), matrix, (100, 100)) is None
+
+
+def test_a_static_layer_reuses_the_warp_and_paints_the_same_pixels() -> None:
+    """The static-frame shortcut (StaticCache) gives exactly the full path's pixels, frame after
+    frame, and recomputes as soon as the layer moves."""
+    from renderer.composite import StaticCache, warp_into
+    from renderer.planes import Planes, solid_planes
+
+    source = Planes(_textured(400, 300, 1), _textured(200, 150, 2), _textured(200, 150, 3))
+    cached = StaticCache(Cv2Warper())
+    for frame in range(4):
+        zoom = 1.0 if frame < 3 else 1.05  # still for three frames, then it moves
+        matrix, dest = view_matrix(400, 300, (0.0, 0.0, 180.0, 320.0), "cover", Pose(zoom=zoom), (0.5, 0.5))
+        full, fast = solid_planes(180, 320, (0, 0, 0)), solid_planes(180, 320, (0, 0, 0))
+        warp_into(full, source, matrix, dest, 0.8, Cv2Warper())
+        warp_into(fast, source, matrix, dest, 0.8, cached)
+        for a, b in zip(full.all(), fast.all(), strict=True):
+            assert np.array_equal(a, b)
+        cached.next_frame()
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.83])
+def test_crossfade_as_one_blend_equals_the_generic_transition(p: float) -> None:
+    """render.py draws a crossfade's incoming layer once at opacity p instead of copying the
+    frame and mixing: the pixels are the generic transition's within a level of rounding."""
+    from renderer.composite import warp_into
+    from renderer.planes import Planes, solid_planes
+    from renderer.transitions import TRANSITION_REGISTRY
+
+    a = Planes(_textured(400, 300, 1), _textured(200, 150, 2), _textured(200, 150, 3))
+    b = Planes(_textured(400, 300, 4), _textured(200, 150, 5), _textured(200, 150, 6))
+    matrix, dest = view_matrix(400, 300, (0.0, 0.0, 180.0, 320.0), "cover", Pose(zoom=1.03), (0.5, 0.5))
+    warper = Cv2Warper()
+    below = solid_planes(180, 320, (0, 0, 0))
+    warp_into(below, a, matrix, dest, 1.0, warper)
+    over = below.copy()
+    warp_into(over, b, matrix, dest, 1.0, warper)
+    generic = TRANSITION_REGISTRY["crossfade"](below, over, p)
+    shortcut = below.copy()
+    warp_into(shortcut, b, matrix, dest, p, warper)
+    for x, y in zip(generic.all(), shortcut.all(), strict=True):
+        assert np.abs(x.astype(int) - y.astype(int)).max() <= 1

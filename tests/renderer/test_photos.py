@@ -80,3 +80,22 @@ def test_photos_are_decoded_at_the_size_the_plan_needs(tmp_path: Path) -> None:
     planes, factor = load_photo(media_factory.jpeg_12mp(tmp_path), lambda w, h: 0.25, (0, 0, 0))
     assert (planes.width, planes.height) == (1000, 750)
     assert factor == (0.25, 0.25)
+
+
+def test_plain_jpegs_decode_the_same_through_opencv_as_through_pillow(tmp_path: Path) -> None:
+    """Plain JPEGs take OpenCV's decoder (faster); the picture, orientation and DCT-scaled size
+    are Pillow's (the path every other photo takes) within JPEG rounding."""
+    from renderer.decode_image import _to_rgb
+    from renderer.planes import rgb_to_planes
+
+    for path, scale in (
+        (media_factory.jpeg_exif_rotated(tmp_path), 0.5),
+        (media_factory.jpeg_12mp(tmp_path), 0.3),
+    ):
+        planes, _ = load_photo(path, lambda w, h, s=scale: s, (0, 0, 0))
+        with Image.open(path) as image:
+            reference = rgb_to_planes(_to_rgb(image, (planes.width, planes.height), (0, 0, 0)))
+        for got, want in zip(planes.all(), reference.all(), strict=True):
+            assert got.shape == want.shape
+            assert np.abs(got.astype(int) - want.astype(int)).mean() < 1.0
+            assert np.abs(got.astype(int) - want.astype(int)).max() <= 12
