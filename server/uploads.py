@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from agent.state import MediaFile
+from renderer.beats import BeatGrid, estimate_beats
 from renderer.probe import MediaError, MediaFacts, probe, sniff
 from server import session_store
 from server.db import transaction
@@ -45,6 +46,7 @@ class Intaken:
     size: int
     facts: MediaFacts
     proxy_key: str | None = None
+    beats: BeatGrid | None = None  # songs only: what "cut to the beat" needs
 
 
 @dataclass
@@ -92,12 +94,32 @@ def intake(storage: Storage, tmp: Path, *, filename: str, sha256: str, size: int
                 proxy_key = _make_proxy(storage, tmp, sha256, max_pixels)
         except MediaError as exc:
             raise ApiError(media_error_code(exc), f"{filename}: {exc.message}") from None
+        beats = _beats(tmp, filename) if facts.file_type == "audio" else None
         key = storage.media_key(sha256, sniffed.ext)
         storage.publish(tmp, key)
-        return Intaken(filename=filename, key=key, sha256=sha256, size=size, facts=facts, proxy_key=proxy_key)
+        return Intaken(
+            filename=filename,
+            key=key,
+            sha256=sha256,
+            size=size,
+            facts=facts,
+            proxy_key=proxy_key,
+            beats=beats,
+        )
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def _beats(path: Path, filename: str) -> BeatGrid | None:
+    """The song's tempo, or None: a song we cannot read a pulse from still uploads fine."""
+    try:
+        return estimate_beats(path)
+    except Exception:
+        log.warning(
+            "beat analysis of %s failed; the song uploads without a beat grid", filename, exc_info=True
+        )
+        return None
 
 
 def _make_proxy(storage: Storage, source: Path, sha256: str, max_pixels: int) -> str | None:
@@ -129,6 +151,7 @@ def media_file(item: Intaken, *, media_id: str, base_url: str) -> MediaFile:
             # extra keys (MediaFile keeps them): what the renderer and agent also use
             "format": facts.format,
             "storage_key": item.key,
+            **({"bpm": item.beats.bpm, "beat_offset_ms": item.beats.beat_offset_ms} if item.beats else {}),
         }
     )
 

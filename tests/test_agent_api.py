@@ -191,3 +191,54 @@ def test_undo_and_redo_across_turns_and_nothing_to_undo(skill: Skill, tmp_path: 
     assert skill.state()[0]["draft"] == long["draft"]
     skill.chat("undo twice")
     assert skill.state()[0]["draft"] is None  # back before the first cut
+
+
+def test_an_uploaded_song_carries_its_tempo_and_the_cuts_land_on_its_beats(
+    make_app, make_client, anon_token, new_session, tmp_path
+) -> None:
+    """Upload photos and a 120 BPM song, ask to cut to the beat: every cut is on a beat of it."""
+    import wave
+
+    import numpy as np
+
+    rate, bpm, seconds = 48000, 120.0, 30.0
+    song = np.zeros(int(seconds * rate), np.float32)
+    click = (np.sin(2 * np.pi * 80 * np.arange(2400) / rate) * np.exp(-np.arange(2400) / 400)).astype(
+        np.float32
+    )
+    beat_times = np.arange(0.25, seconds - 0.1, 60 / bpm)
+    for t in beat_times:
+        song[int(t * rate) : int(t * rate) + 2400] += click * 0.8
+    path = tmp_path / "song.wav"
+    with wave.open(str(path), "wb") as fh:
+        fh.setnchannels(1)
+        fh.setsampwidth(2)
+        fh.setframerate(rate)
+        fh.writeframes((song.clip(-1, 1) * 32767).astype("<i2").tobytes())
+
+    client = make_client(make_app())
+    token = anon_token(client)
+    sid = new_session(client, token)
+    headers = {"Authorization": f"Bearer {token}"}
+    photos = [mf.webp_photo(tmp_path, f"p{i}.webp") for i in range(6)]
+    files = [("files", (p.name, p.read_bytes(), "application/octet-stream")) for p in [*photos, path]]
+    uploaded = client.post(f"/api/upload-video/nemo_agent/me/{sid}", headers=headers, files=files).json()
+    song_info = uploaded["data"]["files"][-1]
+    assert song_info["bpm"] == pytest.approx(bpm, abs=1.0)
+
+    for text in ("make a slideshow with this background music", "cut to the beat"):
+        body = {
+            "app_name": "nemo_agent",
+            "user_id": "me",
+            "session_id": sid,
+            "new_message": {"parts": [{"text": text}]},
+        }
+        assert client.post("/run_sse", headers=headers, json=body).status_code == 200
+    draft = client.get(f"/api/state/nemo_agent/me/{sid}/latest", headers=headers).json()["data"]["state"][
+        "draft"
+    ]
+    video = next(t for t in draft["t"] if t["tt"] == 0)
+    music = next(t for t in draft["t"] if t["tt"] == 1)["sg"][0]
+    beats_ms = beat_times * 1000 - music.get("ss", 0) + music["st"]
+    for seg in video["sg"][1:]:
+        assert np.min(np.abs(beats_ms - seg["st"])) <= 1000 / 30, seg["st"]
