@@ -16,9 +16,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import numpy as np
@@ -33,7 +34,7 @@ def say(message: str) -> None:
 
 
 def progress_bar(fraction: float, label: str, width: int = 32) -> None:
-    done = int(round(width * max(0.0, min(1.0, fraction))))
+    done = round(width * max(0.0, min(1.0, fraction)))
     sys.stdout.write(f"\r[demo] {label:<8} [{'#' * done}{'.' * (width - done)}] {fraction * 100:5.1f}%")
     sys.stdout.flush()
 
@@ -78,7 +79,12 @@ def make_sample_photos(folder: Path, count: int = 8) -> list[Path]:
 def make_sample_song(path: Path, seconds: float = 24.0, rate: int = 44100) -> Path:
     """A short chord progression with a beat, as a WAV file (the client's 'background music')."""
     t = np.arange(int(seconds * rate)) / rate
-    chords = [(220.0, 277.18, 329.63), (196.0, 246.94, 293.66), (174.61, 220.0, 261.63), (196.0, 246.94, 293.66)]
+    chords = [
+        (220.0, 277.18, 329.63),
+        (196.0, 246.94, 293.66),
+        (174.61, 220.0, 261.63),
+        (196.0, 246.94, 293.66),
+    ]
     out = np.zeros_like(t)
     bar = 2.0
     for i, chord in enumerate(chords * int(seconds / (bar * len(chords)) + 1)):
@@ -143,7 +149,9 @@ def running_server(data_dir: Path) -> Iterator[str]:
 def ok(response: httpx.Response) -> dict[str, Any]:
     body = response.json()
     if response.status_code != 200 or body.get("code") != 0:
-        raise SystemExit(f"{response.request.method} {response.request.url.path} -> {response.status_code} {body}")
+        raise SystemExit(
+            f"{response.request.method} {response.request.url.path} -> {response.status_code} {body}"
+        )
     return body
 
 
@@ -164,7 +172,8 @@ def chat(client: httpx.Client, session_id: str, text: str) -> None:
             event = json.loads(line[6:])
             for part in (event.get("content") or {}).get("parts", []):
                 if "functionCall" in part:
-                    say(f"  tool {part['functionCall']['name']}({json.dumps(part['functionCall'].get('args', {}))[:80]})")
+                    call = part["functionCall"]
+                    say(f"  tool {call['name']}({json.dumps(call.get('args', {}))[:80]})")
                 elif part.get("text") and not event.get("partial"):
                     for text_line in part["text"].splitlines():
                         say(f"  agent: {text_line}")
@@ -176,22 +185,34 @@ def walk(base: str, photos: list[Path], song: Path, out: Path) -> None:
         token = ok(client.post("/api/auth/anonymous-token", headers={"X-Client-Id": "make-demo"}))["data"]
         client.headers["Authorization"] = f"Bearer {token['token']}"
         say(f"token for {token['user_id']} ({token['credits']} credits)")
-        session = ok(client.post("/api/tasks/me/with-session/nemo_agent", json={"task_name": "demo", "language": "en"}))
+        session = ok(
+            client.post("/api/tasks/me/with-session/nemo_agent", json={"task_name": "demo", "language": "en"})
+        )
         sid = session["data"]["session_id"]
         say(f"session {sid}")
         files = [("files", (p.name, p.read_bytes(), "application/octet-stream")) for p in [*photos, song]]
         uploaded = ok(client.post(f"/api/upload-video/nemo_agent/me/{sid}", files=files))["data"]["files"]
         for f in uploaded:
-            say(f"  uploaded {f['filename']}: {f['file_type']} {f.get('width')}x{f.get('height')} {f.get('duration') or ''}")
+            size = f"{f.get('width')}x{f.get('height')}" if f.get("width") else f"{f.get('duration')} s"
+            say(f"  uploaded {f['filename']}: {f['file_type']} {size}")
         chat(client, sid, PROMPT)
         state = ok(client.get(f"/api/state/nemo_agent/me/{sid}/latest"))["data"]["state"]
         draft = state["draft"]
-        say(f"draft: {draft['d'] / 1000:.1f} s, {draft['m']['width']}x{draft['m']['height']}, {len(draft['t'])} tracks")
+        canvas = f"{draft['m']['width']}x{draft['m']['height']}"
+        say(f"draft: {draft['d'] / 1000:.1f} s, {canvas}, {len(draft['t'])} tracks")
         render_id = f"render_{int(time.time())}"
         started = time.monotonic()
-        ok(client.post("/api/render/proxy/lambda", json={
-            "id": render_id, "sessionId": sid, "draft": draft, "output": {"format": "mp4", "quality": "high"},
-        }))
+        ok(
+            client.post(
+                "/api/render/proxy/lambda",
+                json={
+                    "id": render_id,
+                    "sessionId": sid,
+                    "draft": draft,
+                    "output": {"format": "mp4", "quality": "high"},
+                },
+            )
+        )
         while True:
             status = client.get(f"/api/render/proxy/lambda/{render_id}").json()
             progress_bar(status.get("progress", 0) / 100, status.get("phase") or status["status"])
@@ -202,10 +223,10 @@ def walk(base: str, photos: list[Path], song: Path, out: Path) -> None:
         elapsed = time.monotonic() - started
         if status["status"] != "completed":
             raise SystemExit(f"render {status['status']}: {status.get('error')}")
-        with client.stream("GET", f"/api/render/proxy/{render_id}/download") as response:
-            with out.open("wb") as fh:
-                for chunk in response.iter_bytes():
-                    fh.write(chunk)
+        download = f"/api/render/proxy/{render_id}/download"
+        with client.stream("GET", download) as response, out.open("wb") as fh:
+            for chunk in response.iter_bytes():
+                fh.write(chunk)
         say(f"export took {elapsed:.1f} s; wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
 
 
@@ -213,9 +234,16 @@ def ffprobe_summary(path: Path) -> None:
     if not shutil.which("ffprobe"):
         say("ffprobe not found; install ffmpeg to see the summary")
         return
-    cmd = ["ffprobe", "-v", "error", "-show_entries",
-           "format=duration,size,bit_rate:stream=codec_name,profile,width,height,pix_fmt,r_frame_rate,sample_rate,channels,color_primaries",
-           "-of", "json", str(path)]
+    cmd = [
+        "ffprobe",
+        "-v",
+        "error",
+        "-show_entries",
+        "format=duration,size,bit_rate:stream=codec_name,profile,width,height,pix_fmt,r_frame_rate,sample_rate,channels,color_primaries",
+        "-of",
+        "json",
+        str(path),
+    ]
     info = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
     say(f"ffprobe: {json.dumps(info['format'])}")
     for stream in info["streams"]:

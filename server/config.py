@@ -17,7 +17,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 class RenderSettings(BaseModel):
     workers: int = Field(
-        1, ge=0, le=64, description="embedded render worker threads (0: none, for a separate worker; with a Celery broker: 0 unless set)"
+        1,
+        ge=0,
+        le=64,
+        description="embedded render worker threads (0: none, for a separate worker; "
+        "with a Celery broker: 0 unless set)",
     )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where frames are composited")
     encoder: Literal["auto", "libx264", "h264_nvenc"] = Field("auto", description="H.264 encoder")

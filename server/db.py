@@ -74,9 +74,8 @@ def drop_schema(engine: Engine, schema: str) -> None:
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
     """A session whose work commits at the end of the block, or rolls back on error."""
-    with Session(engine, expire_on_commit=False) as session:
-        with session.begin():
-            yield session
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        yield session
 
 
 def read_session(engine: Engine) -> Session:

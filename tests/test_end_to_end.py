@@ -35,7 +35,9 @@ class Client:
 
     def upload(self, paths: list[Path]) -> list[dict[str, Any]]:
         files = [("files", (p.name, p.read_bytes(), "application/octet-stream")) for p in paths]
-        answer = self.http.post(f"/api/upload-video/nemo_agent/me/{self.sid}", headers=self.headers, files=files)
+        answer = self.http.post(
+            f"/api/upload-video/nemo_agent/me/{self.sid}", headers=self.headers, files=files
+        )
         assert answer.status_code == 200, answer.text
         body = answer.json()["data"]
         assert body["session_state_applied"] is True
@@ -43,8 +45,12 @@ class Client:
         return list(body["files"])
 
     def chat(self, text: str) -> list[dict[str, Any]]:
-        body = {"app_name": "nemo_agent", "user_id": "me", "session_id": self.sid,
-                "new_message": {"role": "user", "parts": [{"text": text}]}}
+        body = {
+            "app_name": "nemo_agent",
+            "user_id": "me",
+            "session_id": self.sid,
+            "new_message": {"role": "user", "parts": [{"text": text}]},
+        }
         events = []
         with self.http.stream("POST", "/run_sse", headers=self.headers, json=body, timeout=120) as answer:
             assert answer.status_code == 200
@@ -92,7 +98,9 @@ def walk(
 def ffprobe(path: Path) -> dict[str, Any]:
     out = subprocess.run(
         ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return dict(json.loads(out))
 
