@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install serve test lint demo bench soak ffprobe clean
+.PHONY: install serve test lint demo bench soak load ffprobe clean
 
 # torch first, pinned, so pip never pulls the multi-GB CUDA wheels on a CPU machine.
 # GPU machines: see README ("GPU install") for the CUDA build.
@@ -40,6 +40,16 @@ demo: install ffprobe
 
 bench: install ffprobe
 	$(BIN)/python -m bench
+
+# Load on 127.0.0.1 (not CI): state/credits at 200 req/s with p50/p99, 100 SSE streams, RSS during
+# ten concurrent 200 MB uploads. bench/load.py --help for the knobs.
+load: install
+	$(BIN)/python -m bench.load $(LOAD_ARGS)
+
+# The long versions of the security suite (not CI): 500 mutants per format, 100 kill -9 rounds,
+# 100 schemathesis examples per operation.
+soak: install ffprobe
+	NEMO_FUZZ_CASES=500 NEMO_KILL_ROUNDS=100 NEMO_SCHEMA_EXAMPLES=100 $(BIN)/python -m pytest tests/security $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) data demo_out demo.mp4

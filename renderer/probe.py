@@ -21,7 +21,7 @@ from PIL import ExifTags, Image, UnidentifiedImageError
 from pydantic import BaseModel, Field
 
 # sniff and MediaError live in renderer/sniff.py; they are part of this module's interface too.
-from renderer.sniff import DEMUXERS, Kind, MediaError, Sniffed, check_jpeg_header, sniff
+from renderer.sniff import DEMUXERS, Kind, MediaError, Sniffed, check_jpeg_header, check_mp4_tables, sniff
 
 __all__ = ["DEMUXERS", "MediaError", "MediaFacts", "Sniffed", "open_av", "open_image", "probe", "sniff"]
 
@@ -106,11 +106,17 @@ def open_av(path: Path, fmt: str | None = None) -> av.container.InputContainer:
     demuxer = DEMUXERS.get(fmt, fmt if fmt in DEMUXERS.values() else None)
     if demuxer is None:
         raise MediaError("unsupported", f"format {fmt!r} is not accepted")
+    if demuxer == "mov":
+        check_mp4_tables(path)  # sample tables that lie cost FFmpeg gigabytes before it fails
     options = {"protocol_whitelist": "file", "format_whitelist": demuxer}
     try:
         # "file:" makes FFmpeg take the path as a path, whatever characters it holds.
         container = av.open(
-            f"file:{Path(path).resolve()}", mode="r", format=demuxer, container_options=options
+            f"file:{Path(path).resolve()}",
+            mode="r",
+            format=demuxer,
+            container_options=options,
+            metadata_errors="replace",  # tags are the uploader's bytes: never a UnicodeDecodeError
         )
     except av.FFmpegError as exc:
         raise MediaError("corrupt", "the media file could not be read") from exc
@@ -200,7 +206,7 @@ def _probe_image(path: Path, max_pixels: int) -> MediaFacts:
 
 def _rate(stream: av.video.stream.VideoStream) -> float | None:
     rate: Fraction | None = stream.average_rate or stream.guessed_rate or stream.base_rate
-    if not rate or rate <= 0:
+    if not rate or rate <= 0 or rate < Fraction(1, 100):  # frames "48 minutes long" are no frame rate
         return None
     return round(float(rate), 3)
 
@@ -239,6 +245,8 @@ def _probe_av(path: Path, sniffed: Sniffed, max_pixels: int) -> MediaFacts:
         audio = next(iter(container.streams.audio), None)
         if video is None and audio is None:
             raise MediaError("unsupported", "no audio or video stream")
+        if any(s is not None and s.codec_context is None for s in (video, audio)):
+            raise MediaError("unsupported", "the media uses a codec we cannot decode")  # no decoder in FFmpeg
         facts = MediaFacts(file_type="video" if video is not None else "audio", format=sniffed.format)
         if audio is not None:
             facts.has_audio = True
@@ -288,7 +296,16 @@ def probe(path: Path, max_pixels: int = 50_000_000) -> MediaFacts:
     if sniffed is None:
         raise MediaError("unsupported", "not a format we accept (photos, video clips or audio)")
     if sniffed.kind == "image":
-        return _probe_image(path, max_pixels)
+        try:
+            return _probe_image(path, max_pixels)
+        except Image.DecompressionBombError as exc:
+            raise MediaError("too_large", f"image has more than {max_pixels} pixels") from exc
+        except MediaError:
+            raise
+        except Exception as exc:
+            # Damaged files make Pillow's plugins raise more than OSError (IndexError, struct.error,
+            # ... from a GIF's frames read while counted): all of them mean "not a usable photo".
+            raise MediaError("corrupt", "the image is truncated or damaged") from exc
     try:
         return _probe_av(path, sniffed, max_pixels)
     except av.FFmpegError as exc:

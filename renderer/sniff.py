@@ -6,8 +6,9 @@ accept". Pure Python, no decoding: the probe (renderer/probe.py) confirms with a
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -158,3 +159,51 @@ def check_jpeg_header(path: Path) -> None:
                     break
                 fh.seek(int.from_bytes(size, "big") - 2, 1)
     raise MediaError("corrupt", "the JPEG has no readable frame header")
+
+
+_MP4_CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl"}
+_MP4_MAX_DEPTH = 8
+
+
+def check_mp4_tables(path: Path) -> None:
+    """Refuse an MP4/MOV whose sample tables describe more data than the file holds.
+
+    FFmpeg's mov demuxer builds an index entry per sample the `stsz` box declares; a constant
+    sample size lets a 1 MB file declare 28.8 million samples (8 hours at 1000 fps), which costs
+    seconds and gigabytes before any decode fails. Walked box by box with seeks: no decoding."""
+    size = Path(path).stat().st_size
+    with open(path, "rb") as fh:
+        _walk_mp4(fh, 0, size, size, 0)
+
+
+def _walk_mp4(fh: BinaryIO, start: int, end: int, file_size: int, depth: int) -> None:
+    pos = start
+    while pos + 8 <= end:
+        fh.seek(pos)
+        header = fh.read(8)
+        if len(header) < 8:
+            return
+        box_size, kind = struct.unpack(">I4s", header)
+        head_len = 8
+        if box_size == 1:
+            wide = fh.read(8)
+            if len(wide) < 8:
+                return
+            box_size, head_len = struct.unpack(">Q", wide)[0], 16
+        elif box_size == 0:
+            box_size = end - pos
+        if box_size < head_len:
+            return  # a broken structure: FFmpeg refuses it on its own
+        box_end = min(pos + box_size, end)
+        if kind in _MP4_CONTAINERS and depth < _MP4_MAX_DEPTH:
+            _walk_mp4(fh, pos + head_len, box_end, file_size, depth + 1)
+        elif kind == b"stsz":
+            fh.seek(pos + head_len + 4)  # after version and flags
+            fields = fh.read(8)
+            if len(fields) == 8:
+                sample_size, count = struct.unpack(">II", fields)
+                if sample_size * count > file_size:
+                    raise MediaError(
+                        "corrupt", "the media's sample table describes more data than the file holds"
+                    )
+        pos += box_size

@@ -32,6 +32,9 @@ class ReceivedFile:
     size: int = 0
     head: bytes = b""
     sha256: str = ""
+    # Over the per-file limit: its temp file is gone, the rest of its bytes are counted and dropped,
+    # and the caller refuses this file alone (4002 naming it); the other files go on.
+    too_large: bool = False
     _hash: Any = field(default_factory=hashlib.sha256, repr=False)
     _fh: IO[bytes] | None = field(default=None, repr=False)
 
@@ -125,11 +128,12 @@ class MultipartReceiver:
             return
         chunk = data[start:end]
         current.size += len(chunk)
+        if current.too_large:
+            return
         if current.size > self.file_limit:
-            raise ApiError(
-                ErrorCode.FILE_TOO_LARGE,
-                f"{current.filename[:100]}: file too large (limit {self.file_limit // (1024 * 1024)} MB)",
-            )
+            current.too_large = True
+            self._drop(current)
+            return
         if len(current.head) < HEAD_BYTES:
             current.head += chunk[: HEAD_BYTES - len(current.head)]
         current._hash.update(chunk)
@@ -138,7 +142,7 @@ class MultipartReceiver:
 
     def _part_end(self) -> None:
         current = self._current
-        if current is not None and current._fh is not None:
+        if current is not None and current._fh is not None and not current.too_large:
             current._fh.close()
             current._fh = None
             current.sha256 = current._hash.hexdigest()
@@ -164,11 +168,15 @@ class MultipartReceiver:
             raise ApiError(ErrorCode.BAD_REQUEST, "the multipart body ended early")
         return self.files
 
+    @staticmethod
+    def _drop(received: ReceivedFile) -> None:
+        if received._fh is not None:
+            received._fh.close()
+            received._fh = None
+        with contextlib.suppress(FileNotFoundError):
+            received.path.unlink()
+
     def discard(self) -> None:
         """Close and remove every temp file this request made."""
         for received in self.files:
-            if received._fh is not None:
-                received._fh.close()
-                received._fh = None
-            with contextlib.suppress(FileNotFoundError):
-                received.path.unlink()
+            self._drop(received)

@@ -78,6 +78,10 @@ def make_proxy(
             upright = ImageOps.exif_transpose(img)
     except MediaError:
         raise
+    except RuntimeError as exc:  # pillow-heif: libheif's errors, its security limits among them
+        if "security limit" in str(exc).lower():
+            raise MediaError("too_large", "the photo declares a size beyond the decoder's limits") from exc
+        raise MediaError("corrupt", "the photo could not be decoded") from exc
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise MediaError("corrupt", "the photo could not be decoded") from exc
     out = to_srgb(upright, icc)

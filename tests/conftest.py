@@ -63,6 +63,8 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             "data_dir": tmp_path / "data",
             "secret_key": "test-secret-key",
             "render": RenderSettings(workers=1, device="cpu", poll_seconds=0.05),
+            # Tests poll renders fast; the per-token limit is tested where a test sets it.
+            "rate_limit_per_token": None,
         }
         values.update(overrides)
         return ArgumentSettings(_env_file=None, **values)  # type: ignore[call-arg]

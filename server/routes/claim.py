@@ -72,8 +72,22 @@ def create_claim(body: ClaimCreate, ctx: CtxDep, db: DbDep, caller: CurrentUser)
     )
 
 
-@router.get("/workspace/claim", response_class=HTMLResponse, summary="The project page a claim link opens")
-def claim_page(ctx: CtxDep, db: DbDep, ct: Annotated[str, Query(max_length=128)] = "") -> HTMLResponse:
+_PAGE_DOC: dict[int | str, dict[str, Any]] = {
+    404: {
+        "description": "the link is invalid or has expired (an HTML page saying so)",
+        "content": {"text/html": {"schema": {"type": "string"}}},
+    },
+}
+
+
+@router.get(
+    "/workspace/claim",
+    response_class=HTMLResponse,
+    responses=_PAGE_DOC,
+    summary="The project page a claim link opens",
+)
+def claim_page(ctx: CtxDep, db: DbDep, ct: Annotated[str, Query()] = "") -> HTMLResponse:
+    # A mangled link is a person in a browser: they get the "expired" page, never a JSON error.
     session = _claimed_session(db, ctx.secret, ct)
     if session is None:
         return HTMLResponse(
@@ -100,7 +114,7 @@ def claim_page(ctx: CtxDep, db: DbDep, ct: Annotated[str, Query(max_length=128)]
 
 
 def _claimed_session(db: Session, secret: bytes, ct: str) -> ChatSession | None:
-    if not ct.startswith(CLAIM_PREFIX):
+    if len(ct) > 128 or not ct.startswith(CLAIM_PREFIX):
         return None
     row = db.get(ClaimToken, hash_token(secret, ct))
     if row is None:
