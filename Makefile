@@ -39,7 +39,8 @@ demo: install ffprobe
 	$(BIN)/python scripts/demo.py
 
 bench: install ffprobe
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.cold_start
 
 # Load on 127.0.0.1 (not CI): state/credits at 200 req/s with p50/p99, 100 SSE streams, RSS during
 # ten concurrent 200 MB uploads. bench/load.py --help for the knobs.
