@@ -11,9 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from agent import edits
 from agent.state import SessionState
-from agent.state_view import clip_srcs, require_draft
+from agent.state_view import clip_srcs, require_video
 from agent.tools import ToolError
 from renderer.draft import Segment
 
@@ -67,9 +66,7 @@ def count_phrase(n: int, kind: Kind) -> str:
 
 def resolve(state: SessionState, target: Target) -> int:
     """The index of the meant segment on the video track, or a ToolError asking which."""
-    draft = require_draft(state)
-    video = edits.video_track(draft)
-    assert video is not None
+    _, video = require_video(state)
     clips, names = clip_srcs(state), display_names(state)
     pool = [
         i for i, s in enumerate(video.sg) if target.kind == "any" or segment_kind(s, clips) == target.kind
@@ -114,25 +111,23 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def describe_target(state: SessionState, index: int) -> str:
-    """'the 3rd photo (beach.jpg)' for replies."""
-    draft = require_draft(state)
-    video = edits.video_track(draft)
-    assert video is not None
+def _nth_of_kind(state: SessionState, index: int) -> tuple[Segment, Kind, int]:
+    """The segment at `index`, whether it is a photo or a clip, and its position among those."""
+    _, video = require_video(state)
     seg = video.sg[index]
     clips = clip_srcs(state)
     kind = segment_kind(seg, clips)
     nth = sum(1 for s in video.sg[: index + 1] if segment_kind(s, clips) == kind)
+    return seg, kind, nth
+
+
+def describe_target(state: SessionState, index: int) -> str:
+    """'the 3rd photo (beach.jpg)' for replies."""
+    seg, kind, nth = _nth_of_kind(state, index)
     return f"the {_ordinal(nth)} {kind} ({segment_name(seg, display_names(state))})"
 
 
 def describe_target_zh(state: SessionState, index: int) -> str:
-    draft = require_draft(state)
-    video = edits.video_track(draft)
-    assert video is not None
-    seg = video.sg[index]
-    clips = clip_srcs(state)
-    kind = segment_kind(seg, clips)
-    nth = sum(1 for s in video.sg[: index + 1] if segment_kind(s, clips) == kind)
+    seg, kind, nth = _nth_of_kind(state, index)
     unit = "张照片" if kind == "photo" else "个视频片段"
     return f"第 {nth} {unit}（{segment_name(seg, display_names(state))}）"

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from agent import edits
 from agent.state import CanvasConfig, MediaFile, SessionState
 from agent.tools import ToolError, ToolResult
-from renderer.draft import FIT_MODES, MOTIONS, TRANSITIONS, Draft
+from renderer.draft import FIT_MODES, MOTIONS, TRANSITIONS, Draft, Track
 from renderer.music import CATALOGUE
 
 Aspect = Literal["9:16", "16:9", "1:1", "4:5"]
@@ -116,6 +116,14 @@ def require_draft(state: SessionState) -> Draft:
             "还没有时间线：请先用照片做成视频",
         )
     return state.draft
+
+
+def require_video(state: SessionState) -> tuple[Draft, Track]:
+    """The draft and its video track (require_draft makes sure there is one)."""
+    draft = require_draft(state)
+    video = edits.video_track(draft)
+    assert video is not None
+    return draft, video
 
 
 def commit(state: SessionState, draft: Draft, **extra: Any) -> SessionState:

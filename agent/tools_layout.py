@@ -22,6 +22,7 @@ from agent.state_view import (
     natural_ms,
     refit,
     require_draft,
+    require_video,
     result,
     secs,
     visual_item,
@@ -120,9 +121,7 @@ class SetDurationArgs(BaseModel):
     "set_duration", "Make the whole video exactly this long; photos share the time evenly.", SetDurationArgs
 )
 def set_duration(state: SessionState, args: SetDurationArgs, ctx: ToolContext) -> ToolResult:
-    draft = require_draft(state)
-    video = edits.video_track(draft)
-    assert video is not None
+    draft, video = require_video(state)
     segs = edits.fit_total(video.sg, round(args.total_seconds * 1000), clip_lengths(state))
     new = commit(
         state,
@@ -145,9 +144,7 @@ class SetSecondsPerPhotoArgs(BaseModel):
     SetSecondsPerPhotoArgs,
 )
 def set_seconds_per_photo(state: SessionState, args: SetSecondsPerPhotoArgs, ctx: ToolContext) -> ToolResult:
-    draft = require_draft(state)
-    video = edits.video_track(draft)
-    assert video is not None
+    draft, video = require_video(state)
     clips = clip_srcs(state)
     ms = round(args.seconds * 1000)
     if args.target is not None:
@@ -227,9 +224,7 @@ class SetTransitionArgs(BaseModel):
     SetTransitionArgs,
 )
 def set_transition(state: SessionState, args: SetTransitionArgs, ctx: ToolContext) -> ToolResult:
-    draft = require_draft(state)
-    video = edits.video_track(draft)
-    assert video is not None
+    draft, video = require_video(state)
     ms = round((args.duration_seconds if args.duration_seconds is not None else 0.5) * 1000)
     tr = None if args.kind == "none" or ms == 0 else Transition(type=args.kind, d=ms)
     segs = [s.model_copy(update={"m": s.m.model_copy(update={"tr": tr})}) for s in video.sg]
@@ -257,9 +252,7 @@ class SetMotionArgs(BaseModel):
 
 @tool("set_motion", "Set the camera motion of every photo.", SetMotionArgs)
 def set_motion(state: SessionState, args: SetMotionArgs, ctx: ToolContext) -> ToolResult:
-    draft = require_draft(state)
-    video = edits.video_track(draft)
-    assert video is not None
+    draft, video = require_video(state)
     clips = clip_srcs(state)
     items = {f.cdn_url: visual_item(f, state) for f in state.video_infos}
     segs = []
@@ -289,9 +282,7 @@ class SetFitArgs(BaseModel):
 
 @tool("set_fit", "How photos fill the canvas.", SetFitArgs)
 def set_fit(state: SessionState, args: SetFitArgs, ctx: ToolContext) -> ToolResult:
-    draft = require_draft(state)
-    video = edits.video_track(draft)
-    assert video is not None
+    draft, video = require_video(state)
     video = video.model_copy(update={"m": video.m.model_copy(update={"fit": args.mode})})
     draft = edits.replace_track(draft, video)
     if args.mode == "auto":

@@ -29,6 +29,7 @@ from agent.state_view import (
     natural_ms,
     refit,
     require_draft,
+    require_video,
     result,
     secs,
     visual_item,
@@ -71,9 +72,7 @@ def _apply(
         raise ToolError("the video needs at least one photo or clip", "视频至少需要一张照片或一个片段")
     if positions_from is not None:
         segs = _keep_positions(positions_from, segs)
-    draft = require_draft(state)
-    video = edits.video_track(draft)
-    assert video is not None
+    draft, video = require_video(state)
     laid = edits.relayout(segs)
     draft = edits.replace_track(draft, video.model_copy(update={"sg": laid}))
     return commit(state, edits.fit_to_length(refit(draft, state), natural_ms(state)))

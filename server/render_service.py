@@ -10,7 +10,6 @@ set explicitly (the API machine then need not render). Export costs no credits.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
@@ -36,7 +35,7 @@ from server.errors import ApiError, ErrorCode
 from server.fetch_url import FetchError, fetcher_for
 from server.storage import Storage
 from server.tables import Media, User
-from server.uploads import clean_filename, intake
+from server.uploads import clean_filename, hash_file, intake
 
 log = logging.getLogger("nemo.renders")
 
@@ -342,7 +341,7 @@ class RenderService:
         tmp = storage.new_tmp_path()
         try:
             result = fetcher_for(self.ctx).fetch_to_file_sync(src, tmp)
-            digest, size = _hash_file(tmp)
+            digest, size = hash_file(tmp)
             item = intake(
                 storage, tmp, filename=clean_filename(result.filename), sha256=digest, size=size,
                 max_pixels=self.ctx.settings.max_image_pixels,
@@ -355,13 +354,3 @@ class RenderService:
         finally:
             tmp.unlink(missing_ok=True)
         return item.key
-
-
-def _hash_file(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1024 * 1024):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size

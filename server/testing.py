@@ -30,7 +30,7 @@ import pytest
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-__all__ = ["NemoFake", "nemo_fake", "nemo_fake_settings", "start_fake", "stop_fake"]
+__all__ = ["LiveServer", "NemoFake", "nemo_fake", "nemo_fake_settings", "start_fake", "stop_fake"]
 
 
 class NemoFake:
@@ -97,12 +97,15 @@ class NemoFake:
         self._http.close()
 
 
-class _Server:
-    """uvicorn on 127.0.0.1 in a thread, lifespan on, on a port the OS picked."""
+class LiveServer:
+    """uvicorn serving `app` on 127.0.0.1 in a thread, lifespan on, on a port the OS picked.
 
-    def __init__(self, app: FastAPI) -> None:
+    `start()`/`stop()`, or use it as a context manager; `what` names it when it fails to start."""
+
+    def __init__(self, app: FastAPI, what: str = "the test server") -> None:
         import uvicorn
 
+        self.what = what
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -113,18 +116,29 @@ class _Server:
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
     def start(self) -> None:
         self.thread.start()
         deadline = time.monotonic() + 30
         while not self.server.started:
             if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the NemoVideo fake did not start")
+                raise RuntimeError(f"{self.what} did not start")
             time.sleep(0.01)
 
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
         self.sock.close()
+
+    def __enter__(self) -> LiveServer:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
 
 
 def _settings(data_dir: Path, overrides: dict[str, Any]) -> Any:
@@ -149,16 +163,16 @@ def _settings(data_dir: Path, overrides: dict[str, Any]) -> Any:
     return ArgumentSettings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
-def start_fake(data_dir: Path, **overrides: Any) -> tuple[NemoFake, _Server]:
+def start_fake(data_dir: Path, **overrides: Any) -> tuple[NemoFake, LiveServer]:
     """Start a fake outside pytest (scripts, other test runners); stop it with `stop_fake`."""
     from server.app import create_app
 
-    server = _Server(create_app(_settings(data_dir, overrides)))
+    server = LiveServer(create_app(_settings(data_dir, overrides)), "the NemoVideo fake")
     server.start()
-    return NemoFake(f"http://127.0.0.1:{server.port}", data_dir), server
+    return NemoFake(server.base_url, data_dir), server
 
 
-def stop_fake(fake: NemoFake, server: _Server) -> None:
+def stop_fake(fake: NemoFake, server: LiveServer) -> None:
     fake.close()
     server.stop()
 

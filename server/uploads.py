@@ -8,6 +8,7 @@ trusts the client's name or Content-Type: the type comes from the content.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import re
@@ -69,6 +70,17 @@ def clean_filename(raw: str | None) -> str:
         keep = ext if dot and 0 < len(ext) <= 10 else ""
         name = name[: MAX_FILENAME_CHARS - len(keep) - 1].rstrip() + ("." + keep if keep else "")
     return name
+
+
+def hash_file(path: Path) -> tuple[str, int]:
+    """The file's SHA-256 (hex) and size, read in 1 MiB blocks: what `intake` is given."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1024 * 1024):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
 
 
 def media_error_code(error: MediaError) -> ErrorCode:

@@ -10,15 +10,13 @@
 - `make_client(app)` and `client`: uvicorn serving the app on 127.0.0.1 (a free port, in a thread)
   and an httpx.Client with that base_url: requests go over real HTTP.
 - `anon_token(client, client_id=None) -> str` and `new_session(client, token, **body) -> str`
-  (the session id): the two setup calls every client makes.
+  (the session id): the two setup calls every client makes (also importable as `get_anon_token`
+  and `create_session`, for clients of a server this conftest did not start).
 """
 
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,13 +24,13 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from server.app import create_app
 from server.config import RenderSettings, Settings
 from server.db import drop_schema, init_db, make_engine
+from server.testing import LiveServer
 
 POSTGRES_ENV = "NEMO_TEST_DATABASE_URL"
 
@@ -120,45 +118,13 @@ def app(make_app: Callable[..., FastAPI]) -> FastAPI:
     return make_app()
 
 
-class LiveServer:
-    """uvicorn on 127.0.0.1 in a thread, with the app's lifespan, on a port the OS picked."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        config = uvicorn.Config(
-            app, log_config=None, ws="none", lifespan="on", proxy_headers=False, timeout_graceful_shutdown=5
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the test server did not start")
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-        self.sock.close()
-
-
 @pytest.fixture
 def make_client() -> Iterator[Callable[[FastAPI], httpx.Client]]:
     opened: list[tuple[LiveServer, httpx.Client]] = []
 
     def make(app: FastAPI) -> httpx.Client:
-        server = LiveServer(app).__enter__()
+        server = LiveServer(app)
+        server.start()
         client = httpx.Client(base_url=server.base_url, timeout=60)
         opened.append((server, client))
         return client
@@ -166,7 +132,7 @@ def make_client() -> Iterator[Callable[[FastAPI], httpx.Client]]:
     yield make
     for server, client in reversed(opened):
         client.close()
-        server.__exit__()
+        server.stop()
 
 
 @pytest.fixture
@@ -178,23 +144,25 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def get_anon_token(client: httpx.Client, client_id: str | None = None) -> str:
+    """An anonymous token for `client_id` (a fresh one when None)."""
+    answer = client.post("/api/auth/anonymous-token", headers={"X-Client-Id": client_id or uuid.uuid4().hex})
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["data"]["token"])
+
+
+def create_session(client: httpx.Client, token: str, **body: Any) -> str:
+    """A new task with its session (`body` is the create call's body); returns the session id."""
+    answer = client.post("/api/tasks/me/with-session/nemo_agent", headers=bearer(token), json=body)
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["data"]["session_id"])
+
+
 @pytest.fixture
 def anon_token() -> Callable[..., str]:
-    def get(client: httpx.Client, client_id: str | None = None) -> str:
-        answer = client.post(
-            "/api/auth/anonymous-token", headers={"X-Client-Id": client_id or uuid.uuid4().hex}
-        )
-        assert answer.status_code == 200, answer.text
-        return str(answer.json()["data"]["token"])
-
-    return get
+    return get_anon_token
 
 
 @pytest.fixture
 def new_session() -> Callable[..., str]:
-    def create(client: httpx.Client, token: str, **body: Any) -> str:
-        answer = client.post("/api/tasks/me/with-session/nemo_agent", headers=bearer(token), json=body)
-        assert answer.status_code == 200, answer.text
-        return str(answer.json()["data"]["session_id"])
-
-    return create
+    return create_session

@@ -378,6 +378,10 @@ def hls_as_mp4(directory: Path, name: str = "playlist.mp4") -> Path:
     return path
 
 
+# Not media, under a photo's or a video's name: each must be refused by its content.
+IMPOSTORS = [text_as_jpg, html_as_jpg, svg_as_jpg, pdf_as_jpg, psd_as_jpg, eps_as_jpg, hls_as_mp4]
+
+
 def ffconcat_as_mp4(directory: Path, target: Path, name: str = "concat.mp4") -> Path:
     path = directory / name
     path.write_text(f"ffconcat version 1.0\nfile '{target}'\n")

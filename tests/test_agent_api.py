@@ -7,10 +7,7 @@ per committed change, and the MP4 is checked with the `ffprobe` command.
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,63 +17,10 @@ import pytest
 from fastapi import FastAPI
 
 from tests import media_factory as mf
-from tests.conftest import bearer
+from tests.api_walk import ApiWalk, video_segments
+from tests.ffprobe import ffprobe, stream
 
 pytestmark = pytest.mark.skipif(not shutil.which("ffprobe"), reason="needs the ffprobe command")
-
-
-class Skill:
-    """The calls a client skill makes, with its token and session."""
-
-    def __init__(self, http: httpx.Client, token: str, session_id: str) -> None:
-        self.http, self.headers, self.sid = http, bearer(token), session_id
-
-    def upload(self, paths: list[Path]) -> list[dict[str, Any]]:
-        files = [("files", (p.name, p.read_bytes(), "application/octet-stream")) for p in paths]
-        answer = self.http.post(
-            f"/api/upload-video/nemo_agent/me/{self.sid}", headers=self.headers, files=files
-        )
-        assert answer.status_code == 200, answer.text
-        return list(answer.json()["data"]["files"])
-
-    def chat(self, text: str) -> list[dict[str, Any]]:
-        body = {
-            "app_name": "nemo_agent",
-            "user_id": "me",
-            "session_id": self.sid,
-            "new_message": {"role": "user", "parts": [{"text": text}]},
-        }
-        events = []
-        with self.http.stream("POST", "/run_sse", headers=self.headers, json=body, timeout=120) as answer:
-            assert answer.status_code == 200
-            for line in answer.iter_lines():
-                if line.startswith("data: "):
-                    events.append(json.loads(line[6:]))
-        assert events and events[-1]["author"] == "nemo_agent", events[-1:]
-        return events
-
-    def state(self, version: str | int = "latest") -> tuple[dict[str, Any], int]:
-        answer = self.http.get(f"/api/state/nemo_agent/me/{self.sid}/{version}", headers=self.headers)
-        assert answer.status_code == 200, answer.text
-        data = answer.json()["data"]
-        return dict(data["state"]), int(data["version"])
-
-    def export(self, draft: dict[str, Any], out: Path, render_id: str) -> None:
-        output = {"format": "mp4", "resolution": "480p", "preset": "ultrafast"}
-        body = {"id": render_id, "sessionId": self.sid, "draft": draft, "output": output}
-        answer = self.http.post("/api/render/proxy/lambda", headers=self.headers, json=body)
-        assert answer.status_code == 200, answer.text
-        deadline = time.monotonic() + 400
-        while True:
-            status = self.http.get(f"/api/render/proxy/lambda/{render_id}", headers=self.headers).json()
-            if status["status"] in ("completed", "failed", "cancelled"):
-                break
-            assert time.monotonic() < deadline, f"render still {status['status']}"
-            time.sleep(0.25)
-        assert status["status"] == "completed", status
-        answer = self.http.get(f"/api/render/proxy/{render_id}/download", headers=self.headers)
-        assert answer.status_code == 200
-        out.write_bytes(answer.content)
 
 
 def _changes(events: list[dict[str, Any]]) -> int:
@@ -86,10 +30,6 @@ def _changes(events: list[dict[str, Any]]) -> int:
 
 def _calls(events: list[dict[str, Any]]) -> list[str]:
     return [p["functionCall"]["name"] for e in events for p in e["content"]["parts"] if "functionCall" in p]
-
-
-def _video(draft: dict[str, Any]) -> list[dict[str, Any]]:
-    return [seg for track in draft["t"] if track["tt"] == 0 for seg in track["sg"]]
 
 
 def _texts(draft: dict[str, Any]) -> list[str]:
@@ -102,13 +42,12 @@ def skill(
     make_client: Callable[[FastAPI], httpx.Client],
     anon_token: Callable[..., str],
     new_session: Callable[..., str],
-) -> Skill:
+) -> ApiWalk:
     http = make_client(make_app(start_workers=True))
-    token = anon_token(http)
-    return Skill(http, token, new_session(http, token, task_name="lake", language="en"))
+    return ApiWalk.start(http, anon_token, new_session, task_name="lake", language="en")
 
 
-def test_rough_cut_then_edits_with_undo_then_export(skill: Skill, tmp_path: Path) -> None:
+def test_rough_cut_then_edits_with_undo_then_export(skill: ApiWalk, tmp_path: Path) -> None:
     photos = [mf.webp_photo(tmp_path, f"lake{i}.webp", size=(480, 320)) for i in range(1, 5)]
     uploaded = skill.upload(photos)
     _, version = skill.state()
@@ -124,7 +63,7 @@ def test_rough_cut_then_edits_with_undo_then_export(skill: Skill, tmp_path: Path
     events, state = step("make a rough cut of my photos")
     assert _calls(events)[0] == "make_slideshow"
     rough = state["draft"]
-    assert [s["src"] for s in _video(rough)] == [f["cdn_url"] for f in uploaded]
+    assert [s["src"] for s in video_segments(rough)] == [f["cdn_url"] for f in uploaded]
     assert rough["m"]["width"] > rough["m"]["height"]  # landscape photos: a landscape cut first
 
     events, state = step("make it vertical for TikTok")
@@ -139,7 +78,7 @@ def test_rough_cut_then_edits_with_undo_then_export(skill: Skill, tmp_path: Path
 
     events, state = step("remove the third photo")
     assert _calls(events) == ["remove_segment"]
-    assert [s["src"] for s in _video(state["draft"])] == [uploaded[i]["cdn_url"] for i in (0, 1, 3)]
+    assert [s["src"] for s in video_segments(state["draft"])] == [uploaded[i]["cdn_url"] for i in (0, 1, 3)]
     assert "Timeline (3 tracks): 1. Video: 3 photos" in events[-1]["content"]["parts"][0]["text"]
 
     events, state = step("undo")
@@ -153,28 +92,21 @@ def test_rough_cut_then_edits_with_undo_then_export(skill: Skill, tmp_path: Path
     reply = events[-1]["content"]["parts"][0]["text"]
     assert "每张照片现在显示 4 秒" in reply  # answered in the language of the message
     draft = state["draft"]
-    video = _video(draft)
+    video = video_segments(draft)
     assert len(video) == 4 and all(s["d"] == 4000 for s in video)
     overlap = sum(s["m"]["tr"]["d"] for s in video[1:] if s["m"].get("tr"))
     assert draft["d"] == 4 * 4000 - overlap
 
     out = tmp_path / "lake.mp4"
-    skill.export(draft, out, "lake_trip")
-    info = json.loads(
-        subprocess.run(
-            ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", str(out)],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    )
-    stream = next(s for s in info["streams"] if s["codec_type"] == "video")
-    assert stream["height"] > stream["width"]  # vertical
-    assert stream["height"] == 854 or min(stream["width"], stream["height"]) == 480
+    skill.export(draft, out, "lake_trip", resolution="480p", preset="ultrafast")
+    info = ffprobe(out)
+    picture = stream(info, "video")
+    assert picture["height"] > picture["width"]  # vertical
+    assert picture["height"] == 854 or min(picture["width"], picture["height"]) == 480
     assert float(info["format"]["duration"]) == pytest.approx(draft["d"] / 1000, abs=0.1)
 
 
-def test_undo_and_redo_across_turns_and_nothing_to_undo(skill: Skill, tmp_path: Path) -> None:
+def test_undo_and_redo_across_turns_and_nothing_to_undo(skill: ApiWalk, tmp_path: Path) -> None:
     skill.upload([mf.webp_photo(tmp_path, f"p{i}.webp") for i in range(3)])
     events = skill.chat("undo")
     assert _calls(events) == ["undo"]

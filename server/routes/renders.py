@@ -12,11 +12,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
-from server.deps import Attribution, AttributionDep, CtxDep, CurrentUser
+from server.deps import AttributionDep, CtxDep, CurrentUser
 from server.errors import ErrorCode
 from server.render_service import RenderRequest, RenderService, status_body
 from server.responses import errors
-from server.tables import User
 
 router = APIRouter(tags=["renders"])
 
@@ -73,14 +72,6 @@ _SUBMIT_ERRORS = errors(
 _READ_ERRORS = errors(ErrorCode.TOKEN_INVALID, ErrorCode.RENDER_NOT_FOUND)
 
 
-def _submit(
-    body: RenderRequest, request: Request, ctx: CtxDep, user: User, attribution: Attribution
-) -> dict[str, Any]:
-    base = base_url(request, ctx)
-    job = _service(ctx).submit(user, body, attribution, base)
-    return status_body(job, base)
-
-
 @router.post(
     "/api/render/proxy/lambda",
     response_model=RenderStatus,
@@ -90,19 +81,19 @@ def _submit(
 def submit_render(
     body: RenderRequest, request: Request, ctx: CtxDep, user: CurrentUser, attribution: AttributionDep
 ) -> dict[str, Any]:
-    return _submit(body, request, ctx, user, attribution)
+    base = base_url(request, ctx)
+    job = _service(ctx).submit(user, body, attribution, base)
+    return status_body(job, base)
 
 
-@router.post(
+# Legacy paths: the same handler registered again, under the name it had (the OpenAPI stays the same).
+router.post(
     "/api/render/proxy/draft",
     response_model=RenderStatus,
     responses=_SUBMIT_ERRORS,
     summary="Legacy alias of POST /api/render/proxy/lambda",
-)
-def submit_render_legacy(
-    body: RenderRequest, request: Request, ctx: CtxDep, user: CurrentUser, attribution: AttributionDep
-) -> dict[str, Any]:
-    return _submit(body, request, ctx, user, attribution)
+    name="submit_render_legacy",
+)(submit_render)
 
 
 @router.get(
@@ -139,11 +130,10 @@ def download_render(render_id: str, ctx: CtxDep, user: CurrentUser) -> FileRespo
     return FileResponse(path, media_type="video/mp4", filename=filename)  # attachment by default
 
 
-@router.get(
+router.get(
     "/api/render/proxy/{render_id}",
     response_model=RenderStatus,
     responses=_READ_ERRORS,
     summary="Legacy alias of GET /api/render/proxy/lambda/{id}",
-)
-def render_status_legacy(render_id: str, request: Request, ctx: CtxDep, user: CurrentUser) -> dict[str, Any]:
-    return status_body(_service(ctx).status(user, render_id), base_url(request, ctx))
+    name="render_status_legacy",
+)(render_status)

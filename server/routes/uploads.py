@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import json
 import logging
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -31,6 +29,7 @@ from server.uploads import (
     FileFailure,
     Intaken,
     clean_filename,
+    hash_file,
     intake,
     make_proxies,
     media_file,
@@ -242,7 +241,7 @@ async def _from_urls(
         try:
             result = await fetcher.fetch_to_file(url, tmp)
             name = clean_filename(result.filename)
-            sha, size = await anyio.to_thread.run_sync(_hash_file, tmp)
+            sha, size = await anyio.to_thread.run_sync(hash_file, tmp)
             judge = functools.partial(
                 intake,
                 storage,
@@ -263,13 +262,3 @@ async def _from_urls(
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
     return published, failures
-
-
-def _hash_file(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1024 * 1024):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size

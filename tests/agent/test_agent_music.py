@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 import wave
 from pathlib import Path
 
@@ -11,6 +9,7 @@ import numpy as np
 import pytest
 
 from renderer.music import CATALOGUE, SAMPLE_RATE, ensure_track, track_for_src
+from tests.ffprobe import ffprobe
 
 
 @pytest.fixture(scope="module")
@@ -37,14 +36,7 @@ def test_files_are_wav_of_the_advertised_length(library: dict[str, Path]) -> Non
     for name, path in library.items():
         track = CATALOGUE[name]
         assert path.name == f"builtin-{name}-v1.wav"
-        probe = json.loads(
-            subprocess.run(
-                ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout
-        )
+        probe = ffprobe(path)
         stream = probe["streams"][0]
         assert (stream["codec_type"], int(stream["sample_rate"]), stream["channels"]) == ("audio", 48000, 2)
         assert abs(float(probe["format"]["duration"]) * 1000 - track.duration_ms) <= 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from PIL import Image
 from renderer.draft import Draft
 from renderer.output import OutputSpec
 from renderer.render import render
+from tests.ffprobe import ffprobe  # noqa: F401  (re-exported for renderer tests)
 
 TESTS = Path(__file__).resolve().parent.parent
 DRAFTS = TESTS / "drafts"
@@ -39,16 +39,6 @@ def draft(name: str, **changes: Any) -> Draft:
 def render_file(d: Draft, sources: dict[str, Path], out: Path, **output: Any) -> Path:
     render(d, sources, out, OutputSpec(**output), device="cpu")
     return out
-
-
-def ffprobe(path: Path) -> dict[str, Any]:
-    result = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
 def frames(path: Path) -> list[np.ndarray]:

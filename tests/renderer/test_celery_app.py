@@ -20,7 +20,6 @@ from sqlalchemy.engine import Engine
 from renderer import celery_app, jobs
 from renderer.output import RenderResult
 from renderer.worker import Worker
-from server.db import init_db, make_engine
 
 HERE = __name__
 REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -28,14 +27,6 @@ REDIS_URL = "redis://127.0.0.1:6379/15"
 
 def crashing_render(*_: Any, **__: Any) -> RenderResult:
     os._exit(1)  # a render process that dies (a segfault in FFmpeg or CUDA)
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    eng = make_engine(f"sqlite:///{tmp_path / 'jobs.db'}")
-    init_db(eng)
-    yield eng
-    eng.dispose()
 
 
 @pytest.fixture

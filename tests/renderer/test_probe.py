@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,16 +9,7 @@ import pytest
 
 from renderer.probe import MediaError, open_av, open_image, probe, sniff
 from tests import media_factory as mf
-
-
-def ffprobe(path: Path) -> dict:
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return json.loads(out.stdout)
+from tests.ffprobe import ffprobe
 
 
 def ffprobe_display_size(path: Path) -> tuple[int, int]:
@@ -120,15 +109,7 @@ def test_audio_facts_match_ffprobe(tmp_path: Path, make: Callable[[Path], Path])
     assert facts.channels == int(audio["channels"])
 
 
-NOT_OURS = [
-    mf.text_as_jpg,
-    mf.html_as_jpg,
-    mf.svg_as_jpg,
-    mf.pdf_as_jpg,
-    mf.psd_as_jpg,
-    mf.eps_as_jpg,
-    mf.hls_as_mp4,
-]
+NOT_OURS = mf.IMPOSTORS
 
 
 @pytest.mark.parametrize("make", NOT_OURS, ids=[m.__name__ for m in NOT_OURS])

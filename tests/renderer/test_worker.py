@@ -6,20 +6,18 @@ way every render does: as a `module:function` the spawned child imports.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import av
 import numpy as np
-import pytest
 from sqlalchemy.engine import Engine
 
 from renderer import jobs
@@ -27,7 +25,7 @@ from renderer.draft import Draft
 from renderer.errors import RenderError
 from renderer.output import OutputSpec, RenderProgress, RenderResult
 from renderer.worker import Worker
-from server.db import init_db, make_engine
+from tests.ffprobe import ffprobe
 
 HERE = __name__
 
@@ -78,14 +76,6 @@ def refusing_render(*_: Any, **__: Any) -> RenderResult:
     raise RenderError("bad_media", "photo.jpg cannot be decoded")
 
 
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    eng = make_engine(f"sqlite:///{tmp_path / 'jobs.db'}")
-    init_db(eng)
-    yield eng
-    eng.dispose()
-
-
 def _job(engine: Engine, *, frames: int = 10, slow_ms: int = 0, sources: dict[str, str] | None = None,
          max_attempts: int = 3, render_id: str = "render_1") -> jobs.RenderJob:  # fmt: skip
     meta = {"width": 64, "height": 64, "frames": frames, "slow_ms": slow_ms}
@@ -100,14 +90,6 @@ def _worker(engine: Engine, data_dir: Path, target: str = "tiny_render", **kw: A
     kw.setdefault("lease_seconds", 5.0)
     kw.setdefault("poll_seconds", 0.05)
     return Worker(engine, data_dir=data_dir, render_target=f"{HERE}:{target}", **kw)
-
-
-def _ffprobe(path: Path) -> dict[str, Any]:
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    return json.loads(out.stdout)  # type: ignore[no-any-return]
 
 
 def _wait(pred: Callable[[], bool], timeout: float = 60.0) -> None:
@@ -140,7 +122,7 @@ def test_job_renders_to_one_whole_file_with_growing_progress(engine: Engine, tmp
     assert row is not None and row.status == "completed" and row.progress == 100
     assert row.output_key == f"renders/{job.id}.mp4"
     final = tmp_path / row.output_key
-    probe = _ffprobe(final)
+    probe = ffprobe(final)
     assert probe["streams"][0]["codec_name"] == "h264"
     assert int(probe["streams"][0]["nb_frames"]) == 20
     assert row.size == final.stat().st_size and (row.width, row.height) == (64, 64)
@@ -213,32 +195,32 @@ def test_worker_that_lost_its_lease_stops_and_the_new_holder_finishes(engine: En
     fresh.process(jobs.Claim(job=jobs.get(engine, job.id or 0), token=claim.token, worker_id="fresh"))  # type: ignore[arg-type]
     row = jobs.get(engine, job.id or 0)
     assert row is not None and row.status == "completed" and row.fencing_token == 2
-    assert int(_ffprobe(tmp_path / (row.output_key or ""))["streams"][0]["nb_frames"]) == 300
+    assert int(ffprobe(tmp_path / (row.output_key or ""))["streams"][0]["nb_frames"]) == 300
     assert [p.name for p in (tmp_path / "renders").iterdir()] == [f"{job.id}.mp4"]
 
 
-def test_stop_releases_the_lease_at_once(engine: Engine, tmp_path: Path) -> None:
-    job = _job(engine, frames=400, slow_ms=50)
+def _stop_mid_render(
+    engine: Engine, tmp_path: Path, frames: int, grace_seconds: float
+) -> jobs.RenderJob | None:
+    """Run a worker on a slow job, stop it once the render is under way; the job's row after."""
+    job = _job(engine, frames=frames, slow_ms=50)
     worker = _worker(engine, tmp_path, heartbeat_seconds=0.1)
     runner = threading.Thread(target=worker.run)
     runner.start()
     _wait(lambda: (r := jobs.get(engine, job.id or 0)) is not None and r.progress > 0)
-    worker.stop(grace_seconds=0)
-    runner.join(60)
-    row = jobs.get(engine, job.id or 0)
+    worker.stop(grace_seconds=grace_seconds)
+    runner.join(max(60, grace_seconds))
+    return jobs.get(engine, job.id or 0)
+
+
+def test_stop_releases_the_lease_at_once(engine: Engine, tmp_path: Path) -> None:
+    row = _stop_mid_render(engine, tmp_path, frames=400, grace_seconds=0)
     assert row is not None and (row.status, row.attempts, row.lease_owner) == ("pending", 0, None)
     assert list((tmp_path / "renders").iterdir()) == []
 
 
 def test_stop_with_grace_lets_a_short_render_finish(engine: Engine, tmp_path: Path) -> None:
-    job = _job(engine, frames=20, slow_ms=50)
-    worker = _worker(engine, tmp_path, heartbeat_seconds=0.1)
-    runner = threading.Thread(target=worker.run)
-    runner.start()
-    _wait(lambda: (r := jobs.get(engine, job.id or 0)) is not None and r.progress > 0)
-    worker.stop(grace_seconds=120)
-    runner.join(120)
-    row = jobs.get(engine, job.id or 0)
+    row = _stop_mid_render(engine, tmp_path, frames=20, grace_seconds=120)
     assert row is not None and row.status == "completed"
 
 
@@ -273,4 +255,4 @@ def test_standalone_worker_renders_and_sigterm_releases_the_lease(engine: Engine
     row = jobs.get(engine, slow.id or 0)
     assert row is not None and (row.status, row.attempts, row.lease_owner) == ("pending", 0, None)
     assert sorted(p.name for p in (tmp_path / "renders").iterdir()) == [f"{quick.id}.mp4"]
-    assert int(_ffprobe(tmp_path / "renders" / f"{quick.id}.mp4")["streams"][0]["nb_frames"]) == 10
+    assert int(ffprobe(tmp_path / "renders" / f"{quick.id}.mp4")["streams"][0]["nb_frames"]) == 10

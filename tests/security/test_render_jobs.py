@@ -25,11 +25,8 @@ renderer/jobs.py, worker.py and server/render_service.py are driven, never patch
 
 from __future__ import annotations
 
-import json
 import os
 import random
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,7 +35,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.server.test_render_restart import REPO, ServerProcess, _free_port
+from tests.conftest import bearer, create_session, get_anon_token
+from tests.ffprobe import ffprobe
+from tests.server_process import ServerProcess
 
 KILL_ROUNDS = int(os.environ.get("NEMO_KILL_ROUNDS", "20"))
 JOBS = 4
@@ -49,42 +48,19 @@ class KillableServer(ServerProcess):
     """`python -m server` as an operator runs it, with attempts high enough to survive many kills
     (the poison-job rule is tested on its own)."""
 
-    def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEMO_")}
-        env.update(
-            PYTHONPATH=str(REPO),
-            NEMO_HOST="127.0.0.1",
-            NEMO_PORT=str(self.port),
-            NEMO_DATA_DIR=str(self.data_dir),
-            NEMO_SECRET_KEY="kill-test-key",
-            NEMO_LOG_LEVEL="warning",
-            NEMO_RATE_LIMIT_PER_TOKEN="",
-            NEMO_RENDER__WORKERS="1",
-            NEMO_RENDER__DEVICE="cpu",
-            NEMO_RENDER__LEASE_SECONDS="1",
-            NEMO_RENDER__POLL_SECONDS="0.1",
-            NEMO_RENDER__MAX_ATTEMPTS=str(KILL_ROUNDS + 10),
-        )
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "server"], cwd=self.data_dir.parent, env=env, stdout=log, stderr=log
-            )
-        deadline = time.monotonic() + 60
-        while True:
-            assert self.proc.poll() is None, self.log.read_text()[-3000:]
-            try:
-                httpx.post(f"{self.url}/api/auth/anonymous-token", timeout=2)
-                return
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.1)
+    def settings_env(self) -> dict[str, str]:
+        return {
+            **super().settings_env(),
+            "NEMO_SECRET_KEY": "kill-test-key",
+            "NEMO_RATE_LIMIT_PER_TOKEN": "",
+            "NEMO_RENDER__LEASE_SECONDS": "1",
+            "NEMO_RENDER__MAX_ATTEMPTS": str(KILL_ROUNDS + 10),
+        }
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[KillableServer]:
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    srv = KillableServer(data_dir, _free_port(), tmp_path / "server.log")
+    srv = KillableServer.in_tmp(tmp_path)
     yield srv
     srv.stop()
 
@@ -105,26 +81,13 @@ def _draft(text: str) -> dict[str, Any]:
     }
 
 
-def _ffprobe(path: Path) -> dict[str, Any]:
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    return dict(json.loads(out.stdout))
-
-
 def test_kill_9_of_the_server_at_random_moments_loses_and_duplicates_nothing(
     server: KillableServer, tmp_path: Path
 ) -> None:
     server.start()
     with httpx.Client(base_url=server.url, timeout=30) as client:
-        token = client.post("/api/auth/anonymous-token", headers={"X-Client-Id": "kills"}).json()["data"][
-            "token"
-        ]
-        auth = {"Authorization": f"Bearer {token}"}
-        sid = client.post("/api/tasks/me/with-session/nemo_agent", headers=auth, json={}).json()["data"][
-            "session_id"
-        ]
+        token = get_anon_token(client, "kills")
+        auth, sid = bearer(token), create_session(client, token)
         for n in range(JOBS):
             body = {
                 "id": f"job{n}",
@@ -152,7 +115,7 @@ def test_kill_9_of_the_server_at_random_moments_loses_and_duplicates_nothing(
         for n, status in enumerate(statuses.values()):
             out = tmp_path / f"out{n}.mp4"
             out.write_bytes(client.get(status["outputUrl"], headers=auth).content)
-            probe = _ffprobe(out)
+            probe = ffprobe(out)
             assert abs(float(probe["format"]["duration"]) - SECONDS) < 0.5
         state = client.get(f"/api/state/nemo_agent/me/{sid}/latest", headers=auth).json()["data"]["state"]
         assert [g["type"] for g in state["generated_media"]].count("render") == JOBS  # none twice
@@ -167,13 +130,8 @@ def test_a_render_that_kills_its_process_leaves_the_api_answering(
     process lives on, answers, and the job still completes (or fails with a message), never hangs."""
     server.start()
     with httpx.Client(base_url=server.url, timeout=30) as client:
-        token = client.post("/api/auth/anonymous-token", headers={"X-Client-Id": "child"}).json()["data"][
-            "token"
-        ]
-        auth = {"Authorization": f"Bearer {token}"}
-        sid = client.post("/api/tasks/me/with-session/nemo_agent", headers=auth, json={}).json()["data"][
-            "session_id"
-        ]
+        token = get_anon_token(client, "child")
+        auth, sid = bearer(token), create_session(client, token)
         body = {"id": "victim", "sessionId": sid, "draft": _draft("Child"), "output": {"quality": "low"}}
         assert client.post("/api/render/proxy/lambda", json=body, headers=auth).status_code == 200
         assert server.proc is not None

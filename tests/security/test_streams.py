@@ -28,14 +28,7 @@ import httpx
 
 from server.config import Settings
 from tests.conftest import bearer
-from tests.server.test_chat_sse import GatedPlanner, _body, _events, _photos, balance
-
-
-def _wait_idle(app: Any, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while app.state.ctx.turns.running:
-        assert time.monotonic() < deadline, "the turn never ended"
-        time.sleep(0.02)
+from tests.server.test_chat_sse import GatedPlanner, _body, _events, _photos, _wait_idle, balance
 
 
 def test_a_silent_client_does_not_hold_the_session_or_the_server(

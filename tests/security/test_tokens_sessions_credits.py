@@ -43,7 +43,7 @@ from server.auth import TOKEN_PREFIX
 from server.config import RenderSettings, Settings
 from tests import media_factory as mf
 from tests.conftest import bearer
-from tests.server.test_chat_sse import _body, _photos
+from tests.server.test_chat_sse import _body, _photos, _wait_idle
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN_RE = re.compile(r"nmv_usr_[A-Za-z0-9_-]{43}")
@@ -243,10 +243,7 @@ def test_fifty_concurrent_turns_on_one_token_never_overdraw(
         t.start()
     for t in threads:
         t.join()
-    deadline = time.monotonic() + 60
-    while app.state.ctx.turns.running:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    _wait_idle(app)
     stop.set()
     watcher.join()
     final = client.get("/api/credits/balance/simple", headers=bearer(token)).json()["data"]

@@ -43,7 +43,6 @@ import json
 import os
 import random
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -60,6 +59,7 @@ from server.storage import Storage
 from server.uploads import intake
 from tests import media_factory as mf
 from tests.conftest import bearer
+from tests.ffprobe import ffprobe
 from tests.security import hostile_media as hm
 
 LIMIT_MB = 2
@@ -491,16 +491,6 @@ def test_mutants_over_http_are_never_5xx(
 # ---------------------------------------------------------------- outputs
 
 
-def _ffprobe(path: Path) -> dict[str, Any]:
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return dict(json.loads(out.stdout))
-
-
 def test_a_rendered_photo_carries_no_gps_or_exif_into_the_mp4(
     make_settings: Callable[..., Settings],
     make_app: Callable[..., Any],
@@ -538,7 +528,7 @@ def test_a_rendered_photo_carries_no_gps_or_exif_into_the_mp4(
     assert status["status"] == "completed", status
     out = tmp_path / "out.mp4"
     out.write_bytes(client.get(status["outputUrl"], headers=bearer(token)).content)
-    probed = _ffprobe(out)
+    probed = ffprobe(out)
     text = json.dumps(probed).lower()
     for leaked in ("spycam", "model-gps-7", "home address", "gps", "48.85", "+48", "iso6709"):
         assert leaked not in text, leaked

@@ -33,7 +33,8 @@ from schemathesis.checks import (
 )
 
 from server.app import create_app
-from tests.conftest import ArgumentSettings, LiveServer, bearer
+from server.testing import LiveServer
+from tests.conftest import ArgumentSettings, bearer, create_session, get_anon_token
 from tests.server.test_chat_sse import _body, _events, _photos
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,12 +55,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         start_workers=False,
     )
     with LiveServer(app) as server, httpx.Client(base_url=server.base_url, timeout=30) as client:
-        token = client.post("/api/auth/anonymous-token", headers={"X-Client-Id": "fuzz"}).json()["data"][
-            "token"
-        ]
-        sid = client.post("/api/tasks/me/with-session/nemo_agent", headers=bearer(token), json={}).json()[
-            "data"
-        ]["session_id"]
+        token = get_anon_token(client, "fuzz")
+        sid = create_session(client, token)
         yield Live(server.base_url, token, sid)
     app.state.ctx.engine.dispose()
 

@@ -9,9 +9,9 @@ import json
 import socket
 from typing import Any
 
-from agent.state import MediaFile
-from server import session_store
 from server.config import LLMSettings
+from tests.conftest import bearer
+from tests.server.test_chat_sse import _body, _photos
 
 
 def _closed_port() -> int:
@@ -30,26 +30,9 @@ def test_llm_endpoint_refusing_connections_falls_back_to_the_rule_planner(
     client = make_client(app)
     token = anon_token(client)
     sid = new_session(client, token)
-    photos = [
-        MediaFile(
-            media_id=f"m{i}",
-            filename=f"p{i}.jpg",
-            file_type="image",
-            cdn_url=f"http://127.0.0.1/media/p{i}.jpg",
-            hash=f"{i:064d}",
-            width=1080,
-            height=1920,
-        )
-        for i in range(3)
-    ]
-    session_store.add_media(app.state.ctx.engine, sid, photos)
-    body = {
-        "app_name": "nemo_agent",
-        "user_id": "me",
-        "session_id": sid,
-        "new_message": {"role": "user", "parts": [{"text": "make a 9 second slideshow"}]},
-    }
-    auth = {"Authorization": f"Bearer {token}"}
+    _photos(app, sid)
+    body = _body(sid, "make a 9 second slideshow")
+    auth = bearer(token)
     with client.stream("POST", "/run_sse", headers=auth, json=body) as answer:
         lines = [line for line in answer.iter_lines() if line.startswith("data: ")]
     final = json.loads(lines[-1][len("data: ") :])

@@ -21,6 +21,7 @@ from agent.planner import PlanRequest, PlanStep
 from agent.rule_planner import RulePlanner
 from agent.state import MediaFile
 from server import session_store
+from tests.conftest import bearer
 
 MESSAGE = "turn my photos into a 12-second slideshow with music and the title Summer"
 ADK_EVENT_KEYS = {
@@ -84,10 +85,6 @@ class SleepyPlanner:
         raise AssertionError("unreachable")
 
 
-def _auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 def _photos(app: Any, sid: str, n: int = 3) -> None:
     files = [
         MediaFile(
@@ -115,7 +112,7 @@ def _body(sid: str, text: str = MESSAGE, **extra: Any) -> dict[str, Any]:
 
 
 def _read_stream(client: httpx.Client, token: str, body: dict[str, Any]) -> tuple[httpx.Response, list[str]]:
-    with client.stream("POST", "/run_sse", headers=_auth(token), json=body) as answer:
+    with client.stream("POST", "/run_sse", headers=bearer(token), json=body) as answer:
         lines = list(answer.iter_lines())
     return answer, lines
 
@@ -137,7 +134,7 @@ def _check_adk_shape(event: dict[str, Any]) -> None:
 
 
 def balance(client: httpx.Client, token: str) -> dict[str, int]:
-    return dict(client.get("/api/credits/balance/simple", headers=_auth(token)).json()["data"])
+    return dict(client.get("/api/credits/balance/simple", headers=bearer(token)).json()["data"])
 
 
 def _wait_idle(app: Any) -> None:
@@ -177,7 +174,7 @@ def test_a_turn_streams_adk_events_with_heartbeats_and_commits_the_draft(
     assert final["author"] == "nemo_agent" and "partial" not in final
     assert re.search(r"Timeline \(\d+ tracks\): 1\. Video: 3 photos", final["content"]["parts"][0]["text"])
 
-    state = client.get(f"/api/state/nemo_agent/me/{sid}/latest", headers=_auth(token)).json()["data"]
+    state = client.get(f"/api/state/nemo_agent/me/{sid}/latest", headers=bearer(token)).json()["data"]
     assert state["state"]["draft"]["d"] == 12000
     assert state["state"]["draft"]["m"]["title"] == "Summer"
     assert balance(client, token) == {"available": 95, "frozen": 0, "total": 95}
@@ -213,7 +210,7 @@ def test_camel_case_bodies_and_the_callers_own_id_are_accepted(
     }
     answer, lines = _read_stream(client, data["token"], body)
     assert answer.status_code == 200 and _events(lines)[-1]["author"] == "nemo_agent"
-    state = client.get(f"/api/state/nemo_agent/me/{sid}/latest", headers=_auth(data["token"])).json()["data"]
+    state = client.get(f"/api/state/nemo_agent/me/{sid}/latest", headers=bearer(data["token"])).json()["data"]
     assert state["state"]["client_note"] == "from the web studio"
     assert state["state"]["draft"]["t"][0]["tt"] == 0
 
@@ -227,13 +224,13 @@ def test_a_client_that_drops_mid_turn_loses_nothing_and_pays_once(
     token = anon_token(client)
     sid = new_session(client, token)
     _photos(app, sid)
-    with client.stream("POST", "/run_sse", headers=_auth(token), json=_body(sid)) as answer:
+    with client.stream("POST", "/run_sse", headers=bearer(token), json=_body(sid)) as answer:
         assert answer.status_code == 200
         assert planner.started.wait(30)
     # The connection is closed; only now may the agent finish its work.
     planner.gate.set()
     _wait_idle(app)
-    state = client.get(f"/api/state/nemo_agent/me/{sid}/latest", headers=_auth(token)).json()["data"]
+    state = client.get(f"/api/state/nemo_agent/me/{sid}/latest", headers=bearer(token)).json()["data"]
     assert state["state"]["draft"]["d"] == 12000 and state["state"]["draft"]["m"]["title"] == "Summer"
     assert balance(client, token) == {"available": 95, "frozen": 0, "total": 95}
     stored = session_store.events(app.state.ctx.engine, sid)
@@ -260,7 +257,7 @@ def test_an_error_mid_turn_ends_the_stream_with_a_system_event_and_refunds(
     assert "10.0.0.7" not in json.dumps(events) and "upstream" not in last["errorMessage"]
     assert balance(client, token) == {"available": 100, "frozen": 0, "total": 100}
     # What was committed before the failure stays committed.
-    state = client.get(f"/api/state/nemo_agent/me/{sid}/latest", headers=_auth(token)).json()["data"]
+    state = client.get(f"/api/state/nemo_agent/me/{sid}/latest", headers=bearer(token)).json()["data"]
     assert state["state"]["draft"]["t"][0]["tt"] == 0
 
 
@@ -287,9 +284,9 @@ def test_a_second_turn_on_a_busy_session_is_refused_with_retry_after(
     token = anon_token(client)
     sid = new_session(client, token)
     _photos(app, sid)
-    with client.stream("POST", "/run_sse", headers=_auth(token), json=_body(sid)) as first:
+    with client.stream("POST", "/run_sse", headers=bearer(token), json=_body(sid)) as first:
         assert planner.started.wait(30)
-        second = client.post("/run_sse", headers=_auth(token), json=_body(sid, "add the title Winter"))
+        second = client.post("/run_sse", headers=bearer(token), json=_body(sid, "add the title Winter"))
         assert second.status_code == 429
         assert second.json()["code"] == 429 and "another turn is running" in second.json()["message"]
         assert int(second.headers["Retry-After"]) >= 1
@@ -309,7 +306,7 @@ def test_refusals_before_the_stream_are_plain_json(
     sid = new_session(client, alice)
 
     def run(token: str, body: dict[str, Any]) -> httpx.Response:
-        return client.post("/run_sse", headers=_auth(token), json=body)
+        return client.post("/run_sse", headers=bearer(token), json=body)
 
     for refused in (run(bob, _body(sid)), run(bob, _body("1234567890123456789"))):
         assert refused.status_code == 404

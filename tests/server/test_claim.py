@@ -10,17 +10,14 @@ from sqlmodel import Session, select
 from agent.events import Event, EventActions
 from server import session_store
 from server.tables import ClaimToken
-
-
-def _auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+from tests.conftest import bearer
 
 
 def _claim(client: httpx.Client, token: str, sid: str, task_id: str | None = None) -> httpx.Response:
     body: dict[str, Any] = {"session_id": sid}
     if task_id:
         body["task_id"] = task_id
-    return client.post("/api/auth/claim-token", headers=_auth(token), json=body)
+    return client.post("/api/auth/claim-token", headers=bearer(token), json=body)
 
 
 def test_a_claim_link_opens_the_project_with_its_latest_render(
@@ -28,7 +25,7 @@ def test_a_claim_link_opens_the_project_with_its_latest_render(
 ) -> None:
     token = anon_token(client)
     created = client.post(
-        "/api/tasks/me/with-session/nemo_agent", headers=_auth(token), json={"task_name": "Beach <trip>"}
+        "/api/tasks/me/with-session/nemo_agent", headers=bearer(token), json={"task_name": "Beach <trip>"}
     ).json()["data"]
     sid = created["session_id"]
     empty_claim = _claim(client, token, sid, created["task_id"]).json()["data"]

@@ -9,9 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-
-def _auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+from tests.conftest import bearer
 
 
 def test_healthz_checks_the_database(client: httpx.Client) -> None:
@@ -29,20 +27,21 @@ def test_every_route_works_under_a_path_prefix(
     token = client.post(f"{prefix}/api/auth/anonymous-token", headers={"X-Client-Id": "pfx"}).json()["data"][
         "token"
     ]
-    created = client.post(f"{prefix}/api/tasks/me/with-session/nemo_agent", headers=_auth(token), json={})
+    created = client.post(f"{prefix}/api/tasks/me/with-session/nemo_agent", headers=bearer(token), json={})
     sid = created.json()["data"]["session_id"]
     assert (
-        client.get(f"{prefix}/api/state/nemo_agent/me/{sid}/latest", headers=_auth(token)).json()["code"] == 0
+        client.get(f"{prefix}/api/state/nemo_agent/me/{sid}/latest", headers=bearer(token)).json()["code"]
+        == 0
     )
     assert (
-        client.get(f"{prefix}/api/credits/balance/simple", headers=_auth(token)).json()["data"]["total"]
+        client.get(f"{prefix}/api/credits/balance/simple", headers=bearer(token)).json()["data"]["total"]
         == 100
     )
     assert client.get(f"{prefix}/healthz").json()["status"] == "ok"
     assert client.get(f"{prefix}/metrics").status_code == 200
     missing = client.post(
         f"{prefix}/run_sse",
-        headers=_auth(token),
+        headers=bearer(token),
         json={"session_id": "1" * 19, "new_message": {"parts": [{"text": "hi"}]}},
     )
     assert missing.status_code == 404 and missing.json()["code"] == 1002
@@ -82,7 +81,7 @@ def test_each_request_is_logged_with_its_attribution_and_never_its_token(
     with caplog.at_level(logging.INFO, logger="nemo.access"):
         client.get(
             "/api/credits/balance/simple",
-            headers={**_auth(token), "X-Skill-Source": "clawhub", "X-Skill-Platform": "openclaw"},
+            headers={**bearer(token), "X-Skill-Source": "clawhub", "X-Skill-Platform": "openclaw"},
         )
         client.get("/workspace/claim", params={"ct": "clm_secret-in-query"})
     lines = [r.getMessage() for r in caplog.records if r.name == "nemo.access"]

@@ -7,12 +7,6 @@ The server runs as `python -m server`, configured by NEMO_ variables only, as an
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,75 +18,16 @@ from sqlmodel import Session, select
 
 from renderer.jobs import RenderJob
 from server.db import make_engine
+from tests.conftest import bearer, create_session, get_anon_token
+from tests.ffprobe import ffprobe
+from tests.server_process import ServerProcess
 
-REPO = Path(__file__).resolve().parents[2]
 VIDEO_SECONDS = 90  # long enough at 160x284 to be caught mid-render
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class ServerProcess:
-    def __init__(self, data_dir: Path, port: int, log: Path) -> None:
-        self.data_dir, self.port, self.log = data_dir, port, log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEMO_")}
-        env.update(
-            PYTHONPATH=str(REPO),
-            NEMO_HOST="127.0.0.1",
-            NEMO_PORT=str(self.port),
-            NEMO_DATA_DIR=str(self.data_dir),
-            NEMO_SECRET_KEY="restart-test-key",
-            NEMO_LOG_LEVEL="warning",
-            NEMO_RENDER__WORKERS="1",
-            NEMO_RENDER__DEVICE="cpu",
-            NEMO_RENDER__LEASE_SECONDS="2",
-            NEMO_RENDER__POLL_SECONDS="0.1",
-        )
-        with open(self.log, "ab") as log:
-            # cwd is the temp dir, so no developer .env is read.
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "server"], cwd=self.data_dir.parent, env=env, stdout=log, stderr=log
-            )
-        deadline = time.monotonic() + 60
-        while True:
-            assert self.proc.poll() is None, self.log.read_text()[-3000:]
-            try:
-                httpx.post(f"{self.url}/api/auth/anonymous-token", timeout=2)  # 400 without a client id
-                return
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.1)
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(30)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    srv = ServerProcess(data_dir, _free_port(), tmp_path / "server.log")
+    srv = ServerProcess.in_tmp(tmp_path)
     yield srv
     srv.stop()
 
@@ -120,10 +55,8 @@ def _draft() -> dict[str, Any]:
 def _start_render(server: ServerProcess, render_id: str) -> tuple[dict[str, str], str]:
     """Token, session, render submitted, and waited for until it is really under way."""
     with httpx.Client(base_url=server.url, timeout=30) as client:
-        answer = client.post("/api/auth/anonymous-token", headers={"X-Client-Id": "restart"})
-        auth = {"Authorization": f"Bearer {answer.json()['data']['token']}"}
-        answer = client.post("/api/tasks/me/with-session/nemo_agent", headers=auth, json={})
-        sid = answer.json()["data"]["session_id"]
+        token = get_anon_token(client, "restart")
+        auth, sid = bearer(token), create_session(client, token)
         body = {"id": render_id, "sessionId": sid, "draft": _draft(), "output": {"quality": "low"}}
         assert client.post("/api/render/proxy/lambda", json=body, headers=auth).status_code == 200
         deadline = time.monotonic() + 120
@@ -159,12 +92,7 @@ def _finish_and_check(
         assert download.status_code == 200
         out = tmp_path / "downloaded.mp4"
         out.write_bytes(download.content)
-        probe = json.loads(
-            subprocess.run(
-                ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", str(out)],
-                check=True, capture_output=True, text=True,
-            ).stdout
-        )  # fmt: skip
+        probe = ffprobe(out)
         assert abs(float(probe["format"]["duration"]) - VIDEO_SECONDS) < 0.5
         assert {s["codec_name"] for s in probe["streams"]} == {"h264", "aac"}
         assert sorted(p.name for p in (server.data_dir / "renders").iterdir()) == ["1.mp4"]  # no .part

@@ -19,10 +19,7 @@ from fastapi import FastAPI
 
 from server.config import RenderSettings, Settings
 from server.fetch_url import FetchPolicy, UrlFetcher
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+from tests.conftest import bearer
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ Renders are real (the embedded worker runs renderer.render in a child process) a
 
 from __future__ import annotations
 
-import json
-import subprocess
 import time
 import uuid
 from collections.abc import Callable
@@ -18,15 +16,13 @@ import pytest
 from fastapi import FastAPI
 
 from server.config import RenderSettings, Settings
+from tests.conftest import bearer
+from tests.ffprobe import ffprobe
 
 STATUS_FIELDS = {
     "id", "status", "progress", "phase", "eta_seconds",
     "outputUrl", "output", "error", "createdAt", "completedAt",
 }  # fmt: skip
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def tiny_draft(duration_ms: int = 1000, title: str = "Hi") -> dict[str, Any]:
@@ -42,14 +38,6 @@ def tiny_draft(duration_ms: int = 1000, title: str = "Hi") -> dict[str, Any]:
         ],
         "client_key": {"kept": True},
     }  # fmt: skip
-
-
-def ffprobe(path: Path) -> dict[str, Any]:
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    return json.loads(out.stdout)  # type: ignore[no-any-return]
 
 
 class Api:

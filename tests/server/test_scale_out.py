@@ -9,7 +9,6 @@ file. A broker that does not answer skips its tests with the reason.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -29,16 +28,13 @@ from sqlalchemy.engine import Engine
 
 from renderer import celery_app, jobs
 from server.config import RenderSettings, Settings
-from tests.conftest import POSTGRES_ENV
+from tests.conftest import POSTGRES_ENV, bearer
+from tests.ffprobe import ffprobe
+from tests.server_process import operator_env, stop_process
 
-REPO = Path(__file__).resolve().parents[2]
 REDIS_URL = "redis://127.0.0.1:6379/15"
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
 DEADLINE_S = 180  # any one wait; a render here takes seconds
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def tiny_draft(duration_ms: int = 1000, title: str = "Scale") -> dict[str, Any]:
@@ -51,14 +47,6 @@ def tiny_draft(duration_ms: int = 1000, title: str = "Scale") -> dict[str, Any]:
             {"id": "x1", "tt": 7, "sg": [{"id": "s3", "st": 0, "d": duration_ms, "m": {"text": title}}]},
         ],
     }  # fmt: skip
-
-
-def ffprobe(path: Path) -> dict[str, Any]:
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    return json.loads(out.stdout)  # type: ignore[no-any-return]
 
 
 def broker_or_skip(url: str) -> str:
@@ -101,11 +89,9 @@ class WorkerProcess:
 
     def __init__(self, args: list[str], log: Path) -> None:
         self.log = log
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEMO_")}
-        env["PYTHONPATH"] = str(REPO)
         with open(log, "ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "renderer.worker", *args], cwd=log.parent, env=env,
+                [sys.executable, "-m", "renderer.worker", *args], cwd=log.parent, env=operator_env(),
                 stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
 
@@ -122,13 +108,7 @@ class WorkerProcess:
             time.sleep(0.1)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_process(self.proc)
 
     def kill9(self) -> None:
         self.proc.send_signal(signal.SIGKILL)

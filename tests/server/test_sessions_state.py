@@ -16,6 +16,7 @@ from agent.state import MediaFile
 from server import session_store
 from server.errors import ApiError, ErrorCode
 from server.tables import StateVersion, User
+from tests.conftest import bearer
 
 pytestmark = pytest.mark.all_dbs
 
@@ -26,10 +27,6 @@ DRAFT = {
         {"id": "x1", "tt": 7, "sg": [{"id": "s1", "st": 0, "d": 3000, "m": {"text": "Summer"}}], "extra": 1}
     ],
 }
-
-
-def _auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _media(n: int) -> MediaFile:
@@ -55,7 +52,7 @@ def test_a_new_session_has_ids_of_the_contract_and_empty_state(client: httpx.Cli
     token = anon_token(client)
     answer = client.post(
         "/api/tasks/me/with-session/nemo_agent",
-        headers=_auth(token),
+        headers=bearer(token),
         json={"task_name": "trip", "language": "zh-CN"},
     )
     assert answer.status_code == 200
@@ -63,7 +60,7 @@ def test_a_new_session_has_ids_of_the_contract_and_empty_state(client: httpx.Cli
     assert data["task_id"].startswith("task_")
     assert len(data["session_id"]) == 19 and data["session_id"].isdigit()
     assert data["user_id"].startswith("anon_")
-    state = client.get(f"/api/state/nemo_agent/me/{data['session_id']}/latest", headers=_auth(token)).json()
+    state = client.get(f"/api/state/nemo_agent/me/{data['session_id']}/latest", headers=bearer(token)).json()
     assert state["code"] == 0
     assert state["data"]["task_id"] == data["task_id"] and state["data"]["task_name"] == "trip"
     assert state["data"]["version"] == 0
@@ -75,7 +72,7 @@ def test_a_new_session_has_ids_of_the_contract_and_empty_state(client: httpx.Cli
         "generated_media": [],
     }
     # Also with the caller's own id in place of `me`, and with no body at all.
-    bare = client.post(f"/api/tasks/{data['user_id']}/with-session/nemo_agent", headers=_auth(token))
+    bare = client.post(f"/api/tasks/{data['user_id']}/with-session/nemo_agent", headers=bearer(token))
     assert bare.status_code == 200 and bare.json()["data"]["session_id"] != data["session_id"]
 
 
@@ -88,16 +85,16 @@ def test_versions_of_the_state_stay_readable(
     session_store.add_media(engine, sid, [_media(1)])
     session_store.append_event(engine, sid, _delta_event({"draft": DRAFT}))
     base = f"/api/state/nemo_agent/me/{sid}"
-    latest = client.get(f"{base}/latest", headers=_auth(token)).json()["data"]
+    latest = client.get(f"{base}/latest", headers=bearer(token)).json()["data"]
     assert latest["version"] == 2
     assert latest["state"]["draft"]["t"][0]["extra"] == 1  # unknown keys survive the round trip
     assert latest["state"]["video_infos"][0]["media_id"] == "m1"
-    v1 = client.get(f"{base}/1", headers=_auth(token)).json()["data"]
+    v1 = client.get(f"{base}/1", headers=bearer(token)).json()["data"]
     assert v1["version"] == 1 and v1["state"]["draft"] is None and len(v1["state"]["video_infos"]) == 1
-    missing = client.get(f"{base}/7", headers=_auth(token))
+    missing = client.get(f"{base}/7", headers=bearer(token))
     assert missing.status_code == 400
     assert missing.json()["code"] == 400 and "versions 0 to 2" in missing.json()["message"]
-    bad = client.get(f"{base}/first", headers=_auth(token))
+    bad = client.get(f"{base}/first", headers=bearer(token))
     assert bad.status_code == 400 and "latest" in bad.json()["message"]
 
 
@@ -106,8 +103,8 @@ def test_another_users_session_looks_exactly_like_a_missing_one(
 ) -> None:
     alice, bob = anon_token(client, "alice"), anon_token(client, "bob")
     sid = new_session(client, alice)
-    theirs = client.get(f"/api/state/nemo_agent/me/{sid}/latest", headers=_auth(bob))
-    missing = client.get("/api/state/nemo_agent/me/1234567890123456789/latest", headers=_auth(bob))
+    theirs = client.get(f"/api/state/nemo_agent/me/{sid}/latest", headers=bearer(bob))
+    missing = client.get("/api/state/nemo_agent/me/1234567890123456789/latest", headers=bearer(bob))
     for answer in (theirs, missing):
         assert answer.status_code == 404
         assert answer.json() == {
@@ -123,21 +120,21 @@ def test_someone_elses_user_id_in_the_path_is_1001(
     token = anon_token(client)
     sid = new_session(client, token)
     for url in (f"/api/state/nemo_agent/anon_ffff/{sid}/latest",):
-        answer = client.get(url, headers=_auth(token))
+        answer = client.get(url, headers=bearer(token))
         assert answer.status_code == 401 and answer.json()["code"] == 1001
-    created = client.post("/api/tasks/anon_ffff/with-session/nemo_agent", headers=_auth(token), json={})
+    created = client.post("/api/tasks/anon_ffff/with-session/nemo_agent", headers=bearer(token), json={})
     assert created.status_code == 401 and "not the token's user" in created.json()["message"]
 
 
 def test_a_malformed_session_body_is_400(client: httpx.Client, anon_token: Any) -> None:
     token = anon_token(client)
     for body in ({"task_name": ""}, {"task_name": 5}, {"language": "x" * 40}):
-        answer = client.post("/api/tasks/me/with-session/nemo_agent", headers=_auth(token), json=body)
+        answer = client.post("/api/tasks/me/with-session/nemo_agent", headers=bearer(token), json=body)
         assert answer.status_code == 400, body
         assert answer.json()["code"] == 400 and answer.json()["message"].startswith("invalid request")
     broken = client.post(
         "/api/tasks/me/with-session/nemo_agent",
-        headers={**_auth(token), "Content-Type": "application/json"},
+        headers={**bearer(token), "Content-Type": "application/json"},
         content=b"{not json",
     )
     assert broken.status_code == 400 and broken.json()["code"] == 400

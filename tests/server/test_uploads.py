@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +21,7 @@ from server.config import Settings
 from server.tables import Media
 from tests import media_factory as mf
 from tests.conftest import bearer
+from tests.ffprobe import ffprobe
 
 LIMIT_MB = 2
 
@@ -65,16 +65,6 @@ def tmp_dir_of(settings: Settings) -> list[Path]:
     return [p for p in (settings.data_dir / "tmp").iterdir() if p.suffix != ".proxy"]
 
 
-def ffprobe_json(path: Path) -> dict[str, Any]:
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return json.loads(out.stdout)
-
-
 def test_ten_photo_formats_in_one_batch(client: httpx.Client, user: dict[str, Any], tmp_path: Path) -> None:
     photos = mf.ten_photos(tmp_path)
     answer = upload(client, user, photos)
@@ -111,7 +101,7 @@ def test_clips_and_audio_report_their_facts(
     files = answer.json()["data"]["files"]
     assert len(files) == len(media)
     for f, path in zip(files, media, strict=True):
-        info = ffprobe_json(path)
+        info = ffprobe(path)
         kinds = {s["codec_type"] for s in info["streams"]}
         assert f["file_type"] == ("video" if "video" in kinds else "audio"), path.name
         assert f["duration"] == pytest.approx(float(info["format"]["duration"]), abs=0.15)
@@ -130,15 +120,7 @@ def test_single_file_field_is_accepted(client: httpx.Client, user: dict[str, Any
     assert answer.json()["data"]["files"][0]["file_type"] == "image"
 
 
-REFUSED = [
-    mf.text_as_jpg,
-    mf.html_as_jpg,
-    mf.svg_as_jpg,
-    mf.pdf_as_jpg,
-    mf.psd_as_jpg,
-    mf.eps_as_jpg,
-    mf.hls_as_mp4,
-]
+REFUSED = mf.IMPOSTORS
 
 
 @pytest.mark.parametrize("make", REFUSED, ids=[m.__name__ for m in REFUSED])
