@@ -213,9 +213,13 @@ def walk(base: str, photos: list[Path], song: Path, out: Path) -> None:
                 },
             )
         )
+        shown = None
         while True:
             status = client.get(f"/api/render/proxy/lambda/{render_id}").json()
-            progress_bar(status.get("progress", 0) / 100, status.get("phase") or status["status"])
+            now = (status.get("progress", 0), status.get("phase") or status["status"])
+            if now != shown:  # redraw only on change, so a log file gets one line per step
+                progress_bar(now[0] / 100, now[1])
+                shown = now
             if status["status"] in ("completed", "failed", "cancelled"):
                 print()
                 break

@@ -16,19 +16,21 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from agent.state import MediaFile
-from renderer.beats import BeatGrid, estimate_beats
-from renderer.probe import MediaError, MediaFacts, probe, sniff
 from server import session_store
 from server.db import transaction
 from server.errors import ApiError, ErrorCode
-from server.photo_proxy import PROXY_LONG_SIDE, make_proxy
 from server.storage import Storage
 from server.tables import Media
+
+if TYPE_CHECKING:  # decoding libraries load on the first upload, not at server start (cold start)
+    from renderer.beats import BeatGrid
+    from renderer.probe import MediaError, MediaFacts
 
 log = logging.getLogger("nemo.uploads")
 
@@ -90,6 +92,8 @@ def media_error_code(error: MediaError) -> ErrorCode:
 def intake(storage: Storage, tmp: Path, *, filename: str, sha256: str, size: int, max_pixels: int) -> Intaken:
     """Judge a temp file by its content and publish it; ApiError (4001/4002) otherwise. The temp
     file is gone afterwards either way (moved or removed)."""
+    from renderer.probe import MediaError, probe, sniff
+
     try:
         with open(tmp, "rb") as fh:
             head = fh.read(4096)
@@ -125,6 +129,8 @@ def intake(storage: Storage, tmp: Path, *, filename: str, sha256: str, size: int
 
 def _beats(path: Path, filename: str) -> BeatGrid | None:
     """The song's tempo, or None: a song we cannot read a pulse from still uploads fine."""
+    from renderer.beats import estimate_beats
+
     try:
         return estimate_beats(path)
     except Exception:
@@ -135,6 +141,8 @@ def _beats(path: Path, filename: str) -> BeatGrid | None:
 
 
 def _make_proxy(storage: Storage, source: Path, sha256: str, max_pixels: int) -> str | None:
+    from server.photo_proxy import PROXY_LONG_SIDE, make_proxy
+
     with storage.tmp_file(".proxy") as tmp:
         ext = make_proxy(source, tmp, long_side=PROXY_LONG_SIDE, max_pixels=max_pixels)
         if ext is None:
@@ -195,6 +203,8 @@ def record(engine: Engine, *, user_id: str, session_id: str, items: list[tuple[I
 
 def make_proxies(storage: Storage, engine: Engine, items: list[Intaken], max_pixels: int) -> None:
     """Background step after an upload: a proxy per still photo, recorded on its Media rows."""
+    from renderer.probe import MediaError
+
     for item in items:
         if item.facts.file_type != "image" or item.proxy_key or (item.facts.frame_count or 1) > 1:
             continue
@@ -222,6 +232,8 @@ def set_proxy_key(engine: Engine, sha256: str, key: str) -> None:
 
 def proxy_for(storage: Storage, sha256: str) -> Path | None:
     """The proxy of the media with this hash, when one has been made."""
+    from server.photo_proxy import PROXY_LONG_SIDE
+
     for ext in ("jpg", "png"):
         key = storage.proxy_key(sha256, PROXY_LONG_SIDE, ext)
         if storage.exists(key):
