@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 
+from server.auth import TokenCache
 from server.clock import Clock
 from server.config import Settings
 from server.ids import IdSource
@@ -27,6 +28,8 @@ class AppContext:
     # Every id and every wall-clock time a client sees comes from these two (the fake seeds them).
     ids: IdSource = field(default_factory=IdSource)
     clock: Clock = field(default_factory=Clock)
+    # Who each recently seen token belongs to (server/auth.py TokenCache).
+    tokens: TokenCache = field(default_factory=TokenCache)
     # module:function the render workers call in their child process (the fake has its own).
     render_target: str = "renderer.render:render"
     # Filled in by create_app from the modules that own them (storage.py, the render service).

@@ -7,13 +7,15 @@ Routes take these through the `Annotated` aliases (`CtxDep`, `DbDep`, `CurrentUs
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from server.auth import authenticate, hash_token, parse_bearer
+from server.auth import hash_token, identify, parse_bearer
 from server.context import AppContext
 from server.db import read_session
 from server.errors import ApiError, ErrorCode
@@ -38,13 +40,26 @@ def get_db(ctx: CtxDep) -> Iterator[Session]:
 DbDep = Annotated[Session, Depends(get_db)]
 
 
-def current_user(ctx: CtxDep, authorization: Annotated[str | None, Header()] = None) -> User:
-    with read_session(ctx.engine) as db:
-        user = authenticate(db, ctx.secret, authorization, now=ctx.clock.now())
+async def current_user(ctx: CtxDep, authorization: Annotated[str | None, Header()] = None) -> User:
+    # async on purpose: a cached token costs no thread hop and no query (see TokenCache).
+    digest = hash_token(ctx.secret, parse_bearer(authorization))
+    now = ctx.clock.now()
+    user = ctx.tokens.get(digest, now)
+    if user is None:
+        user, expires_at = await run_in_threadpool(_identify, ctx, authorization, now)
+        ctx.tokens.put(digest, user, expires_at)
     limiter = limiter_for(ctx)
     if limiter is not None:  # counted per valid token, by its keyed hash (429 + Retry-After past it)
-        limiter.check(hash_token(ctx.secret, parse_bearer(authorization)))
+        if limiter.in_memory:
+            limiter.check(digest)
+        else:  # a network store (Redis) must not block the event loop
+            await run_in_threadpool(limiter.check, digest)
     return user
+
+
+def _identify(ctx: AppContext, authorization: str | None, now: datetime) -> tuple[User, datetime]:
+    with read_session(ctx.engine) as db:
+        return identify(db, ctx.secret, authorization, now=now)
 
 
 CurrentUser = Annotated[User, Depends(current_user)]

@@ -28,6 +28,7 @@ class TokenRateLimiter:
         self.item: RateLimitItem = parse(per_token)
         self.storage = storage_from_string(storage_uri)
         self.limiter = MovingWindowRateLimiter(self.storage)
+        self.in_memory = storage_uri.startswith("memory://")  # cheap enough for the event loop
 
     def check(self, key: str) -> None:
         if self.limiter.hit(self.item, "token", key):

@@ -63,6 +63,7 @@ def reset(ctx: CtxDep, body: ResetBody | None = None) -> dict[str, Any]:
         with ctx.engine.begin() as conn:
             for table in reversed(SQLModel.metadata.sorted_tables):
                 conn.execute(delete(table))
+        ctx.tokens.clear()  # the users behind cached tokens are gone
         fake.ids.restart()
         fake.clock.restart()
         ctx.settings.anon_credits = fake.config.credits

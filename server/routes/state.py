@@ -9,7 +9,8 @@ from pydantic import BaseModel
 
 from agent.state import CanvasConfig
 from server import session_store
-from server.deps import CtxDep, CurrentUser, DbDep, check_user_segment, owned_session
+from server.db import read_session
+from server.deps import CtxDep, CurrentUser, check_user_segment, owned_session
 from server.errors import ApiError, ErrorCode, envelope
 from server.responses import SESSION_ERRORS, Envelope, errors
 
@@ -30,11 +31,12 @@ class StateAnswer(BaseModel):
     responses=errors(*SESSION_ERRORS),
     summary="The session's state: `latest`, or an older version by number (undo reads these)",
 )
-def get_state(
-    user: str, session_id: str, version: str, ctx: CtxDep, db: DbDep, caller: CurrentUser
-) -> dict[str, Any]:
+def get_state(user: str, session_id: str, version: str, ctx: CtxDep, caller: CurrentUser) -> dict[str, Any]:
     check_user_segment(user, caller)
-    session = owned_session(db, caller, session_id)
+    # One read session inside this one worker-thread call: a DbDep would cost two more thread
+    # hops on the hottest route clients poll.
+    with read_session(ctx.engine) as db:
+        session = owned_session(db, caller, session_id)
     if version == "latest":
         wanted = None
     elif version.isdigit() and len(version) <= 9:
