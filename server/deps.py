@@ -44,8 +44,10 @@ async def current_user(ctx: CtxDep, authorization: Annotated[str | None, Header(
     # async on purpose: a cached token costs no thread hop and no query (see TokenCache).
     digest = hash_token(ctx.secret, parse_bearer(authorization))
     now = ctx.clock.now()
-    user = ctx.tokens.get(digest, now)
-    if user is None:
+    cached = ctx.tokens.get(digest, now)
+    if cached is not None:
+        user = cached
+    else:
         user, expires_at = await run_in_threadpool(_identify, ctx, authorization, now)
         ctx.tokens.put(digest, user, expires_at)
     limiter = limiter_for(ctx)
