@@ -127,12 +127,17 @@ def intake(storage: Storage, tmp: Path, *, filename: str, sha256: str, size: int
             tmp.unlink()
 
 
+# The upload keeps only the tempo and the first beat, which two minutes settle as well as the
+# whole song does (measured: a 10-minute song, 2.9 s analysed whole, 0.23 s for 120 s, same grid).
+BEAT_WINDOW_SECONDS = 120.0
+
+
 def _beats(path: Path, filename: str) -> BeatGrid | None:
     """The song's tempo, or None: a song we cannot read a pulse from still uploads fine."""
     from renderer.beats import estimate_beats
 
     try:
-        return estimate_beats(path)
+        return estimate_beats(path, max_seconds=BEAT_WINDOW_SECONDS)
     except Exception:
         log.warning(
             "beat analysis of %s failed; the song uploads without a beat grid", filename, exc_info=True
