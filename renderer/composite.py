@@ -1,127 +1,24 @@
-"""Drawing one layer onto the frame: warp a source's planes by its view matrix, blend by opacity.
-
-Two warp backends with one interface: OpenCV on the CPU, and torch `grid_sample` on CUDA. Both
-sample bilinearly at float coordinates with edge replication. On the CPU, axis-aligned matrices
-(every Ken Burns zoom and pan) go through the separable `resize` (resample.py, ~3x cheaper than
-`warpAffine`, same pixels within a level); anything else through SIMD `warpAffine`. Measured on
-the benchmark's 1080x1920 luma plane, one core: warpAffine 5.1 ms, resize path 1.6 ms, torch
-grid_sample on CPU about 60 ms, so the CPU default is OpenCV and torch is for CUDA only.
-
-`StaticCache` wraps a warper and hands back last frame's output when a layer did not move.
+"""Drawing one layer onto the frame: warp a source's planes by its view matrix, blend by opacity;
+and text rasters. The pixel work goes through a PlaneOps (ops.py): OpenCV on the CPU, torch on
+a GPU, with the same code here for both.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Protocol
 
 import cv2
 import numpy as np
 
 from renderer.motion import Pose, chroma_matrix, scaled, view_matrix
+from renderer.ops import PlaneOps
+from renderer.ops_cpu import cv2_warp
 from renderer.planes import Planes
-from renderer.resample import resize_warp
 from renderer.text import TextRaster
 from renderer.timeline import VisualItem
 
 BLUR_FACTOR = 12  # blur fit: the backdrop is blurred at 1/12 size, about a 4% radius
-
-
-class Warper(Protocol):
-    name: str
-
-    def warp(self, plane: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        """Output (h, w) = size[::-1]; output pixel (x, y) samples `plane` at matrix @ (x, y, 1)."""
-        ...
-
-
-class Cv2Warper:
-    name = "cpu"
-
-    def warp(self, plane: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        fast = resize_warp(plane, matrix, size)
-        if fast is not None:
-            return fast
-        return cv2.warpAffine(
-            plane,
-            matrix,
-            size,
-            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-            borderMode=cv2.BORDER_REPLICATE,
-        )
-
-
-class TorchWarper:
-    """grid_sample on a torch device; sources stay resident on the device between frames."""
-
-    def __init__(self, device: str) -> None:
-        import torch
-
-        self.torch = torch
-        self.device = torch.device(device)
-        self.name = self.device.type
-        self._resident: dict[int, tuple[np.ndarray, object]] = {}
-
-    def _tensor(self, plane: np.ndarray) -> object:
-        key = id(plane)
-        hit = self._resident.get(key)
-        if hit is not None and hit[0] is plane:
-            return hit[1]
-        if len(self._resident) > 16:  # sources come and go; keep only the recent ones
-            self._resident.clear()
-        tensor = self.torch.from_numpy(plane).to(self.device, non_blocking=True)
-        tensor = tensor.to(self.torch.float16 if self.device.type == "cuda" else self.torch.float32)
-        tensor = tensor[None, None]
-        self._resident[key] = (plane, tensor)
-        return tensor
-
-    def warp(self, plane: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        torch = self.torch
-        source = self._tensor(plane)
-        width, height = size
-        src_h, src_w = plane.shape
-        xs = torch.arange(width, device=self.device, dtype=torch.float32)
-        ys = torch.arange(height, device=self.device, dtype=torch.float32)
-        grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
-        m = [float(v) for v in matrix.reshape(-1)]
-        sx = m[0] * grid_x + m[1] * grid_y + m[2]
-        sy = m[3] * grid_x + m[4] * grid_y + m[5]
-        # align_corners=True: -1 and 1 are the centres of the first and last source pixels
-        gx = sx * (2.0 / max(1, src_w - 1)) - 1.0
-        gy = sy * (2.0 / max(1, src_h - 1)) - 1.0
-        grid = torch.stack((gx, gy), dim=-1)[None].to(source.dtype)  # type: ignore[attr-defined]
-        out = torch.nn.functional.grid_sample(
-            source, grid, mode="bilinear", padding_mode="border", align_corners=True
-        )
-        return out[0, 0].round().clamp(0, 255).to(torch.uint8).cpu().numpy()
-
-
-class StaticCache:
-    """Reuses a warp's output when the same plane is warped by the same matrix as in the frame
-    before (a photo without motion, a held clip frame): a copy instead of a resample. Outputs
-    are kept for one frame only, so memory is one frame's layers at most."""
-
-    def __init__(self, inner: Warper) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self._previous: dict[tuple[int, bytes, tuple[int, int]], tuple[np.ndarray, np.ndarray]] = {}
-        self._current: dict[tuple[int, bytes, tuple[int, int]], tuple[np.ndarray, np.ndarray]] = {}
-
-    def next_frame(self) -> None:
-        self._previous, self._current = self._current, {}
-
-    def warp(self, plane: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        key = (id(plane), matrix.tobytes(), size)
-        hit = self._previous.get(key) or self._current.get(key)
-        # `is`: an id can be reused by a new array
-        out = hit[1] if hit is not None and hit[0] is plane else self.inner.warp(plane, matrix, size)
-        self._current[key] = (plane, out)
-        return out
-
-
-def make_warper(device: str) -> StaticCache:
-    return StaticCache(Cv2Warper() if device == "cpu" else TorchWarper(device))
 
 
 @dataclass
@@ -151,13 +48,6 @@ def with_margin(planes: Planes, margin: int) -> Planes:
     return Planes(*(cv2.copyMakeBorder(p, *(margin,) * 4, cv2.BORDER_REPLICATE) for p in planes.all()))
 
 
-def blend_into(target: np.ndarray, layer: np.ndarray, opacity: float) -> None:
-    if opacity >= 0.999:
-        target[...] = layer
-    elif opacity > 0.001:
-        cv2.addWeighted(layer, opacity, target, 1.0 - opacity, 0.0, dst=target)
-
-
 def _even_span(start: float, length: float, limit: int) -> tuple[int, int]:
     lo = max(0, math.floor(start + 0.5) // 2 * 2)
     hi = min(limit, int(math.floor(start + length + 0.5) + 1) // 2 * 2)
@@ -170,7 +60,7 @@ def warp_into(
     matrix: np.ndarray,
     dest: tuple[float, float, float, float],
     opacity: float,
-    warper: Warper,
+    ops: PlaneOps,
     chroma_shift: float = 0.0,
 ) -> None:
     """Warp `source` (matrix: canvas luma px -> source luma px) into the dest rect of `canvas`.
@@ -183,11 +73,11 @@ def warp_into(
     local[:, 2] += matrix[:, 0] * x0 + matrix[:, 1] * y0
     chroma = chroma_matrix(local)
     chroma[:, 2] += chroma_shift
-    blend_into(canvas.y[y0:y1, x0:x1], warper.warp(source.y, local, (x1 - x0, y1 - y0)), opacity)
+    ops.blend(canvas.y[y0:y1, x0:x1], ops.warp(source.y, local, (x1 - x0, y1 - y0)), opacity)
     size_c = ((x1 - x0) // 2, (y1 - y0) // 2)
     yc, xc = slice(y0 // 2, y1 // 2), slice(x0 // 2, x1 // 2)
-    blend_into(canvas.u[yc, xc], warper.warp(source.u, chroma, size_c), opacity)
-    blend_into(canvas.v[yc, xc], warper.warp(source.v, chroma, size_c), opacity)
+    ops.blend(canvas.u[yc, xc], ops.warp(source.u, chroma, size_c), opacity)
+    ops.blend(canvas.v[yc, xc], ops.warp(source.v, chroma, size_c), opacity)
 
 
 def blurred_backdrop(source: Source, box: tuple[float, float, float, float]) -> Planes:
@@ -206,12 +96,12 @@ def blurred_backdrop(source: Source, box: tuple[float, float, float, float]) -> 
     )
     matrix = scaled(matrix, (pw / source.width, ph / source.height))
     w, h = math.ceil(small_box[2] / 2) * 2, math.ceil(small_box[3] / 2) * 2
-    warper = Cv2Warper()
     chroma = chroma_matrix(matrix)
+    # built on the CPU once per segment (it is small); the frame's ops upload it if they need
     return Planes(
-        _soften(warper.warp(small.y, matrix, (w, h))),
-        _soften(warper.warp(small.u, chroma, (w // 2, h // 2))),
-        _soften(warper.warp(small.v, chroma, (w // 2, h // 2))),
+        _soften(cv2_warp(small.y, matrix, (w, h))),
+        _soften(cv2_warp(small.u, chroma, (w // 2, h // 2))),
+        _soften(cv2_warp(small.v, chroma, (w // 2, h // 2))),
     )
 
 
@@ -224,7 +114,7 @@ def draw_visual(
     source: Source,
     item: VisualItem,
     pose: Pose,
-    warper: Warper,
+    ops: PlaneOps,
     backdrop: Planes | None = None,
     opacity: float | None = None,
 ) -> None:
@@ -237,17 +127,16 @@ def draw_visual(
         matrix = np.array(
             [[bw / boxw, 0.0, (0.5 - bx) * bw / boxw - 0.5], [0.0, bh / boxh, (0.5 - by) * bh / boxh - 0.5]]
         )
-        # the small backdrop stays on the CPU (cached by the caller's warper when that is the CPU's)
-        warp_into(canvas, backdrop, matrix, item.box, alpha, warper if warper.name == "cpu" else Cv2Warper())
+        warp_into(canvas, backdrop, matrix, item.box, alpha, ops)
     fit = "contain" if item.fit == "blur" else item.fit
     matrix, dest = view_matrix(source.width, source.height, item.box, fit, pose, item.focus)
     matrix = scaled(matrix, source.factor)
     # the margin shifts luma by `margin`, which chroma_matrix turns into half that in chroma
     matrix[:, 2] += source.margin
-    warp_into(canvas, source.planes, matrix, dest, alpha, warper, source.margin / 2)
+    warp_into(canvas, source.planes, matrix, dest, alpha, ops, source.margin / 2)
 
 
-def draw_text(canvas: Planes, raster: TextRaster, opacity: float, dy: float) -> None:
+def draw_text(canvas: Planes, raster: TextRaster, opacity: float, dy: float, ops: PlaneOps) -> None:
     """Straight-alpha blend of a text raster at its place, shifted down by dy pixels (even)."""
     if opacity <= 0.001:
         return
@@ -263,10 +152,5 @@ def draw_text(canvas: Planes, raster: TextRaster, opacity: float, dy: float) -> 
         tx1, ty1 = min(plane.shape[1], x + w), min(plane.shape[0], y + h)
         if tx1 <= tx0 or ty1 <= ty0:
             continue
-        region = plane[ty0:ty1, tx0:tx1]
-        sx, sy = slice(tx0 - x, tx1 - x), slice(ty0 - y, ty1 - y)
-        a = alpha[sy, sx].astype(np.uint16)
-        if opacity < 0.999:
-            a = (a * round(opacity * 256)) >> 8
-        mixed = (region.astype(np.uint16) * (255 - a) + layer[sy, sx].astype(np.uint16) * a + 127) // 255
-        region[...] = mixed.astype(np.uint8)
+        window = (slice(ty0 - y, ty1 - y), slice(tx0 - x, tx1 - x))
+        ops.blend_alpha(plane[ty0:ty1, tx0:tx1], layer, alpha, window, opacity)

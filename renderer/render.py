@@ -15,21 +15,17 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-import numpy as np
-
 from renderer import audio as soundtrack
-from renderer.composite import Warper, draw_text, draw_visual, make_warper
+from renderer.compositor import Compositor
 from renderer.decode_image import is_photo
 from renderer.draft import Draft
 from renderer.encode import Muxer, choose_encoder
 from renderer.errors import RenderError
-from renderer.motion import MOTION_REGISTRY
+from renderer.ops import DEVICES
 from renderer.output import OutputSpec, Phase, RenderProgress, RenderResult
-from renderer.planes import FrameBuffer, Planes, solid_planes
+from renderer.planes import FrameBuffer
 from renderer.sources import SourcePool
-from renderer.text import TEXT_ANIM_REGISTRY, TextLayer
-from renderer.timeline import RenderPlan, VisualItem, build_plan
-from renderer.transitions import TRANSITION_REGISTRY, ease_in_out
+from renderer.timeline import RenderPlan, build_plan
 
 log = logging.getLogger("nemo.renderer")
 
@@ -39,9 +35,13 @@ LOOKAHEAD_SECONDS = 1.0
 
 
 def choose_device(device: str) -> str:
-    """cuda when asked for (or auto) and torch sees a GPU; else cpu. Never imports torch for cpu."""
-    if device not in ("auto", "cpu", "cuda"):
-        raise RenderError("bad_output", f"unknown device {device!r}")
+    """cuda when asked for (or auto) and torch sees a GPU; else cpu. Never imports torch for cpu.
+    "torch-cpu" runs the GPU compositor's code on the CPU (slow; for checking it without a GPU)."""
+    if device not in DEVICES:
+        raise RenderError("bad_output", f"unknown device {device!r}; use one of {', '.join(DEVICES)}")
+    if device == "torch-cpu":
+        log.info("compositing device: torch-cpu (the GPU code path on the CPU)")
+        return device
     chosen = "cpu"
     if device != "cpu" and (Path("/dev/nvidiactl").exists() or device == "cuda"):
         import torch
@@ -170,92 +170,11 @@ def _frame_loop(
     progress: _Progress,
     should_cancel: Callable[[], bool] | None,
 ) -> None:
-    warper = make_warper(device)
-    background = solid_planes(plan.width, plan.height, plan.bg)
-    texts: dict[int, TextLayer] = {}
+    compositor = Compositor(plan, pool, device)
     for frame in range(plan.n_frames):
         if should_cancel is not None and frame % CANCEL_EVERY == 0 and should_cancel():
             raise RenderError("cancelled", "the render was cancelled")
-        pool.advance(frame)
         buffer = encoder_thread.take_buffer()
-        canvas = buffer.planes
-        actives = [[it for it in track if it.start <= frame < it.end] for track in plan.tracks]
-        if not _covers_canvas(actives, plan):
-            for target, plane in zip(canvas.all(), background.all(), strict=True):
-                np.copyto(target, plane)
-        for active in actives:
-            _draw_track(canvas, active, frame, plan, pool, warper)
-        _draw_texts(canvas, plan, frame, texts)
-        warper.next_frame()
+        compositor.draw(frame, buffer)
         encoder_thread.frames.put(buffer)
         progress.report("compose", 3 + 95 * (frame + 1) / max(1, plan.n_frames))
-
-
-def _covers_canvas(actives: list[list[VisualItem]], plan: RenderPlan) -> bool:
-    """True when the first track's steady layer paints every pixel opaquely, so filling the
-    background first would be overwritten anyway (a copy of a whole frame saved)."""
-    if not actives or not actives[0]:
-        return False
-    item = actives[0][0]
-    x, y, w, h = item.box
-    return (
-        item.fit in ("cover", "blur")
-        and item.opacity >= 0.999
-        and x <= 0
-        and y <= 0
-        and x + w >= plan.width
-        and y + h >= plan.height
-    )
-
-
-def _draw_track(
-    canvas: Planes, active: list[VisualItem], frame: int, plan: RenderPlan, pool: SourcePool, warper: Warper
-) -> None:
-    if not active:
-        return
-    *steady, incoming = active
-    for item in steady:
-        _draw_item(canvas, item, frame, plan, pool, warper)
-    into = frame - incoming.start
-    if incoming.transition_frames and into < incoming.transition_frames:
-        p = ease_in_out((into + 0.5) / incoming.transition_frames)
-        if incoming.transition == "crossfade" and incoming.fit != "blur":
-            # mix(a, over(a, layer, o), p) == over(a, layer, o * p): one blend, no frame copies
-            _draw_item(canvas, incoming, frame, plan, pool, warper, incoming.opacity * p)
-            return
-        below = canvas.copy()
-        _draw_item(canvas, incoming, frame, plan, pool, warper)
-        mixed = TRANSITION_REGISTRY[incoming.transition](below, canvas, p)
-        for target, plane in zip(canvas.all(), mixed.all(), strict=True):
-            if target is not plane:
-                np.copyto(target, plane)
-    else:
-        _draw_item(canvas, incoming, frame, plan, pool, warper)
-
-
-def _draw_item(
-    canvas: Planes,
-    item: VisualItem,
-    frame: int,
-    plan: RenderPlan,
-    pool: SourcePool,
-    warper: Warper,
-    opacity: float | None = None,
-) -> None:
-    loaded = pool.get(item)
-    source = loaded.source_at(frame, plan.fps)
-    pose = MOTION_REGISTRY[item.motion]((frame - item.start + 0.5) / max(1, item.frames))
-    draw_visual(canvas, source, item, pose, warper, loaded.backdrop, opacity)
-
-
-def _draw_texts(canvas: Planes, plan: RenderPlan, frame: int, layers: dict[int, TextLayer]) -> None:
-    for index, item in enumerate(plan.texts):
-        if not item.start <= frame < item.end:
-            layers.pop(index, None)
-            continue
-        layer = layers.get(index)
-        if layer is None:
-            layer = layers[index] = TextLayer(item, plan.width, plan.height)
-        t = (frame - item.start + 0.5) / plan.fps
-        pose = TEXT_ANIM_REGISTRY[item.anim](t, (item.end - item.start) / plan.fps, layer.size)
-        draw_text(canvas, layer.raster(pose.reveal), pose.opacity, pose.dy)

@@ -1,4 +1,5 @@
-"""Transitions: one function per kind, on yuv420p planes. `a` is the picture going out (what lies
+"""Transitions: one function per kind, on yuv420p planes, written once over a PlaneOps (ops.py) so
+the CPU and the GPU run the same code. `a` is the picture going out (what lies
 beneath the incoming segment), `b` the picture coming in, `p` the eased progress in 0..1.
 
 Geometry is expressed as fractions of each plane's own size, so the same code serves the full
@@ -10,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import lru_cache
 
-import cv2
 import numpy as np
 
+from renderer.ops import Array, PlaneOps
 from renderer.planes import Planes
 
-TransitionFn = Callable[[Planes, Planes, float], Planes]
-PlaneFn = Callable[[np.ndarray, np.ndarray, float, int], np.ndarray]  # int: plane index 0=Y 1=U 2=V
+TransitionFn = Callable[[Planes, Planes, float, PlaneOps], Planes]
+# int: plane index 0=Y 1=U 2=V
+PlaneFn = Callable[[Array, Array, float, int, PlaneOps], Array]
 
 _BLACK = (16, 128, 128)
 _WHITE = (235, 128, 128)
@@ -28,42 +30,38 @@ def ease_in_out(u: float) -> float:
 
 
 def _per_plane(fn: PlaneFn) -> TransitionFn:
-    def run(a: Planes, b: Planes, p: float) -> Planes:
-        return Planes(*(fn(pa, pb, p, i) for i, (pa, pb) in enumerate(zip(a.all(), b.all(), strict=True))))
+    def run(a: Planes, b: Planes, p: float, ops: PlaneOps) -> Planes:
+        planes = zip(a.all(), b.all(), strict=True)
+        return Planes(*(fn(pa, pb, p, i, ops) for i, (pa, pb) in enumerate(planes)))
 
     return run
 
 
-def _mix(a: np.ndarray, b: np.ndarray, p: float) -> np.ndarray:
-    return cv2.addWeighted(a, 1.0 - p, b, p, 0.0)
-
-
-def _none(a: np.ndarray, b: np.ndarray, p: float, i: int) -> np.ndarray:
+def _none(a: Array, b: Array, p: float, i: int, ops: PlaneOps) -> Array:
     return b
 
 
-def _crossfade(a: np.ndarray, b: np.ndarray, p: float, i: int) -> np.ndarray:
-    return _mix(a, b, p)
+def _crossfade(a: Array, b: Array, p: float, i: int, ops: PlaneOps) -> Array:
+    return ops.mix(a, b, p)
 
 
 @lru_cache(maxsize=8)
 def _noise(shape: tuple[int, int]) -> np.ndarray:
-    # fixed seed: the dissolve pattern is the same on every render; chroma follows luma's pattern
+    # fixed seed: the dissolve pattern is the same on every render (and on every backend)
     rng = np.random.default_rng(7)
     return rng.random(shape, dtype=np.float32)
 
 
-def _dissolve(a: np.ndarray, b: np.ndarray, p: float, i: int) -> np.ndarray:
-    noise = _noise((a.shape[0], a.shape[1]))
-    return np.where(noise < p, b, a)
+def _dissolve(a: Array, b: Array, p: float, i: int, ops: PlaneOps) -> Array:
+    return ops.select(_noise((a.shape[0], a.shape[1])), p, b, a)
 
 
 def _through(colour: tuple[int, int, int]) -> PlaneFn:
-    def run(a: np.ndarray, b: np.ndarray, p: float, i: int) -> np.ndarray:
-        solid = np.full_like(a, colour[i])
+    def run(a: Array, b: Array, p: float, i: int, ops: PlaneOps) -> Array:
+        solid = ops.solid_like(a, colour[i])
         if p < 0.5:
-            return _mix(a, solid, p * 2)
-        return _mix(solid, b, p * 2 - 1)
+            return ops.mix(a, solid, p * 2)
+        return ops.mix(solid, b, p * 2 - 1)
 
     return run
 
@@ -71,8 +69,8 @@ def _through(colour: tuple[int, int, int]) -> PlaneFn:
 def _wipe(axis: int, reverse: bool) -> PlaneFn:
     """b is revealed by an edge sweeping across; `reverse` sweeps from the far side."""
 
-    def run(a: np.ndarray, b: np.ndarray, p: float, i: int) -> np.ndarray:
-        out = a.copy()
+    def run(a: Array, b: Array, p: float, i: int, ops: PlaneOps) -> Array:
+        out = ops.copy(a)
         size = a.shape[axis]
         edge = round(size * p)
         index = slice(size - edge, size) if reverse else slice(0, edge)
@@ -85,9 +83,9 @@ def _wipe(axis: int, reverse: bool) -> PlaneFn:
     return run
 
 
-def _shifted(plane: np.ndarray, dx: int, dy: int, under: np.ndarray) -> np.ndarray:
+def _shifted(plane: Array, dx: int, dy: int, under: Array, ops: PlaneOps) -> Array:
     """`plane` moved by (dx, dy) pixels over `under` (which shows where it no longer covers)."""
-    out = under.copy()
+    out = ops.copy(under)
     h, w = plane.shape
     xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
     ys, yd = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (slice(-dy, h), slice(0, h + dy))
@@ -99,24 +97,20 @@ def _shifted(plane: np.ndarray, dx: int, dy: int, under: np.ndarray) -> np.ndarr
 def _slide(direction: tuple[int, int], push: bool) -> PlaneFn:
     """b slides in moving along `direction` (unit x, y); with `push`, a moves out ahead of it."""
 
-    def run(a: np.ndarray, b: np.ndarray, p: float, i: int) -> np.ndarray:
+    def run(a: Array, b: Array, p: float, i: int, ops: PlaneOps) -> Array:
         h, w = a.shape
         dx, dy = direction
         # b starts one full size behind its final place and arrives at p = 1
         bx, by = round(-dx * w * (1 - p)), round(-dy * h * (1 - p))
-        base = _shifted(a, round(dx * w * p), round(dy * h * p), a) if push else a
-        return _shifted(b, bx, by, base)
+        base = _shifted(a, round(dx * w * p), round(dy * h * p), a, ops) if push else a
+        return _shifted(b, bx, by, base, ops)
 
     return run
 
 
-def _zoom(a: np.ndarray, b: np.ndarray, p: float, i: int) -> np.ndarray:
+def _zoom(a: Array, b: Array, p: float, i: int, ops: PlaneOps) -> Array:
     """a grows towards the viewer while b fades in over it."""
-    h, w = a.shape
-    scale = 1.0 + 0.5 * p
-    matrix = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), 0.0, scale)
-    grown = cv2.warpAffine(a, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return _mix(grown, b, p)
+    return ops.mix(ops.zoom(a, 1.0 + 0.5 * p), b, p)
 
 
 @lru_cache(maxsize=8)
@@ -127,25 +121,19 @@ def _radius_map(shape: tuple[int, int]) -> np.ndarray:
     return (distance / distance.max()).astype(np.float32)
 
 
-def _circle(a: np.ndarray, b: np.ndarray, p: float, i: int) -> np.ndarray:
+def _circle(a: Array, b: Array, p: float, i: int, ops: PlaneOps) -> Array:
     """An iris opening from the centre shows b."""
-    return np.where(_radius_map((a.shape[0], a.shape[1])) <= p, b, a)
+    return ops.select(_radius_map((a.shape[0], a.shape[1])), p, b, a, inclusive=True)
 
 
-def _blur(a: np.ndarray, b: np.ndarray, p: float, i: int) -> np.ndarray:
+def _blur(a: Array, b: Array, p: float, i: int, ops: PlaneOps) -> Array:
     """a blurs out, the pictures crossfade at the blurriest point, b comes into focus."""
     strength = 1.0 - abs(2 * p - 1)  # 0 -> 1 -> 0
-    mixed = _mix(a, b, p)
+    mixed = ops.mix(a, b, p)
     radius = int(strength * max(a.shape) * 0.04)
     if radius < 1:
         return mixed
-    # a box blur on a quarter size copy: cheap and, at these radii, indistinguishable from Gaussian
-    small = cv2.resize(
-        mixed, (max(1, a.shape[1] // 4), max(1, a.shape[0] // 4)), interpolation=cv2.INTER_AREA
-    )
-    k = max(1, radius // 4) * 2 + 1
-    small = cv2.blur(small, (k, k))
-    return cv2.resize(small, (a.shape[1], a.shape[0]), interpolation=cv2.INTER_LINEAR)
+    return ops.blur(mixed, radius)
 
 
 TRANSITION_REGISTRY: dict[str, TransitionFn] = {

@@ -295,6 +295,60 @@ def video_set(directory: Path) -> list[Path]:
     ]
 
 
+Scene = tuple[float, tuple[int, int, int], float]  # seconds, solid picture colour, tone in Hz
+
+
+def mp4_scenes(
+    directory: Path,
+    name: str,
+    scenes: list[Scene],
+    *,
+    size: tuple[int, int] = (64, 64),
+    fps: int = 30,
+    amplitude: float = 0.25,
+) -> Path:
+    """H.264 + AAC (48 kHz stereo) played scene by scene: each scene is a solid colour with its
+    own sine tone, so a decoded output frame says which scene's picture it shows and the audio's
+    spectrum which scene it hears. Picture and tone change together at each scene boundary (scene
+    lengths should be whole frames); the tone's phase runs on across it, so the change is no click.
+    """
+    w, h = size
+    rate = 48_000
+    ends = np.cumsum([seconds for seconds, _, _ in scenes])
+
+    def scene_at(t: np.ndarray) -> np.ndarray:
+        return np.minimum(np.searchsorted(ends, t + 1e-9, side="right"), len(scenes) - 1)
+
+    path = directory / name
+    with av.open(str(path), "w", format="mp4") as out:
+        vs = out.add_stream("libx264", rate=fps)
+        vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+        sound = out.add_stream("aac", rate=rate)
+        sound.layout = "stereo"
+        n_frames = round(float(ends[-1]) * fps)
+        for i, k in enumerate(scene_at(np.arange(n_frames) / fps).tolist()):
+            img = np.empty((h, w, 3), np.uint8)
+            img[:, :] = scenes[k][1]
+            picture = av.VideoFrame.from_ndarray(img, format="rgb24")
+            picture.pts = i
+            picture.time_base = Fraction(1, fps)
+            out.mux(vs.encode(picture))
+        out.mux(vs.encode())
+        n_samples = round(float(ends[-1]) * rate)
+        hz = np.array([scenes[k][2] for k in scene_at(np.arange(n_samples) / rate).tolist()])
+        phase = np.cumsum(2 * math.pi * hz / rate) - 2 * math.pi * hz[0] / rate
+        mono = (amplitude * np.sin(phase)).astype(np.float32)
+        for pts in range(0, n_samples, 1024):
+            chunk = mono[pts : pts + 1024]
+            block = av.AudioFrame.from_ndarray(np.stack([chunk, chunk]), format="fltp", layout="stereo")
+            block.sample_rate = rate
+            block.pts = pts
+            block.time_base = Fraction(1, rate)
+            out.mux(sound.encode(block))
+        out.mux(sound.encode())
+    return path
+
+
 # ---------------------------------------------------------------- audio
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from render_check import draft, frames, render_file
 
-from renderer.composite import Cv2Warper, TorchWarper
 from renderer.motion import Pose, view_matrix
+from renderer.ops_cpu import cv2_warp
 
 torch = pytest.importorskip("torch")
 
@@ -28,8 +28,10 @@ def _compare(device: str) -> None:
     matrix, _ = view_matrix(
         400, 300, (0.0, 0.0, 180.0, 320.0), "cover", Pose(zoom=1.07, pan_x=0.3), (0.4, 0.5)
     )
-    expected = Cv2Warper().warp(plane, matrix, (180, 320)).astype(int)
-    got = TorchWarper(device).warp(plane, matrix, (180, 320)).astype(int)
+    from renderer.ops_torch import TorchOps
+
+    expected = cv2_warp(plane, matrix, (180, 320)).astype(int)
+    got = TorchOps(device).warp(plane, matrix, (180, 320)).cpu().numpy().astype(int)
     assert got.shape == expected.shape
     assert np.abs(got - expected).max() <= 2
 
@@ -103,7 +105,7 @@ def test_resize_fast_path_matches_warp_affine(zoom: float, motion_pan: float) ->
         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
         borderMode=cv2.BORDER_REPLICATE,
     )
-    fast = Cv2Warper().warp(plane, matrix, (270, 480))  # resize_warp, or warpAffine when it says no
+    fast = cv2_warp(plane, matrix, (270, 480))  # resize_warp, or warpAffine when it says no
     assert fast.shape == reference.shape
     assert np.abs(fast.astype(int) - reference.astype(int)).max() <= 2
 
@@ -134,20 +136,29 @@ def test_rotation_or_shear_is_left_to_warp_affine() -> None:
 def test_a_static_layer_reuses_the_warp_and_paints_the_same_pixels() -> None:
     """The static-frame shortcut (StaticCache) gives exactly the full path's pixels, frame after
     frame, and recomputes as soon as the layer moves."""
-    from renderer.composite import StaticCache, warp_into
+    from renderer.composite import warp_into
+    from renderer.ops_cpu import CpuOps
     from renderer.planes import Planes, solid_planes
 
     source = Planes(_textured(400, 300, 1), _textured(200, 150, 2), _textured(200, 150, 3))
-    cached = StaticCache(Cv2Warper())
+    resampled: list[int] = []
+
+    def counted(plane: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        resampled.append(1)
+        return cv2_warp(plane, matrix, size)
+
+    ops = CpuOps(resample=counted)
     for frame in range(4):
         zoom = 1.0 if frame < 3 else 1.05  # still for three frames, then it moves
         matrix, dest = view_matrix(400, 300, (0.0, 0.0, 180.0, 320.0), "cover", Pose(zoom=zoom), (0.5, 0.5))
         full, fast = solid_planes(180, 320, (0, 0, 0)), solid_planes(180, 320, (0, 0, 0))
-        warp_into(full, source, matrix, dest, 0.8, Cv2Warper())
-        warp_into(fast, source, matrix, dest, 0.8, cached)
+        warp_into(full, source, matrix, dest, 0.8, CpuOps())  # a fresh cache: always resamples
+        warp_into(fast, source, matrix, dest, 0.8, ops)
         for a, b in zip(full.all(), fast.all(), strict=True):
             assert np.array_equal(a, b)
-        cached.next_frame()
+        ops.next_frame()
+    # three planes resampled on frame 0, reused on frames 1 and 2, resampled again when it moved
+    assert len(resampled) == 6
 
 
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.83])
@@ -155,19 +166,72 @@ def test_crossfade_as_one_blend_equals_the_generic_transition(p: float) -> None:
     """render.py draws a crossfade's incoming layer once at opacity p instead of copying the
     frame and mixing: the pixels are the generic transition's within a level of rounding."""
     from renderer.composite import warp_into
+    from renderer.ops_cpu import CpuOps
     from renderer.planes import Planes, solid_planes
     from renderer.transitions import TRANSITION_REGISTRY
 
     a = Planes(_textured(400, 300, 1), _textured(200, 150, 2), _textured(200, 150, 3))
     b = Planes(_textured(400, 300, 4), _textured(200, 150, 5), _textured(200, 150, 6))
     matrix, dest = view_matrix(400, 300, (0.0, 0.0, 180.0, 320.0), "cover", Pose(zoom=1.03), (0.5, 0.5))
-    warper = Cv2Warper()
+    ops = CpuOps()
     below = solid_planes(180, 320, (0, 0, 0))
-    warp_into(below, a, matrix, dest, 1.0, warper)
+    warp_into(below, a, matrix, dest, 1.0, ops)
     over = below.copy()
-    warp_into(over, b, matrix, dest, 1.0, warper)
-    generic = TRANSITION_REGISTRY["crossfade"](below, over, p)
+    warp_into(over, b, matrix, dest, 1.0, ops)
+    generic = TRANSITION_REGISTRY["crossfade"](below, over, p, ops)
     shortcut = below.copy()
-    warp_into(shortcut, b, matrix, dest, p, warper)
+    warp_into(shortcut, b, matrix, dest, p, ops)
     for x, y in zip(generic.all(), shortcut.all(), strict=True):
         assert np.abs(x.astype(int) - y.astype(int)).max() <= 1
+
+
+def test_a_transition_whose_outgoing_segment_ended_starts_from_the_background(tmp_path: Path) -> None:
+    """A transition longer than the overlap: for its last frames nothing lies beneath the incoming
+    segment, so it must come in over the background colour, never over whatever an earlier frame
+    left in the reused buffer (which once showed an old picture in the wiped area)."""
+    from renderer.compositor import Compositor
+    from renderer.draft import Draft
+    from renderer.output import OutputSpec
+    from renderer.planes import FrameBuffer, rgb_to_yuv
+    from renderer.sources import SourcePool
+    from renderer.timeline import build_plan
+
+    photo = tmp_path / "p.png"
+    from PIL import Image
+
+    Image.new("RGB", (180, 320), (200, 40, 40)).save(photo)
+    d = Draft.model_validate(
+        {
+            "d": 2000,
+            "m": {"width": 180, "height": 320, "fps": 10, "bg": "#0000FF"},
+            "t": [
+                {
+                    "id": "v1",
+                    "tt": 0,
+                    "sg": [
+                        {"id": "a", "src": "p", "st": 0, "d": 1000},
+                        # 1000 ms of wipe, but only 200 ms of overlap with "a"
+                        {
+                            "id": "b",
+                            "src": "p",
+                            "st": 800,
+                            "d": 1200,
+                            "m": {"tr": {"type": "wipe_left", "d": 1000}},
+                        },
+                    ],
+                }
+            ],
+        }
+    )
+    plan = build_plan(d, {"p": photo}, OutputSpec())
+    pool = SourcePool(plan, lookahead=5)
+    try:
+        compositor = Compositor(plan, pool, "cpu")
+        buffer = FrameBuffer(plan.width, plan.height)
+        for frame in range(13):
+            buffer.data[...] = 255  # stale contents, as a reused buffer may hold
+            compositor.draw(frame, buffer)
+    finally:
+        pool.close()
+    # frame 12 is 0.4 s into the wipe from the right: the left part still shows what lies beneath
+    assert abs(int(buffer.planes.y[160, 10]) - rgb_to_yuv((0, 0, 255))[0]) <= 1
