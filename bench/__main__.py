@@ -24,8 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.cases import floor_frames_path, prepare_floor_frames
-from bench.job import FPS, SECONDS, media
+from bench.cases import floor_frames_path
+from bench.job import FPS, SECONDS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,6 +51,13 @@ def run_case(name: str, out: Path) -> dict:
     }
 
 
+def _in_child(call: str) -> None:
+    """Run one preparation step (`call`, Python) in its own process. The parent must stay small:
+    Linux carries a process's peak RSS across fork + exec, so every case started later would
+    report the parent's peak as its own."""
+    subprocess.run([sys.executable, "-c", f"import bench.cases, bench.job; {call}"], cwd=ROOT, check=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="renderer benchmarks")
     parser.add_argument("--cases", default="ffmpeg_cli,encoder_floor,ours")
@@ -61,7 +68,7 @@ def main() -> None:
     print(
         f"bench: {SECONDS} s at 1080x1920 {FPS} fps, 10 photos of 12 MP; making media (cached)...", flush=True
     )
-    media()
+    _in_child("bench.job.media()")
     load_before = os.getloadavg()[0]
     runs: list[dict] = []
     results = runs
@@ -74,7 +81,7 @@ def main() -> None:
                     reference = Path(tmp) / "reference.mp4"
                     run_case("ffmpeg_cli", reference)
                 print("bench: decoding the reference render into raw frames for the floor...", flush=True)
-                prepare_floor_frames(reference)
+                _in_child(f"bench.cases.prepare_floor_frames(__import__('pathlib').Path({str(reference)!r}))")
             runs.append(run_case(name, Path(tmp) / f"{name}.mp4"))
     results = [_median([r for r in runs if r["case"] == name]) for name in cases]
     floor_run = next((r for r in results if r["case"] == "encoder_floor" and "wall_s" in r), None)

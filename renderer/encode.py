@@ -17,11 +17,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import av
 import numpy as np
 from av.container import OutputContainer
+from av.video.stream import VideoStream
 
 from renderer.errors import RenderError
 from renderer.output import OutputSpec
@@ -90,6 +91,16 @@ def choose_encoder(requested: str, output: OutputSpec) -> EncoderSettings:
     return EncoderSettings(codec=codec, crf=crf, preset=preset)
 
 
+class AudioSource(Protocol):
+    """The soundtrack as the muxer reads it: (2, n) float32 at SAMPLE_RATE, sliced forwards
+    (audio.Soundtrack produces it block by block; a plain array works too)."""
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+
+    def __getitem__(self, key: tuple[slice, slice]) -> np.ndarray: ...
+
+
 class Muxer:
     """Owns the output container; video frames in order, audio interleaved up to the video time."""
 
@@ -100,7 +111,7 @@ class Muxer:
         height: int,
         fps: int,
         settings: EncoderSettings,
-        audio: np.ndarray,
+        audio: AudioSource,
         threads: int = 0,
     ) -> None:
         self.fps = fps
@@ -108,7 +119,7 @@ class Muxer:
         # encode() returns: it can read our buffer in place (no 3 MB copy per frame). Other
         # encoders may hold a frame until later, so they get a copy.
         self.zero_copy = settings.codec == "libx264"
-        self.audio = audio  # (2, n) float32 at SAMPLE_RATE
+        self.audio = audio
         self._audio_pos = 0
         self._frames = 0
         try:
@@ -118,7 +129,9 @@ class Muxer:
             )
         except (av.FFmpegError, OSError) as exc:
             raise RenderError("output", f"cannot create the output file ({exc})") from exc
-        self.video = self.container.add_stream(settings.codec, rate=fps, options=_video_options(settings))
+        video = self.container.add_stream(settings.codec, rate=fps, options=_video_options(settings))
+        assert isinstance(video, VideoStream)  # a video codec's name, from choose_encoder
+        self.video = video
         self.video.width, self.video.height, self.video.pix_fmt = width, height, "yuv420p"
         context: Any = self.video.codec_context
         context.color_primaries = context.color_trc = context.colorspace = _BT709

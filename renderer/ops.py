@@ -19,14 +19,12 @@ it needs and keeps it while it is used.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from renderer.errors import RenderError
-from renderer.planes import FrameBuffer, Planes
-
-Array = Any  # np.ndarray on the CPU backend, torch.Tensor on the torch backend
+from renderer.planes import Array, FrameBuffer, Planes
 
 DEVICES = ("auto", "cpu", "cuda", "torch-cpu")
 

@@ -74,7 +74,7 @@ class CpuOps:
         window: tuple[slice, slice],
         opacity: float,
     ) -> None:
-        a = alpha[window].astype(np.uint16)
+        a: np.ndarray = alpha[window].astype(np.uint16)
         if opacity < 0.999:
             a = (a * round(opacity * 256)) >> 8
         mixed = (target.astype(np.uint16) * (255 - a) + layer[window].astype(np.uint16) * a + 127) // 255

@@ -12,6 +12,7 @@ blends round to nearest like cv2.addWeighted, and text uses the same integer for
 
 from __future__ import annotations
 
+import weakref
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
@@ -34,7 +35,9 @@ class TorchOps:
         self.functional = torch.nn.functional
         self.device = torch.device(device)
         self.name = "cuda" if self.device.type == "cuda" else "torch-cpu"
-        self._resident: OrderedDict[tuple[int, str], tuple[np.ndarray, torch.Tensor]] = OrderedDict()
+        self._resident: OrderedDict[tuple[int, str], tuple[weakref.ref[np.ndarray], torch.Tensor]] = (
+            OrderedDict()
+        )
         self._axes_cache: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
         self._flat: torch.Tensor | None = None
         self._warp = StaticCache(self._warp_host)
@@ -42,20 +45,35 @@ class TorchOps:
     # -- residency --------------------------------------------------------------------------
 
     def _upload(self, array: np.ndarray, kind: str) -> torch.Tensor:
-        """`array` on the device: "u8" as is, "f32" as float32 (1, 1, h, w) for sampling."""
+        """`array` on the device: "u8" as is, "f32" as float32 (1, 1, h, w) for sampling.
+
+        Entries hold the host array weakly: when the source pool frees a photo, its device copy
+        goes too, so neither host nor device memory grows with the number of photos."""
         key = (id(array), kind)
         hit = self._resident.get(key)
-        if hit is not None and hit[0] is array:  # `is`: ids of freed arrays are reused
+        if hit is not None and hit[0]() is array:  # `is`: ids of freed arrays are reused
             self._resident.move_to_end(key)
             return hit[1]
         host = array if array.flags.c_contiguous and array.flags.writeable else np.array(array)
         tensor = self.torch.from_numpy(host).to(self.device, non_blocking=True)
         if kind == "f32":
             tensor = tensor.to(self.torch.float32)[None, None]
-        self._resident[key] = (array, tensor)
-        while len(self._resident) > RESIDENT_LIMIT:
-            self._resident.popitem(last=False)
+        resident = self._resident
+
+        def forget(ref: weakref.ref[np.ndarray]) -> None:
+            entry = resident.get(key)
+            if entry is not None and entry[0] is ref:
+                resident.pop(key, None)
+
+        resident[key] = (weakref.ref(array, forget), tensor)
+        while len(resident) > RESIDENT_LIMIT:
+            resident.popitem(last=False)
         return tensor
+
+    @property
+    def resident_bytes(self) -> int:
+        """Device memory held for sources now (the frame canvas aside)."""
+        return sum(t.numel() * t.element_size() for _, t in self._resident.values())
 
     # -- frames -----------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ then runs on these planes, so no frame ever needs an RGB -> YUV conversion.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -34,13 +35,17 @@ _RGB_TO_YUV = np.array(
 )
 
 
+# numpy arrays on the CPU; torch tensors where the torch backend (ops_torch.py) holds a frame
+Array = Any
+
+
 @dataclass
 class Planes:
     """One yuv420p picture: y is (h, w), u and v are (h/2, w/2); h and w are even."""
 
-    y: np.ndarray
-    u: np.ndarray
-    v: np.ndarray
+    y: Array
+    u: Array
+    v: Array
 
     @property
     def width(self) -> int:
@@ -57,7 +62,7 @@ class Planes:
     def copy(self) -> Planes:
         return Planes(self.y.copy(), self.u.copy(), self.v.copy())
 
-    def all(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def all(self) -> tuple[Array, Array, Array]:
         return self.y, self.u, self.v
 
 

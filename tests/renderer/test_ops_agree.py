@@ -201,3 +201,23 @@ def test_render_on_the_gpu_path_gives_the_cpu_video(
     # two encodes of frames a level or two apart on fine-grained texture: visually identical
     psnr = 10 * np.log10(255**2 / np.mean((gpu - cpu) ** 2))
     assert psnr > 40, f"PSNR {psnr:.1f} dB"
+
+
+def test_device_copies_are_freed_with_their_photos() -> None:
+    """Memory must not grow with the number of photos: once the source pool lets a photo go,
+    the torch backend lets its device copy go too."""
+    import gc
+
+    from renderer.ops_torch import TorchOps
+
+    ops = TorchOps("cpu")
+    matrix = np.array([[1.5, 0.0, 3.0], [0.0, 1.5, 2.0]])
+    for i in range(100):  # a long slideshow: one new photo plane after another
+        plane = np.full((300, 200), i, np.uint8)
+        assert int(ops.warp(plane, matrix, (100, 150))[0, 0]) == i
+        ops.next_frame()
+        del plane
+    ops.next_frame()
+    ops.next_frame()  # the static-layer cache keeps one frame's layers only
+    gc.collect()
+    assert ops.resident_bytes == 0
