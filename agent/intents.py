@@ -3,6 +3,10 @@
 `read_intents(message)` returns an `Intents`: every request found in the message, several at once
 ("make it vertical, 20 seconds, with a fade"). It knows nothing of the session; the rule planner
 turns intents into tool calls against the state. Numbers in words are made digits first.
+Readers by concern, each blanking what it took: agent.intents_pace (faster, slower),
+agent.intents_music (which song, how loud, where it starts), agent.intents_text (captions, end
+card), agent.intents_edit and agent.intents_segment (single photos and clips, undo, the beat);
+this module reads the rest (making the video, its length and shape, title, transitions).
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from agent.intents_edit import EditIntents, read_edit_intents
+from agent.intents_music import MusicIntents, read_music_intents, read_music_start
+from agent.intents_pace import asks_tempo, read_pace
 from agent.intents_text import TextIntents, read_text_intents, title_position
 from agent.language import digits_for_words
 
@@ -32,13 +38,8 @@ class Intents(BaseModel):
     title_change: bool = False  # "change the title to ..." rather than "add"
     title_s: float | None = None
     remove_title: bool = False
-    music_word: bool = False
-    no_music: bool = False
-    uploaded_music: bool = False
-    mood: str | None = None
-    new_music: bool = False  # "different music", "换一首"
-    volume: float | None = None
-    volume_step: Literal["up", "down"] | None = None
+    pace: float | None = None  # every photo's time times this: "faster" 0.75, "slower" 1.33
+    music_tempo: bool = False  # "make the music faster": not something we can do
     transition: str | None = None
     transition_s: float | None = None
     motion: str | None = None
@@ -49,9 +50,10 @@ class Intents(BaseModel):
     title_position: str | None = None
     edit: EditIntents = Field(default_factory=EditIntents)  # single photos/clips, undo, beat, fades
     text: TextIntents = Field(default_factory=TextIntents)  # captions, end card, moving text
+    music: MusicIntents = Field(default_factory=MusicIntents)  # which song, volume, where it starts
 
     def edits_anything(self) -> bool:
-        e = self.edit
+        e, music = self.edit, self.music
         return any(
             (
                 e.ops,
@@ -68,12 +70,14 @@ class Intents(BaseModel):
                 self.aspect,
                 self.title,
                 self.remove_title,
-                self.no_music,
-                self.uploaded_music,
-                self.mood and self.music_word,
-                self.new_music,
-                self.volume is not None,
-                self.volume_step,
+                self.pace,
+                music.no_music,
+                music.uploaded_music,
+                music.mood and music.music_word,
+                music.new_music,
+                music.volume is not None,
+                music.volume_step,
+                music.changes_start(),
                 self.transition,
                 self.motion,
                 self.fit,
@@ -236,61 +240,6 @@ _FITS: list[tuple[str, re.Pattern[str]]] = [
         ),
     ),
 ]
-_MOODS: list[tuple[str, re.Pattern[str]]] = [
-    ("lofi", re.compile(r"lo-?\s?fi|chill|laid-?back|jazzy|mellow|轻松|低保真|慵懒", I)),
-    (
-        "upbeat",
-        re.compile(
-            r"upbeat|happy|cheerful|\bfun\b|joyful|lively|party|bright|欢快|快乐|活泼|开心|轻快|愉快", I
-        ),
-    ),
-    (
-        "cinematic",
-        re.compile(
-            r"cinematic|\bepic\b|dramatic|trailer|orchestral|emotional|filmic|史诗|电影感|电影|大气|震撼|煽情",
-            I,
-        ),
-    ),
-    (
-        "calm",
-        re.compile(
-            r"\bcalm\b|peaceful|\bsoft\b|gentle|\bquiet\b|relaxing|ambient|soothing|\bpiano\b|安静|平静|舒缓|温柔|宁静|柔和",
-            I,
-        ),
-    ),
-    ("acoustic", re.compile(r"acoustic|guitar|\bfolk\b|\bwarm\b|country|unplugged|吉他|民谣|原声|温暖", I)),
-    (
-        "electronic",
-        re.compile(
-            r"electronic|\bedm\b|techno|\bdance\b|synth|\bhouse\b|\bclub\b|energetic|electro|电子|动感|舞曲",
-            I,
-        ),
-    ),
-]
-_MUSIC_WORD = re.compile(
-    r"music|\bsongs?\b|soundtrack|\bbgm\b|\btrack\b|\btune\b|\baudio\b|\bmp3\b|音乐|配乐|歌|背景乐|曲子", I
-)
-_NO_MUSIC = re.compile(
-    r"\b(?:no|without|remove|delete|drop|mute|lose|get\s+rid\s+of|turn\s+off)\s+(?:the\s+|any\s+)?(?:background\s+)?(?:music|song|soundtrack|bgm)\b|\bsilent\b|不要(?:背景)?(?:音乐|配乐)|(?:去掉|删除|删掉|关掉|取消)(?:背景)?(?:音乐|配乐)|无音乐|静音",
-    I,
-)
-_UPLOADED_MUSIC = re.compile(
-    r"\bth(?:is|at)\s+(?:background\s+)?(?:music|song|track|audio|mp3)\b(?!\s+(?:volume|louder|quieter))|\bmy\s+(?:own\s+)?(?:music|song|track|audio|mp3)|uploaded\s+(?:music|song|track|audio)|(?:song|track|audio|music|mp3)\s+i\s+(?:uploaded|sent|added|gave)|这首|我的(?:音乐|歌)|上传的(?:音乐|歌|音频)|这个音乐|这段音乐|这个歌",
-    I,
-)
-_NEW_MUSIC = re.compile(
-    r"\b(?:different|another|other|new)\s+(?:background\s+)?(?:music|song|track|tune)|change\s+the\s+(?:music|song)|(?<![切转变交替])换(?:一首|首|个)?(?:音乐|歌|配乐)|换一首",
-    I,
-)
-_VOLUME = re.compile(r"(?:volume|音量)[^\d]{0,12}?(\d{1,3})\s*%|(\d{1,3})\s*%\s*(?:volume|音量)?", I)
-_QUIETER = re.compile(
-    r"quieter|softer|lower\s+the\s+(?:music|volume)|turn\s+(?:the\s+)?(?:music|volume)\s+down|(?:music|volume)\s+(?:down|lower)|less\s+loud|小声|调小|调低|降低|低一点|小一点|轻一点|音量小",
-    I,
-)
-_LOUDER = re.compile(
-    r"louder|turn\s+(?:the\s+)?(?:music|volume)\s+up|raise\s+the\s+(?:music|volume)|(?:music|volume)\s+up\b|大声|调大|调高|提高|高一点|大一点|响一点|音量大",
-    I,
-)
 _REMOVE_TITLE = re.compile(
     r"\b(?:remove|delete|drop|no|without|get\s+rid\s+of)\s+(?:the\s+|a\s+)?title|(?:去掉|删除|删掉|不要|取消)(?:片头)?标题",
     I,
@@ -328,7 +277,6 @@ _DESCRIBE = re.compile(
     r"what'?s\s+(?:on\s+)?(?:the\s+)?timeline|describe|show\s+(?:me\s+)?the\s+(?:timeline|draft)|what\s+do\s+(?:we|i)\s+have|current\s+(?:timeline|draft)|\bstatus\b|时间线|现在是什么样|描述|当前的?草稿",
     I,
 )
-_UNDO = re.compile(r"\bundo\b|\brevert\b|go\s+back|撤销|撤回|返回上一步", I)
 
 
 def _first(patterns: list[tuple[str, re.Pattern[str]]], text: str) -> str | None:
@@ -361,6 +309,11 @@ def _title(text: str) -> str | None:
 def read_intents(message: str) -> Intents:
     text = digits_for_words(message)
     found = Intents()
+    # Pace and the music's start first: their words ("slideshow", "节奏", "10 seconds") mean
+    # something else to the readers after them.
+    found.music_tempo = asks_tempo(text)
+    found.pace, text = read_pace(text)
+    music_start, text = read_music_start(text)
     found.text, text = read_text_intents(text)
     found.edit, text = read_edit_intents(text)
     found.make = any(p.search(text) for p in _MAKE)
@@ -391,18 +344,7 @@ def read_intents(message: str) -> Intents:
     elif match := _TOTAL.search(rest):
         unit = match.group(2).lower()
         found.total_s = float(match.group(1)) * (60 if unit.startswith("m") or unit.startswith("分") else 1)
-    found.music_word = bool(_MUSIC_WORD.search(text))
-    found.no_music = bool(_NO_MUSIC.search(text))
-    found.uploaded_music = bool(_UPLOADED_MUSIC.search(text)) and not found.no_music
-    found.mood = _first(_MOODS, text)
-    found.new_music = bool(_NEW_MUSIC.search(text)) and found.music_word
-    if match := _VOLUME.search(text):
-        percent = int(match.group(1) or match.group(2))
-        found.volume = min(100, percent) / 100
-    elif _QUIETER.search(text):
-        found.volume_step = "down"
-    elif _LOUDER.search(text):
-        found.volume_step = "up"
+    found.music = read_music_intents(text, music_start)
     found.transition = _first(_TRANSITION_KINDS, text)
     if found.transition_s and not found.transition:
         found.transition = "crossfade"

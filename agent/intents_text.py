@@ -19,6 +19,22 @@ _Q_OPEN, _Q_CLOSE = "\"“'‘「『", "\"”'’」』"
 QUOTED = rf"[{_Q_OPEN}](?P<q>[^{_Q_CLOSE}\n]+)[{_Q_CLOSE}]"
 
 
+_QUOTED_SPAN = re.compile(r"(?:(?<!\w)[\"']|[“‘「『])[^\"'”’」』\n]+[\"'”’」』](?!\w)")
+_LABEL_BEFORE = re.compile(
+    r"\b(?:titled?|titles|caption(?:ed)?|heading|called|named|saying|says|reads?|text)\b\s*:?[^,.;!?\n]*$"
+    r"|(?:标题|字幕|题目|文字)[^，。；！？,.;!?\n]*$",
+    I,
+)
+
+
+def on_screen_words(text: str, at: int) -> bool:
+    """Whether `at` is inside words meant for the screen ("title: Speed it up", "'Start here'"),
+    which other readers must not take as requests."""
+    if any(m.start() < at < m.end() for m in _QUOTED_SPAN.finditer(text)):
+        return True
+    return bool(_LABEL_BEFORE.search(text[:at]))
+
+
 class TextOp(BaseModel):
     op: Literal["add", "edit", "move", "remove"]
     kind: Kind

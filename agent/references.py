@@ -3,6 +3,8 @@
 `find_refs(text)` returns each reference with its span (so the intent reader can blank it out) as
 a `Ref`: the kind counted among (photo, clip or any), a 1-based index (negative from the end), or a
 file name; a bare "the photo" has neither, which the planner turns into a question.
+`bind_pronouns` reads "it", "them", "它" and a bare "this photo" as the photo named before them in
+the same message ("the 3rd pic is blurry, remove it").
 """
 
 from __future__ import annotations
@@ -93,6 +95,14 @@ _ZH_FIRST = re.compile(
     rf"(?:最前面|开头)的?(?:那)?(?:一|1)?(?P<unit>张|个|段)(?P<noun>{_ZH_PHOTO}|{_ZH_CLIP})?"
 )
 _ZH_BARE = re.compile(r"(?:这|那)(?:一|1)?(?:张|个|段)(?P<noun>照片|图片|相片|视频|片段)")
+# What else "it" may be, so "remove the music, delete it" is not a question about photos.
+_OTHER_THINGS = re.compile(
+    r"music|song|track|audio|title|caption|text|transition|end\s*card|音乐|歌|配乐|标题|字幕|文字|转场|片尾",
+    I,
+)
+_PRONOUN = re.compile(
+    r"\b(?:it|them|this\s+one|that\s+one)\b|它们|它|(?:这|那)(?:一|1)?张(?!照片|图片|相片|图)", I
+)
 
 Kind = Literal["any", "photo", "clip"]
 
@@ -103,6 +113,8 @@ class Ref(BaseModel):
     name: str | None = None
     start: int = 0
     end: int = 0
+    pronoun: bool = False  # "it", "它": a copy of what it stands for, or bare if nothing was named
+    of: int | None = None  # a pronoun's copy: where the reference it stands for starts
 
     def target(self) -> dict[str, object]:
         """As the tools' `Target` argument (only what is set)."""
@@ -205,3 +217,41 @@ def find_refs(text: str) -> list[Ref]:
             if not _overlaps(m.span(), taken):
                 add(Ref(kind=_noun_kind(m.group("noun")), start=m.start(), end=m.end()))
     return sorted(refs, key=lambda r: (r.start, r.end))
+
+
+def _antecedent(refs: list[Ref], before: int, kind: Kind) -> list[Ref]:
+    """The references named last before `before`, when they can be of `kind`."""
+    named = [r for r in refs if r.end <= before and (r.index is not None or r.name is not None)]
+    if not named:
+        return []
+    last = max(named, key=lambda r: r.end)
+    group = [r for r in named if (r.start, r.end) == (last.start, last.end)]
+    return group if kind == "any" or last.kind in ("any", kind) else []
+
+
+def bind_pronouns(text: str, refs: list[Ref]) -> list[Ref]:
+    """`refs` with "it", "them", "它" and bare "this photo" standing for the photo named before them.
+
+    A pronoun with nothing named before it is a bare reference (the op reader keeps it only for
+    verbs that need a photo: "delete it" asks which), unless the message names something else
+    "it" may be (the music, the title); a bare "the photo" stays a question ("which photo?")."""
+    out: list[Ref] = []
+    for ref in refs:
+        bare = ref.index is None and ref.name is None
+        if bare and (found := _antecedent(refs, ref.start, ref.kind)):
+            out += [_stand_in(a, ref.start, ref.end) for a in found]
+        else:
+            out.append(ref)
+    taken = [(r.start, r.end) for r in refs]
+    for m in _PRONOUN.finditer(text):
+        if _overlaps(m.span(), taken):
+            continue
+        if found := _antecedent(refs, m.start(), "any"):
+            out += [_stand_in(a, m.start(), m.end()) for a in found]
+        elif not _OTHER_THINGS.search(text):
+            out.append(Ref(start=m.start(), end=m.end(), pronoun=True))
+    return sorted(out, key=lambda r: (r.start, r.end))
+
+
+def _stand_in(ref: Ref, start: int, end: int) -> Ref:
+    return ref.model_copy(update={"start": start, "end": end, "pronoun": True, "of": ref.start})

@@ -1,4 +1,4 @@
-"""The rule planner's calls for single photos and clips, text, the beat and the music's fades.
+"""The rule planner's calls for single photos and clips, and for text (music: agent.rule_music).
 
 References are checked against the state before anything is planned, so a message that points at
 nothing ("the 12th photo" with 10) or at one of many ("remove the photo") gets a question back
@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from agent.intents import Intents
-from agent.intents_edit import SegmentOp
+from agent.intents_segment import SegmentOp
 from agent.language import Lang
 from agent.planner import ToolCall
 from agent.references import Ref
+from agent.segment_list import find_upload, unused_media
 from agent.segment_refs import Target, resolve
 from agent.state import SessionState
-from agent.state_view import clip_srcs
+from agent.state_view import clip_srcs, visual_media
 from agent.tools import ToolError
 from renderer.draft import TrackType
 
@@ -47,7 +48,22 @@ def segment_calls(found: Intents, state: SessionState, lang: Lang, *, check: boo
     clips = clip_srcs(state)
     video = state.draft.tracks(TrackType.VIDEO)[0].sg if check and state.draft else []
     for op in found.edit.ops:
+        if op.op == "swap" and check:
+            op = _swap_as_replace(op, state)
         indexes = [_index(state, ref, lang, check) for ref in op.refs]
+        anchor = _index(state, op.anchor, lang, check) if op.anchor is not None else None
+        if anchor is not None and anchor == indexes[0]:
+            raise Question(
+                "这是同一张：请说放在另一张的前面或后面。"
+                if lang == "zh"
+                else "That is the same one: say which other photo or clip it should go after or before."
+            )
+        if op.op == "replace":
+            media = _upload_for(op, state, lang)
+            calls.append(
+                ToolCall(name="replace_segment", args={"target": op.refs[0].target(), "media": media})
+            )
+            continue
         if op.op == "remove":
             removals += [
                 (i if i is not None else -n, ref)
@@ -87,6 +103,8 @@ def _one(
             )
         return [ToolCall(name="swap_segments", args={"first": target, "second": op.refs[1].target()})]
     if op.op == "move":
+        if op.anchor is not None and op.side is not None:  # "after the fifth"
+            return [ToolCall(name="move_segment", args={"target": target, op.side: op.anchor.target()})]
         return [ToolCall(name="move_segment", args={"target": target, "position": op.position})]
     if op.op == "duplicate":
         return [ToolCall(name="duplicate_segment", args={"target": target})]
@@ -129,28 +147,64 @@ def text_calls(found: Intents) -> list[ToolCall]:
     return calls
 
 
-def music_extras(found: Intents, calls: list[ToolCall], state: SessionState) -> list[ToolCall]:
-    """Fades and looping folded into the planned set_music call (or a new one); then the beat cut."""
-    e = found.edit
-    extra = {
-        k: v
-        for k, v in (("fade_in_ms", e.fade_in_ms), ("fade_out_ms", e.fade_out_ms), ("loop", e.loop))
-        if v is not None
-    }
-    planned = next((c for c in calls if c.name == "set_music"), None)
-    removing = any(c.name == "remove_music" for c in calls)
-    has_music = bool(state.draft and state.draft.tracks(TrackType.AUDIO))
-    out = list(calls)
-    if extra and not removing:
-        if planned is not None:
-            planned.args.update(extra)
-        else:
-            out.append(ToolCall(name="set_music", args=extra))
-            planned = out[-1]
-    if e.beat and not removing:
-        if planned is None and not has_music:
-            mood = found.mood or "upbeat"
-            out.append(ToolCall(name="set_music", args={"source": f"builtin:{mood}"}))
-        args = {"beats_per_segment": e.beats_per} if e.beats_per else {}
-        out.append(ToolCall(name="cut_to_beat", args=args))
-    return out
+def _on_timeline(state: SessionState, ref: Ref) -> bool:
+    try:
+        resolve(state, Target.model_validate(ref.target()))
+    except ToolError:
+        return False
+    return True
+
+
+def _swap_as_replace(op: SegmentOp, state: SessionState) -> SegmentOp:
+    """ "Swap the third photo with beach.jpg", where beach.jpg is uploaded but not on the timeline:
+    there is nothing to exchange places with, so it means putting beach.jpg in its place."""
+    if len(op.refs) != 2:
+        return op
+    for media, other in ((op.refs[1], op.refs[0]), (op.refs[0], op.refs[1])):
+        if media.name and not _on_timeline(state, media) and _on_timeline(state, other):
+            try:
+                find_upload(state, media.name)
+            except ToolError:
+                continue
+            return SegmentOp(op="replace", refs=[other], media=media.name)
+    return op
+
+
+def _upload_for(op: SegmentOp, state: SessionState, lang: Lang) -> str:
+    """The file name of the upload a replace puts in; a Question when none or several fit."""
+    zh = lang == "zh"
+    try:
+        fresh = unused_media(state)
+    except ToolError:  # no timeline yet: every upload is new
+        fresh = visual_media(state)
+    if op.media is None:
+        names = ", ".join(f.filename for f in fresh or visual_media(state)) or "-"
+        raise Question(
+            f"换成哪个素材？请说文件名，比如“把第三张换成 beach.jpg”。可选：{names}"
+            if zh
+            else 'Replace it with which upload? Say its file name, for example "replace the 3rd photo '
+            f'with beach.jpg". Uploads: {names}'
+        )
+    if op.media != "new":
+        try:
+            return find_upload(state, op.media).filename
+        except ToolError as err:
+            raise _question(err, lang) from None
+    kind = op.media_kind
+    fits = [f for f in fresh if kind == "any" or (f.file_type == "video") == (kind == "clip")]
+    if len(fits) == 1:
+        return fits[0].filename
+    what_en, what_zh = {"photo": ("photo", "照片"), "clip": ("clip", "视频")}.get(kind, ("upload", "素材"))
+    if not fits:
+        raise Question(
+            f"我没找到新的{what_zh}：上传的都已经在时间线上了。请先上传，或说出文件名。"
+            if zh
+            else f"I don't see a new {what_en}: everything you uploaded is already on the timeline. "
+            "Upload it first, or tell me its file name."
+        )
+    names = ", ".join(f.filename for f in fits)
+    raise Question(
+        f"有 {len(fits)} 个新{what_zh}还不在时间线上：{names}。用哪一个？"
+        if zh
+        else f"There are {len(fits)} new {what_en}s not on the timeline yet: {names}. Which one?"
+    )

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from agent.edits import DEFAULT_PHOTO_MS
 from agent.intents import Intents, read_intents
 from agent.language import Lang
 from agent.planner import PlanRequest, PlanStep, ToolCall
-from agent.rule_edits import Question, music_extras, segment_calls, text_calls
+from agent.rule_edits import Question, segment_calls, text_calls
+from agent.rule_music import music_calls, music_extras
 from agent.state import SessionState
-from agent.state_view import MUSIC_VOLUME, audio_media, visual_media
+from agent.state_view import audio_media, visual_media
 from renderer.draft import TrackType
-from renderer.music import CATALOGUE
 
 _TEXT: dict[str, dict[Lang, str]] = {
     "no_media": {
@@ -44,6 +45,12 @@ _TEXT: dict[str, dict[Lang, str]] = {
         "画面比例（竖屏、横屏、方形）、"
         "标题、背景音乐（风格或你上传的音乐、音量）、转场和镜头运动，或者准备导出。你想怎么改？",
     },
+    "tempo": {
+        "en": "I can't change the song's own tempo. I can make the photos change faster or slower "
+        '("speed it up"), cut them to the beat, or use a livelier track ("use electronic music").',
+        "zh": "我没法改变歌曲本身的速度。可以让照片切换得更快或更慢（“节奏快一点”），"
+        "跟着节拍卡点，或者换一首更有活力的音乐（“换成电子音乐”）。",
+    },
     "nothing_to_export": {
         "en": "There is nothing to export yet. Upload photos and ask me to make a video first.",
         "zh": "还没有可以导出的内容。请先上传照片并让我做成视频。",
@@ -62,55 +69,14 @@ def _say(key: str, lang: Lang, **values: Any) -> str:
     return _TEXT[key][lang].format(**values)
 
 
-def _current_music(state: SessionState) -> tuple[str | None, float]:
-    draft = state.draft
-    for track in draft.tracks(TrackType.AUDIO) if draft else []:
-        for seg in track.sg:
-            return seg.src, seg.m.vol if seg.m.vol is not None else 1.0
-    return None, MUSIC_VOLUME
-
-
-def _music_source(found: Intents, state: SessionState, *, fresh: bool) -> str | None:
-    """The `source` for set_music, or None to keep (or default) it."""
-    songs = audio_media(state)
-    current, _ = _current_music(state)
-    if found.uploaded_music and songs:
-        return songs[-1].media_id
-    if found.mood and (found.music_word or fresh):
-        return f"builtin:{found.mood}"
-    if found.new_music:  # "different music": the next built-in track after the current one
-        names = list(CATALOGUE)
-        now = (current or "").removeprefix("builtin:")
-        return f"builtin:{names[(names.index(now) + 1) % len(names)] if now in names else 'upbeat'}"
-    if fresh:
-        return songs[-1].media_id if songs else "builtin:lofi"
-    return None
-
-
-def _music_calls(found: Intents, state: SessionState, *, fresh: bool) -> list[ToolCall]:
-    current, vol = _current_music(state)
-    if found.no_music:
-        return [] if fresh else [ToolCall(name="remove_music")]
-    args: dict[str, Any] = {}
-    source = _music_source(found, state, fresh=fresh or current is None)
-    if source and (fresh or current is None or source != current):
-        args["source"] = source
-    if found.volume is not None:
-        args["volume"] = found.volume
-    elif found.volume_step:
-        args["volume"] = round(min(1.0, vol * 1.5) if found.volume_step == "up" else vol * 0.6, 2)
-    adds_music = found.music_word and current is None
-    if args or (fresh and current is None) or adds_music:
-        return [ToolCall(name="set_music", args=args)]
-    return []
-
-
 def _make_args(found: Intents, state: SessionState) -> dict[str, Any]:
     args: dict[str, Any] = {}
     if found.total_s:
         args["total_seconds"] = found.total_s
     if found.per_photo_s:
         args["seconds_per_photo"] = found.per_photo_s
+    elif found.pace:  # "a fast slideshow": the usual time per photo, times the pace
+        args["seconds_per_photo"] = round(DEFAULT_PHOTO_MS / 1000 * found.pace * 20) / 20
     if found.transition:
         args["transition"] = found.transition
     if found.transition_s is not None:
@@ -130,13 +96,13 @@ def _edit_calls(found: Intents) -> list[ToolCall]:
         calls.append(ToolCall(name="set_aspect", args={"aspect": found.aspect}))
     if found.per_photo_s:
         calls.append(ToolCall(name="set_seconds_per_photo", args={"seconds": found.per_photo_s}))
+    elif found.pace:  # every photo's own time scaled, so photos set apart stay apart
+        calls.append(ToolCall(name="set_seconds_per_photo", args={"factor": found.pace}))
     if found.transition:
         args: dict[str, Any] = {"kind": found.transition}
         if found.transition_s is not None:
             args["duration_seconds"] = found.transition_s
         calls.append(ToolCall(name="set_transition", args=args))
-    if found.total_s:  # after photo timing and transitions, so the length asked for wins
-        calls.append(ToolCall(name="set_duration", args={"total_seconds": found.total_s}))
     if found.motion:
         calls.append(ToolCall(name="set_motion", args={"kind": found.motion}))
     if found.fit:
@@ -170,7 +136,7 @@ def plan_calls(message: str, state: SessionState, lang: Lang) -> PlanStep:
         history.append(ToolCall(name="redo"))
     has_draft = state.draft is not None and bool(state.draft.tracks(TrackType.VIDEO))
     media = visual_media(state)
-    asks_edit = found.edits_anything() or found.make or bool(found.music_word and not found.describe)
+    asks_edit = found.edits_anything() or found.make or bool(found.music.music_word and not found.describe)
     if history and not (found.make or found.edits_anything()):
         return PlanStep(calls=history)
     if not asks_edit and not found.export and not found.describe:
@@ -186,22 +152,26 @@ def plan_calls(message: str, state: SessionState, lang: Lang) -> PlanStep:
         return PlanStep(text=_say("nothing_to_export" if found.export else "no_media", lang))
     try:  # references are checked against the timeline the message is about (undo changes it)
         edits = segment_calls(found, state, lang, check=has_draft and not make and not history)
+        music = music_calls(found, state, lang, fresh=make and not has_draft)
     except Question as question:
         return PlanStep(text=str(question))
     calls: list[ToolCall] = list(history)
     if make:
         calls.append(ToolCall(name="make_slideshow", args=_make_args(found, state)))
-        calls += _music_calls(found, state, fresh=not has_draft)
     else:
         calls += _edit_calls(found)
-        calls += _music_calls(found, state, fresh=False)
+    calls += music
     calls += edits
+    if found.total_s and not make:  # after photo timing, transitions and removals: the length asked wins
+        calls.append(ToolCall(name="set_duration", args={"total_seconds": found.total_s}))
     calls += _title_calls(found, state)
     calls += text_calls(found)
     calls = music_extras(found, calls, state)
     if found.describe and not calls:
         calls.append(ToolCall(name="describe"))
     if not calls:
+        if found.music_tempo:
+            return PlanStep(text=_say("tempo", lang))
         return PlanStep(text=_say("export", lang) if found.export else _say("help", lang))
     return PlanStep(calls=calls)
 

@@ -1,4 +1,5 @@
-"""One chat turn: planner -> tools -> Events. Pure: no I/O; the server persists what it yields.
+"""One chat turn: planner -> tools -> Events. No I/O of its own: the server persists what it yields,
+and undo and redo read earlier drafts only through the `drafts` loader the caller passes.
 
 For each tool call the runner yields a `functionCall` event, runs the tool on the current state,
 and yields a `functionResponse` event whose `actions.stateDelta` carries the changed state keys
@@ -9,6 +10,8 @@ the session's language, then the one-line timeline summary.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -32,6 +35,7 @@ from agent.state import SessionState
 from agent.state_view import clip_srcs
 from agent.summary import timeline_summary
 from agent.tools import ToolContext, ToolError, ToolResult, registry, tool_specs
+from agent.versions import DraftLoader
 
 MAX_STEPS = 6  # planner round trips per turn
 MAX_CALLS = 24  # tool calls per turn: a looping planner cannot run forever
@@ -114,13 +118,20 @@ async def run_turn(
     ids: Callable[[], str] | None = None,
     now: Callable[[], float] | None = None,
     history: Sequence[Event] = (),
+    version: int | None = None,
+    drafts: DraftLoader | None = None,
 ) -> AsyncIterator[Event]:
-    """Run one user message to the end, yielding ADK events; see the module docstring."""
+    """Run one user message to the end, yielding ADK events; see the module docstring.
+
+    `version` is the committed state version `state` is, and `drafts` reads the drafts of the
+    session's committed versions: with both, the undo history names drafts by version instead of
+    carrying them (agent.versions); without, it carries them whole.
+    """
     lang = reply_language(language, message)
     next_id = ids or new_event_id
     clock = now or time.time
     inv = invocation_id or new_invocation_id()
-    tools, specs, ctx = registry(), tool_specs(), ToolContext(now=clock, turn=inv)
+    tools, specs, ctx = registry(), tool_specs(), ToolContext(now=clock, turn=inv, drafts=drafts)
     steps: list[StepRecord] = []
     results: list[ToolResult] = []
     failures: list[tuple[str, ToolError]] = []
@@ -128,6 +139,7 @@ async def run_turn(
     covers = False
     calls_made = 0
     said = ""  # planner words already sent as partial events
+    draft_version = version  # the committed version whose draft `state` has, while one is known
 
     def event(role: Literal["model", "user"], part: Part, delta: dict[str, Any] | None = None) -> Event:
         return Event(
@@ -165,7 +177,12 @@ async def run_turn(
             try:
                 if call.name not in tools:
                     raise ToolError(f"unknown tool {call.name!r}; tools: {', '.join(tools)}")
-                outcome = tools[call.name].run(state, call.args, ctx)
+                tool = tools[call.name]
+                call_ctx = dataclasses.replace(ctx, version=draft_version)
+                if tool.records_history:
+                    outcome = tool.run(state, call.args, call_ctx)
+                else:  # undo and redo may read earlier drafts from the database: off the event loop
+                    outcome = await asyncio.to_thread(tool.run, state, call.args, call_ctx)
             except ToolError as err:
                 failures.append((call.name, err))
                 response: dict[str, Any] = {"error": err.message}
@@ -173,6 +190,10 @@ async def run_turn(
             else:
                 results.append(outcome)
                 response, delta = outcome.result, state_delta(state, outcome.state)
+                if outcome.state.draft != state.draft:
+                    # A new draft is committed under a number this turn does not learn; one that
+                    # undo or redo brought back is the draft of the version it came from.
+                    draft_version = outcome.restored
                 state = outcome.state
             steps.append(
                 StepRecord(

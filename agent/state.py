@@ -60,14 +60,22 @@ class GeneratedMedia(BaseModel):
     created_at: str
 
 
-HISTORY_LIMIT = 20  # turns one can undo; each entry is one draft (a few kB)
+HISTORY_LIMIT = 20  # turns one can undo
 
 
 class HistoryEntry(BaseModel):
-    """The draft as it was before one turn's changes (in `past`), or after them (in `future`)."""
+    """The draft as it was before one turn's changes (in `past`), or after them (in `future`).
+
+    The draft is named by `version`, the committed state version that holds it, and loaded from
+    there when undo or redo brings it back (agent.versions). It is carried whole in `draft` only
+    where no committed version is known to hold it: a change undone within the turn that made it,
+    tools run outside a session, and states stored before versions were named. Neither set: there
+    was no timeline yet.
+    """
 
     turn: str  # the invocation id of the turn that made the change ("" outside a turn)
-    draft: Draft | None = None  # None: there was no timeline yet
+    version: int | None = Field(None, ge=0)
+    draft: Draft | None = None
     what: list[str] = Field(default_factory=list)  # the changes' summaries, English
     what_zh: list[str] = Field(default_factory=list)
 
@@ -78,7 +86,8 @@ class DraftHistory(BaseModel):
     It rides in the session state (so it is versioned with it, and the agent stays pure): every
     turn that changes the draft pushes the draft it started from onto `past` once; undo moves the
     current draft onto `future` and restores the top of `past`; redo the reverse; a new change
-    clears `future`. Both stacks are bounded (HISTORY_LIMIT), oldest dropped first.
+    clears `future`. Both stacks are bounded (HISTORY_LIMIT), oldest dropped first. The public
+    `state` answer leaves it out: it is the agent's bookkeeping, not part of the contract.
     """
 
     past: list[HistoryEntry] = Field(default_factory=list)

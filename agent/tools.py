@@ -18,6 +18,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from agent.state import HISTORY_LIMIT, DraftHistory, HistoryEntry, SessionState
+from agent.versions import DraftLoader
+from renderer.draft import Draft
 
 
 class ToolError(Exception):
@@ -31,14 +33,20 @@ class ToolError(Exception):
 
 @dataclass(frozen=True)
 class ToolContext:
-    """What tools may know of the outside world: the clock (deterministic in tests) and the turn.
+    """What tools may know of the outside world: the clock (deterministic in tests), the turn, and
+    the session's committed versions.
 
     `turn` (the invocation id) groups a turn's changes into one undo step; "" makes every change
-    its own step (tools called one by one, as in tests).
+    its own step (tools called one by one, as in tests). `version` is the committed state version
+    whose draft the tool's input state has, if one is known: the undo history names drafts by it
+    instead of carrying them. `drafts` loads an earlier version's draft when undo or redo brings
+    it back; on the server it reads the database, so the runner calls those tools off the loop.
     """
 
     now: Callable[[], float] = time.time
     turn: str = ""
+    version: int | None = None
+    drafts: DraftLoader | None = None
 
     def iso_now(self) -> str:
         return datetime.fromtimestamp(self.now(), UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
@@ -50,6 +58,9 @@ class ToolResult(BaseModel):
     summary: str
     summary_zh: str
     changed: bool = True
+    # Undo and redo: the committed version whose draft the new state has (None: not a committed
+    # one), so the runner can go on naming the draft by it for the rest of the turn.
+    restored: int | None = None
 
 
 ToolFn = Callable[[SessionState, Any, ToolContext], ToolResult]
@@ -61,7 +72,18 @@ def _content(state: SessionState) -> dict[str, Any]:
     return data
 
 
-def record_change(before: SessionState, outcome: ToolResult, turn: str) -> ToolResult:
+def history_entry(
+    turn: str, draft: Draft | None, version: int | None, what: list[str], what_zh: list[str]
+) -> HistoryEntry:
+    """The entry that brings `draft` back: by its committed `version` when one is known, else whole."""
+    if draft is None:
+        return HistoryEntry(turn=turn, what=what, what_zh=what_zh)
+    if version is not None:
+        return HistoryEntry(turn=turn, version=version, what=what, what_zh=what_zh)
+    return HistoryEntry(turn=turn, draft=draft, what=what, what_zh=what_zh)
+
+
+def record_change(before: SessionState, outcome: ToolResult, ctx: ToolContext) -> ToolResult:
     """The outcome with its change on the undo history, or marked unchanged (with why) if nothing changed.
 
     The first change of a turn pushes the draft the turn started from; later changes of the same turn
@@ -79,14 +101,14 @@ def record_change(before: SessionState, outcome: ToolResult, turn: str) -> ToolR
         )
     history = before.history or DraftHistory()
     past = list(history.past)
-    if turn and past and past[-1].turn == turn:
+    if ctx.turn and past and past[-1].turn == ctx.turn:
         top = past[-1]
         past[-1] = top.model_copy(
             update={"what": [*top.what, outcome.summary], "what_zh": [*top.what_zh, outcome.summary_zh]}
         )
     else:
         past.append(
-            HistoryEntry(turn=turn, draft=before.draft, what=[outcome.summary], what_zh=[outcome.summary_zh])
+            history_entry(ctx.turn, before.draft, ctx.version, [outcome.summary], [outcome.summary_zh])
         )
     state = outcome.state.model_copy(update={"history": DraftHistory(past=past[-HISTORY_LIMIT:], future=[])})
     return outcome.model_copy(update={"state": state, "changed": True})
@@ -130,7 +152,7 @@ class Tool:
             outcome = self.fn(state, args, ctx)
         except ValidationError as exc:  # a value the draft schema refuses (a colour, a position)
             raise ToolError(f"{self.name}: {exc.errors()[0]['msg']}") from None
-        return record_change(state, outcome, ctx.turn) if self.records_history else outcome
+        return record_change(state, outcome, ctx) if self.records_history else outcome
 
 
 TOOLS: dict[str, Tool] = {}

@@ -117,6 +117,12 @@ class SetMusicArgs(BaseModel):
     loop: bool | None = Field(
         None, description="repeat the song if it is shorter than the video (default true)"
     )
+    start_seconds: float | None = Field(
+        None, ge=0, le=3600, description="where in the song to start playing (skip its intro); default 0"
+    )
+    delay_seconds: float | None = Field(
+        None, ge=0, le=3600, description="when the music comes in on the video's timeline; default 0"
+    )
 
 
 def _resolve_music(state: SessionState, source: str) -> tuple[str, str, BuiltinTrack | None]:
@@ -164,8 +170,23 @@ def set_music(state: SessionState, args: SetMusicArgs, ctx: ToolContext) -> Tool
         fade_out=_pick(args.fade_out_ms, prev.fade_out, 2000),
         loop=_pick(args.loop, prev.loop, True),
     )
+    same = old_seg is not None and old_seg.src == src
+    # The offset belongs to the song (another song starts from its top); the delay to the video.
+    ss = _ms(args.start_seconds, old_seg.ss if old_seg and same else 0)
+    st = _ms(args.delay_seconds, old_seg.st if old_seg else 0)
+    own = natural_ms(state).get(src)
+    if own is not None and ss >= own:
+        raise ToolError(
+            f"{name} is only {secs(own)} s long: choose a start before {_clock(own)}",
+            f"「{name}」只有 {secs(own)} 秒：请选 {_clock(own)} 之前的位置",
+        )
+    if st >= draft.d:
+        raise ToolError(
+            f"the video is only {secs(draft.d)} s long: the music must come in before that",
+            f"视频只有 {secs(draft.d)} 秒：音乐要在这之前开始",
+        )
     seg = Segment(
-        id=old_seg.id if old_seg else edits.next_id(draft), src=src, st=0, d=max(1, draft.d), ss=0, m=meta
+        id=old_seg.id if old_seg else edits.next_id(draft), src=src, st=st, d=draft.d - st, ss=ss, m=meta
     )
     track = Track(
         id=old.id if old else edits.MUSIC_TRACK_ID, tt=TrackType.AUDIO, m=TrackMeta(name="BGM"), sg=[seg]
@@ -184,16 +205,34 @@ def set_music(state: SessionState, args: SetMusicArgs, ctx: ToolContext) -> Tool
         )
     new = commit(state, draft, generated_media=media)
     vol = round((meta.vol or 0) * 100)
+    playing = next(iter(draft.tracks(TrackType.AUDIO))).sg[0].d  # how long it plays (to the video's end)
     kind_en = f"the built-in {name} track" if builtin else f'"{name}"'
     kind_zh = f"内置的 {name} 音乐" if builtin else f"「{name}」"
-    same = old_seg is not None and old_seg.src == src
     verb_en, verb_zh = ("Music is", "背景音乐") if same else ("Background music is now", "背景音乐已换成")
+    where_en = (f", playing from {_clock(ss)} of the song" if ss else "") + (
+        f", coming in at {secs(st)} s" if st else ""
+    )
+    where_zh = (f"，从歌曲的 {_clock(ss)} 开始播放" if ss else "") + (
+        f"，在第 {secs(st)} 秒进入" if st else ""
+    )
     return result(
         new,
-        f"{verb_en} {kind_en} at {vol}% volume, {secs(new.draft.d)} s with fades.",  # type: ignore[union-attr]
-        f"{verb_zh}{kind_zh}，音量 {vol}%，带淡入淡出。",
+        f"{verb_en} {kind_en} at {vol}% volume, {secs(playing)} s with fades{where_en}.",
+        f"{verb_zh}{kind_zh}，音量 {vol}%{where_zh}，带淡入淡出。",
         music=src,
+        start_ms=ss,
+        delay_ms=st,
     )
+
+
+def _ms(seconds: float | None, current: int) -> int:
+    return current if seconds is None else round(seconds * 1000)
+
+
+def _clock(ms: int) -> str:
+    """1:02 for 62000: how people name a moment in a song."""
+    whole, tenths = divmod(round(ms / 100), 10)
+    return f"{whole // 60}:{whole % 60:02d}" + (f".{tenths}" if tenths else "")
 
 
 @tool("remove_music", "Remove the background music.", NoArgs)

@@ -134,41 +134,65 @@ def set_duration(state: SessionState, args: SetDurationArgs, ctx: ToolContext) -
 
 
 class SetSecondsPerPhotoArgs(BaseModel):
-    seconds: float = Field(..., gt=0, le=600, description="how long each photo shows")
+    seconds: float | None = Field(None, gt=0, le=600, description="how long each photo shows")
+    factor: float | None = Field(
+        None,
+        ge=0.1,
+        le=10,
+        description="instead of seconds: multiply each photo's own time (0.75 faster, 1.33 slower); "
+        "photos keep their differences",
+    )
     target: Target | None = Field(None, description="one photo only; omit for every photo")
+
+
+MAX_PHOTO_MS = 600_000
+
+
+def _scaled(ms: int, factor: float) -> int:
+    # Whole 50 ms, so that faster then slower (x0.75, then x1.33) lands back on the same times.
+    scaled = round(ms * factor / 50) * 50
+    return min(MAX_PHOTO_MS, max(scaled, min(ms, edits.MIN_PHOTO_MS)))
 
 
 @tool(
     "set_seconds_per_photo",
-    "Show every photo (or one photo) for this many seconds (clips keep their length).",
+    "Show every photo (or one photo) for this many seconds, or change the pace by a factor "
+    "(clips keep their length).",
     SetSecondsPerPhotoArgs,
 )
 def set_seconds_per_photo(state: SessionState, args: SetSecondsPerPhotoArgs, ctx: ToolContext) -> ToolResult:
+    if (args.seconds is None) == (args.factor is None):
+        raise ToolError("give either seconds or factor", "请给出秒数或倍数（二选一）")
     draft, video = require_video(state)
     clips = clip_srcs(state)
-    ms = round(args.seconds * 1000)
     if args.target is not None:
         one = resolve(state, args.target)
         if video.sg[one].src in clips:
             raise ToolError(
                 "that is a video clip: trim it instead (trim_segment)", "这是视频片段，请用剪辑功能"
             )
-        segs = edits.relayout(
-            [s.model_copy(update={"d": ms}) if i == one else s for i, s in enumerate(video.sg)]
-        )
-        new = commit(
-            state,
-            edits.fit_to_length(
-                edits.replace_track(draft, video.model_copy(update={"sg": segs})), natural_ms(state)
-            ),
-        )
-        en, zh = describe_target(new, one), describe_target_zh(new, one)
+        chosen = {one}
+    else:
+        chosen = {i for i, s in enumerate(video.sg) if s.src not in clips}
+        if not chosen and args.factor is not None:
+            raise ToolError(
+                "there are only video clips, which keep their own length: trim them instead (trim_segment)",
+                "时间线上只有视频片段，片段保持自身长度：请改用剪辑",
+            )
+    fixed = round(args.seconds * 1000) if args.seconds is not None else None
+    durations = [
+        (fixed if fixed is not None else _scaled(s.d, args.factor or 1)) if i in chosen else s.d
+        for i, s in enumerate(video.sg)
+    ]
+    if args.factor is not None and durations == [s.d for s in video.sg]:
+        limit = "shortest" if args.factor < 1 else "longest"
         return result(
-            new,
-            f"{en[0].upper()}{en[1:]} now shows for {secs(ms)} s (video {secs(new.draft.d)} s).",  # type: ignore[union-attr]
-            f"{zh}现在显示 {secs(ms)} 秒（视频共 {secs(new.draft.d)} 秒）。",  # type: ignore[union-attr]
+            state,
+            f"The photos already show for the {limit} time I allow, so the pace stays as it is.",
+            "照片的时长已经到了极限，节奏保持不变。",
+            changed=False,
         )
-    segs = edits.relayout([s if s.src in clips else s.model_copy(update={"d": ms}) for s in video.sg])
+    segs = edits.relayout([s.model_copy(update={"d": d}) for s, d in zip(video.sg, durations, strict=True)])
     new = commit(
         state,
         edits.fit_to_length(
@@ -176,10 +200,27 @@ def set_seconds_per_photo(state: SessionState, args: SetSecondsPerPhotoArgs, ctx
         ),
     )
     d = new.draft.d  # type: ignore[union-attr]
+    if args.target is not None:
+        ms = durations[one]
+        en, zh = describe_target(new, one), describe_target_zh(new, one)
+        return result(
+            new,
+            f"{en[0].upper()}{en[1:]} now shows for {secs(ms)} s (video {secs(d)} s).",
+            f"{zh}现在显示 {secs(ms)} 秒（视频共 {secs(d)} 秒）。",
+        )
+    if fixed is not None:
+        return result(
+            new,
+            f"Each photo now shows for {secs(fixed)} s (video {secs(d)} s).",
+            f"每张照片现在显示 {secs(fixed)} 秒（视频共 {secs(d)} 秒）。",
+        )
+    faster = (args.factor or 1) < 1
     return result(
         new,
-        f"Each photo now shows for {secs(ms)} s (video {secs(d)} s).",
-        f"每张照片现在显示 {secs(ms)} 秒（视频共 {secs(d)} 秒）。",
+        f"Made it {'faster' if faster else 'slower'}: every photo's time x{args.factor:g}, clips unchanged "
+        f"(video {secs(draft.d)} s -> {secs(d)} s).",
+        f"已{'加快' if faster else '放慢'}节奏：每张照片的时长 ×{args.factor:g}，视频片段不变"
+        f"（视频 {secs(draft.d)} 秒 → {secs(d)} 秒）。",
     )
 
 

@@ -1,18 +1,24 @@
-"""Segment tools: add, remove, move, swap, reorder, duplicate and trim photos and clips; clip sound.
+"""Segment tools: add, remove, move, swap, replace, reorder, duplicate and trim photos and clips;
+clip sound.
 
-Transitions belong to positions, not to segments: after a move the cut between the 2nd and 3rd
-segment is still the same kind, so reordering never leaves a stray hard cut. Captions anchored to
-a photo go with it (edits.sync_anchors).
+Transitions stay with positions (agent.segment_list). Captions anchored to a photo go with it
+(edits.sync_anchors); a replaced photo keeps its segment id, so its caption stays with the new one.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from agent import edits
+from agent.segment_list import (
+    apply_segments,
+    find_upload,
+    segments,
+    unused_media,
+    usual_photo_ms,
+)
 from agent.segment_refs import (
     Target,
     describe_target,
@@ -25,57 +31,15 @@ from agent.state import SessionState
 from agent.state_view import (
     clip_lengths,
     clip_srcs,
-    commit,
-    natural_ms,
-    refit,
     require_draft,
-    require_video,
     result,
     secs,
     visual_item,
     visual_media,
 )
 from agent.tools import ToolContext, ToolError, ToolResult, tool
-from renderer.draft import Segment, Transition
 
 _TARGET_DESC = "which segment: kind (photo/clip/any) with a 1-based index (-1 last), or a file name"
-
-
-def _segments(state: SessionState) -> list[Segment]:
-    video = edits.video_track(require_draft(state))
-    assert video is not None
-    return list(video.sg)
-
-
-def _common_tr(segs: list[Segment]) -> Transition | None:
-    kinds = Counter((s.m.tr.type, s.m.tr.d) for s in segs[1:] if s.m.tr)
-    if not kinds:
-        return None
-    (kind, d), _ = kinds.most_common(1)[0]
-    return Transition(type=kind, d=d)
-
-
-def _keep_positions(old: list[Segment], new: list[Segment]) -> list[Segment]:
-    """Each position keeps the transition it had; new positions take the usual one."""
-    usual = _common_tr(old)
-    out = []
-    for i, seg in enumerate(new):
-        tr = (old[i].m.tr if i < len(old) else usual) if i else None
-        out.append(seg.model_copy(update={"m": seg.m.model_copy(update={"tr": tr})}))
-    return out
-
-
-def _apply(
-    state: SessionState, segs: list[Segment], *, positions_from: list[Segment] | None = None
-) -> SessionState:
-    if not segs:
-        raise ToolError("the video needs at least one photo or clip", "视频至少需要一张照片或一个片段")
-    if positions_from is not None:
-        segs = _keep_positions(positions_from, segs)
-    draft, video = require_video(state)
-    laid = edits.relayout(segs)
-    draft = edits.replace_track(draft, video.model_copy(update={"sg": laid}))
-    return commit(state, edits.fit_to_length(refit(draft, state), natural_ms(state)))
 
 
 class TargetArgs(BaseModel):
@@ -84,35 +48,67 @@ class TargetArgs(BaseModel):
 
 @tool("remove_segment", "Take one photo or clip off the timeline.", TargetArgs)
 def remove_segment(state: SessionState, args: TargetArgs, ctx: ToolContext) -> ToolResult:
-    segs = _segments(state)
+    segs = segments(state)
     i = resolve(state, args.target)
     if len(segs) == 1:
         raise ToolError(
             "that is the only segment; the video needs at least one", "这是唯一的片段，视频至少需要一个"
         )
     en, zh = describe_target(state, i), describe_target_zh(state, i)
-    new = _apply(state, segs[:i] + segs[i + 1 :], positions_from=segs)
+    new = apply_segments(state, segs[:i] + segs[i + 1 :], positions_from=segs)
     n = len(segs) - 1
     return result(new, f"Removed {en}; {n} left.", f"已删除{zh}，还剩 {n} 个。", removed=segs[i].id)
 
 
 class MoveArgs(BaseModel):
     target: Target = Field(..., description=_TARGET_DESC)
-    position: int = Field(..., description="new 1-based position among all segments; -1 the end")
+    position: int | None = Field(None, description="new 1-based position among all segments; -1 the end")
+    after: Target | None = Field(None, description="instead of position: right after this segment")
+    before: Target | None = Field(None, description="instead of position: right before this segment")
 
 
-@tool("move_segment", "Move one photo or clip to another position.", MoveArgs)
+def _destination(state: SessionState, args: MoveArgs, i: int, n: int) -> int:
+    """The 1-based position `move_segment` puts segment `i` at (of `n`), from whichever was given."""
+    if sum(x is not None for x in (args.position, args.after, args.before)) != 1:
+        raise ToolError("give one of position, after or before", "请给出位置，或放在哪个片段之前/之后")
+    anchor = args.after or args.before
+    if anchor is None:
+        to = args.position if args.position and args.position > 0 else n + 1 + (args.position or 0)
+        if not 1 <= to <= n:
+            raise ToolError(f"position must be 1 to {n}", f"位置必须在 1 到 {n} 之间")
+        return to
+    j = resolve(state, anchor)
+    if j == i:
+        raise ToolError(
+            "it cannot go before or after itself: name another photo or clip", "不能放在它自己的前后"
+        )
+    j = j - 1 if j > i else j  # where the anchor sits once the segment is lifted out
+    return j + 2 if args.after is not None else j + 1
+
+
+@tool(
+    "move_segment",
+    "Move one photo or clip to another position, or right after or before another one.",
+    MoveArgs,
+)
 def move_segment(state: SessionState, args: MoveArgs, ctx: ToolContext) -> ToolResult:
-    segs = _segments(state)
+    segs = segments(state)
     i = resolve(state, args.target)
     n = len(segs)
-    to = args.position if args.position > 0 else n + 1 + args.position
-    if not 1 <= to <= n:
-        raise ToolError(f"position must be 1 to {n}", f"位置必须在 1 到 {n} 之间")
+    to = _destination(state, args, i, n)
     en, zh = describe_target(state, i), describe_target_zh(state, i)
     rest = segs[:i] + segs[i + 1 :]
     order = [*rest[: to - 1], segs[i], *rest[to - 1 :]]
-    new = _apply(state, order, positions_from=segs)
+    new = apply_segments(state, order, positions_from=segs)
+    anchor = args.after or args.before
+    if anchor is not None:
+        j = resolve(state, anchor)
+        side_en, side_zh = ("after", "后面") if args.after is not None else ("before", "前面")
+        return result(
+            new,
+            f"Moved {en} {side_en} {describe_target(state, j)}; it is now number {to} of {n}.",
+            f"已把{zh}移到{describe_target_zh(state, j)}{side_zh}，现在是第 {to} 个。",
+        )
     where_en = "the start" if to == 1 else "the end" if to == n else f"position {to}"
     where_zh = "最前面" if to == 1 else "最后" if to == n else f"第 {to} 位"
     return result(new, f"Moved {en} to {where_en}.", f"已把{zh}移到{where_zh}。")
@@ -125,7 +121,7 @@ class SwapArgs(BaseModel):
 
 @tool("swap_segments", "Swap the places of two photos or clips.", SwapArgs)
 def swap_segments(state: SessionState, args: SwapArgs, ctx: ToolContext) -> ToolResult:
-    segs = _segments(state)
+    segs = segments(state)
     a, b = resolve(state, args.first), resolve(state, args.second)
     if a == b:
         raise ToolError("those are the same segment", "这是同一个片段")
@@ -133,7 +129,53 @@ def swap_segments(state: SessionState, args: SwapArgs, ctx: ToolContext) -> Tool
     zh = f"{describe_target_zh(state, a)}和{describe_target_zh(state, b)}"
     order = list(segs)
     order[a], order[b] = order[b], order[a]
-    return result(_apply(state, order, positions_from=segs), f"Swapped {en}.", f"已交换{zh}。")
+    return result(apply_segments(state, order, positions_from=segs), f"Swapped {en}.", f"已交换{zh}。")
+
+
+class ReplaceArgs(BaseModel):
+    target: Target = Field(..., description=_TARGET_DESC)
+    media: str = Field(
+        ...,
+        description="media_id or file name of the upload to show instead; 'new' for the one upload "
+        "not on the timeline yet",
+    )
+
+
+@tool(
+    "replace_segment",
+    "Show another uploaded photo or clip in place of one segment: same place, transition and caption; "
+    "a photo keeps the time it had, a clip plays its own length.",
+    ReplaceArgs,
+)
+def replace_segment(state: SessionState, args: ReplaceArgs, ctx: ToolContext) -> ToolResult:
+    segs = segments(state)
+    i = resolve(state, args.target)
+    upload = find_upload(state, args.media)
+    old = segs[i]
+    en, zh = describe_target(state, i), describe_target_zh(state, i)
+    if old.src == upload.cdn_url:
+        return result(
+            state,
+            f"{en[0].upper()}{en[1:]} already is {upload.filename}.",
+            f"{zh}已经是它了。",
+            changed=False,
+        )
+    item = visual_item(upload, state)
+    clips = clip_srcs(state)
+    was_clip = old.src in clips
+    motion: str | None
+    if item.kind == "clip":
+        d, motion, vol = item.clip_ms or old.d, "none", old.m.vol if was_clip else 1.0
+    else:  # a photo takes the place's time (a clip's place: the usual photo time) and its motion
+        d = usual_photo_ms(segs, clips) if was_clip else old.d
+        motion, vol = edits.auto_motion(item, i) if was_clip else old.m.motion, None
+    meta = old.m.model_copy(update={"name": item.name, "focus": item.focus, "motion": motion, "vol": vol})
+    segs[i] = old.model_copy(update={"src": item.src, "d": d, "ss": 0, "m": meta})
+    return result(
+        apply_segments(state, segs),
+        f"Replaced {en} with {upload.filename}.",
+        f"已把{zh}换成 {upload.filename}。",
+    )
 
 
 class ReorderArgs(BaseModel):
@@ -147,7 +189,7 @@ class ReorderArgs(BaseModel):
 
 @tool("reorder_segments", "Put the photos and clips in a new order.", ReorderArgs)
 def reorder_segments(state: SessionState, args: ReorderArgs, ctx: ToolContext) -> ToolResult:
-    segs = _segments(state)
+    segs = segments(state)
     names = display_names(state)
     if args.positions is not None:
         n = len(segs)
@@ -166,15 +208,17 @@ def reorder_segments(state: SessionState, args: ReorderArgs, ctx: ToolContext) -
         en, zh = "upload order", "上传顺序"
     else:
         raise ToolError("give an order (reverse, by_name, upload) or positions", "请给出顺序")
-    return result(_apply(state, order, positions_from=segs), f"Put the segments in {en}.", f"已按{zh}排列。")
+    return result(
+        apply_segments(state, order, positions_from=segs), f"Put the segments in {en}.", f"已按{zh}排列。"
+    )
 
 
 @tool("duplicate_segment", "Show one photo or clip twice: a copy right after it.", TargetArgs)
 def duplicate_segment(state: SessionState, args: TargetArgs, ctx: ToolContext) -> ToolResult:
-    segs = _segments(state)
+    segs = segments(state)
     i = resolve(state, args.target)
     copy = segs[i].model_copy(update={"id": edits.next_id(state.draft)})
-    new = _apply(state, [*segs[: i + 1], copy, *segs[i + 1 :]], positions_from=segs)
+    new = apply_segments(state, [*segs[: i + 1], copy, *segs[i + 1 :]], positions_from=segs)
     en, zh = describe_target(state, i), describe_target_zh(state, i)
     return result(new, f"Duplicated {en}: it now shows twice in a row.", f"已复制{zh}，现在连续出现两次。")
 
@@ -193,7 +237,7 @@ class TrimArgs(BaseModel):
     TrimArgs,
 )
 def trim_segment(state: SessionState, args: TrimArgs, ctx: ToolContext) -> ToolResult:
-    segs = _segments(state)
+    segs = segments(state)
     i = resolve(state, args.target)
     seg = segs[i]
     own = clip_lengths(state).get(seg.src or "")
@@ -203,7 +247,7 @@ def trim_segment(state: SessionState, args: TrimArgs, ctx: ToolContext) -> ToolR
             raise ToolError("for a photo, say how many seconds it should show", "照片请说明显示几秒")
         ms = round(args.seconds * 1000)
         segs[i] = seg.model_copy(update={"d": ms})
-        new = _apply(state, segs)
+        new = apply_segments(state, segs)
         return result(
             new, f"{en[0].upper()}{en[1:]} now shows for {secs(ms)} s.", f"{zh}现在显示 {secs(ms)} 秒。"
         )
@@ -221,7 +265,7 @@ def trim_segment(state: SessionState, args: TrimArgs, ctx: ToolContext) -> ToolR
             f"这个片段长 {secs(own)} 秒，请选择其中至少 0.1 秒的部分",
         )
     segs[i] = seg.model_copy(update={"ss": start, "d": end - start})
-    new = _apply(state, segs)
+    new = apply_segments(state, segs)
     span = f"{secs(start)}-{secs(end)} s"
     return result(
         new,
@@ -240,11 +284,10 @@ class AddMediaArgs(BaseModel):
 
 @tool("add_media", "Add uploaded photos or clips to the existing timeline.", AddMediaArgs)
 def add_media(state: SessionState, args: AddMediaArgs, ctx: ToolContext) -> ToolResult:
-    segs = _segments(state)
+    segs = segments(state)
     uploads = visual_media(state)
     if args.media == "new":
-        used = {s.src for s in segs}
-        chosen = [f for f in uploads if f.cdn_url not in used]
+        chosen = unused_media(state)
         if not chosen:
             return result(
                 state,
@@ -262,13 +305,12 @@ def add_media(state: SessionState, args: AddMediaArgs, ctx: ToolContext) -> Tool
             )
         chosen = [by_key[m.lower()] for m in args.media]
     draft = require_draft(state)
-    photo_ms = Counter(s.d for s in segs if s.src not in clip_srcs(state)).most_common(1)
     items = [visual_item(f, state) for f in chosen]
     first = int(edits.next_id(draft)[1:])
     fresh = edits.build_visual_track(
         items,
         first_id=first,
-        photo_ms=photo_ms[0][0] if photo_ms else edits.DEFAULT_PHOTO_MS,
+        photo_ms=usual_photo_ms(segs, clip_srcs(state)),
         transition="none",
         transition_ms=0,
         motion="auto",
@@ -278,7 +320,7 @@ def add_media(state: SessionState, args: AddMediaArgs, ctx: ToolContext) -> Tool
     at = args.position if args.position > 0 else n + 2 + args.position
     at = min(max(at, 1), n + 1)
     order = segs[: at - 1] + list(fresh) + segs[at - 1 :]
-    new = _apply(state, order, positions_from=segs)
+    new = apply_segments(state, order, positions_from=segs)
     names = ", ".join(f.filename for f in chosen)
     return result(
         new,
@@ -296,7 +338,7 @@ class ClipVolumeArgs(BaseModel):
     "set_clip_volume", "Mute a video clip's own sound, or set its volume (one clip or all).", ClipVolumeArgs
 )
 def set_clip_volume(state: SessionState, args: ClipVolumeArgs, ctx: ToolContext) -> ToolResult:
-    segs = _segments(state)
+    segs = segments(state)
     clips = clip_srcs(state)
     if args.target is not None:
         target = (
@@ -315,7 +357,7 @@ def set_clip_volume(state: SessionState, args: ClipVolumeArgs, ctx: ToolContext)
         en, zh = ("the clip" if len(chosen) == 1 else f"all {len(chosen)} clips"), "视频片段"
     for i in chosen:
         segs[i] = segs[i].model_copy(update={"m": segs[i].m.model_copy(update={"vol": args.volume})})
-    new = _apply(state, segs)
+    new = apply_segments(state, segs)
     if args.volume == 0:
         return result(new, f"Muted {en}.", f"已将{zh}静音。")
     pct = round(args.volume * 100)

@@ -60,7 +60,12 @@ def create_app(
     ctx.storage = Storage(settings.data_dir)
     ctx.renders = RenderService(ctx)
     ctx.metrics = Metrics()
-    ctx.turns = Turns(ctx, cap_seconds=settings.stream_cap_seconds, wait_seconds=settings.turn_wait_seconds)
+    ctx.turns = Turns(
+        ctx,
+        cap_seconds=settings.stream_cap_seconds,
+        wait_seconds=settings.turn_wait_seconds,
+        lease_seconds=settings.turn_lease_seconds,
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

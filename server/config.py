@@ -106,6 +106,12 @@ class Settings(BaseSettings):
     turn_wait_seconds: float = Field(
         30.0, ge=0, description="a second turn on a busy session waits this long, then 429"
     )
+    turn_lease_seconds: float = Field(
+        15.0,
+        gt=0,
+        description="one turn per session across API processes on one database: the lease, renewed "
+        "while a turn runs; a process that dies mid-turn blocks its session this long",
+    )
     log_level: str = Field("info", description="uvicorn and app log level")
     render: RenderSettings = Field(default_factory=RenderSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)

@@ -12,7 +12,6 @@ value removes the key (back to its default); `temp:` keys are never persisted.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
@@ -24,12 +23,15 @@ from sqlmodel import Session, col, select
 from agent.events import Event
 from agent.runner import apply_state_delta as agent_apply_delta
 from agent.state import GeneratedMedia, MediaFile, SessionState
+from renderer.draft import Draft
 from server.db import read_session, transaction
 from server.errors import ApiError, ErrorCode
 from server.ids import IdSource
 from server.tables import ChatSession, SessionEvent, StateVersion, utcnow
 
 _NOT_FOUND = "session not found; create a new session"
+# Called with the open write transaction, after the session row is locked; raises to refuse.
+Fence = Callable[[Session], None]
 
 
 def create_session(
@@ -83,6 +85,26 @@ def get_state(engine: Engine, session_id: str, version: int | None = None) -> tu
     return SessionState.model_validate(json.loads(row.state_json)), row.version
 
 
+class StoredDrafts:
+    """The drafts of one session's committed versions: the DraftLoader undo and redo read
+    (agent.versions). Only the draft of the asked version is parsed, not the whole state."""
+
+    def __init__(self, engine: Engine, session_id: str) -> None:
+        self.engine, self.session_id = engine, session_id
+
+    def __call__(self, version: int) -> Draft | None:
+        with read_session(self.engine) as db:
+            row = db.exec(
+                select(StateVersion).where(
+                    StateVersion.session_id == self.session_id, StateVersion.version == version
+                )
+            ).first()
+        if row is None:
+            raise LookupError(f"session {self.session_id} has no state version {version}")
+        draft = json.loads(row.state_json).get("draft")
+        return None if draft is None else Draft.model_validate(draft)
+
+
 def apply_delta(state: SessionState, delta: dict[str, Any]) -> SessionState:
     """The agent's semantics (each key replaces, null removes), minus ADK's unpersisted `temp:` keys.
 
@@ -91,14 +113,17 @@ def apply_delta(state: SessionState, delta: dict[str, Any]) -> SessionState:
     return agent_apply_delta(state, {k: v for k, v in delta.items() if not k.startswith("temp:")})
 
 
-def append_event(engine: Engine, session_id: str, event: Event) -> int:
+def append_event(engine: Engine, session_id: str, event: Event, *, fence: Fence | None = None) -> int:
     """Persist one event and apply its `actions.stateDelta`, in one transaction. Returns the version.
 
-    An event without a delta is stored and leaves the version as it is.
+    An event without a delta is stored and leaves the version as it is. `fence` (a chat turn's
+    lease check) runs inside the transaction and may refuse the write by raising.
     """
     delta = event.actions.state_delta
     with transaction(engine) as db:
         session = _lock_session(db, session_id)
+        if fence is not None:
+            fence(db)
         db.add(
             SessionEvent(
                 session_id=session_id, invocation_id=event.invocation_id, event_json=event.to_sse_json()
@@ -109,12 +134,16 @@ def append_event(engine: Engine, session_id: str, event: Event) -> int:
         return _commit(db, session, lambda state: apply_delta(state, delta), f"event {event.id}")
 
 
-def apply_state_delta(engine: Engine, session_id: str, delta: dict[str, Any], *, reason: str) -> int:
+def apply_state_delta(
+    engine: Engine, session_id: str, delta: dict[str, Any], *, reason: str, fence: Fence | None = None
+) -> int:
     """A client's `state_delta` (before a turn): a new version, or 400 naming the bad field."""
     if not delta:
         return get_state(engine, session_id)[1]
     with transaction(engine) as db:
         session = _lock_session(db, session_id)
+        if fence is not None:
+            fence(db)
         try:
             return _commit(db, session, lambda state: apply_delta(state, delta), reason)
         except ValidationError as exc:
@@ -189,47 +218,3 @@ def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err.get("loc", ()))
     return f"{loc}: {err.get('msg', 'invalid')}" if loc else str(err.get("msg", "invalid"))
-
-
-class TurnLocks:
-    """One turn at a time per session, inside this process.
-
-    The lock is taken by the request and released by the server-owned turn task when the turn ends
-    (asyncio locks have no owner, so that hand-over is allowed). A second turn waits up to
-    `wait_seconds`, then is refused (429 + Retry-After in routes/chat.py). Entries go away when no
-    one holds or waits, so the map does not grow with the number of sessions ever seen.
-    """
-
-    def __init__(self, wait_seconds: float) -> None:
-        self.wait_seconds = wait_seconds
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._users: dict[str, int] = {}
-
-    async def acquire(self, session_id: str) -> bool:
-        lock = self._locks.setdefault(session_id, asyncio.Lock())
-        self._users[session_id] = self._users.get(session_id, 0) + 1
-        try:
-            if self.wait_seconds > 0:
-                await asyncio.wait_for(lock.acquire(), self.wait_seconds)
-            elif lock.locked():  # no waiting at all (wait_for(..., 0) would refuse even a free lock)
-                raise TimeoutError
-            else:
-                await lock.acquire()
-        except TimeoutError:
-            self._forget(session_id)
-            return False
-        return True
-
-    def release(self, session_id: str) -> None:
-        self._locks[session_id].release()
-        self._forget(session_id)
-
-    def busy(self, session_id: str) -> bool:
-        lock = self._locks.get(session_id)
-        return lock is not None and lock.locked()
-
-    def _forget(self, session_id: str) -> None:
-        self._users[session_id] -= 1
-        if self._users[session_id] == 0:
-            del self._users[session_id]
-            del self._locks[session_id]

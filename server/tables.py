@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, Column, DateTime, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, DateTime, Float, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -133,3 +133,20 @@ class ClientIdUse(SQLModel, table=True):
     ip: str = Field(index=True, max_length=64)
     client_id: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class TurnLease(SQLModel, table=True):
+    """Which process runs the chat turn of a session now (server/turn_lock.py).
+
+    Rows are released, never deleted: the fencing token must only grow, or a holder that lost its
+    lease could match the token of a later one. `expires_at` is float epoch seconds, as on
+    render_jobs, so the takeover test is plain arithmetic inside one statement on both databases.
+    No foreign key: the lease is taken before anything else of the turn touches the session.
+    """
+
+    __tablename__ = "turn_leases"
+
+    session_id: str = Field(primary_key=True, max_length=32)
+    holder: str | None = Field(default=None, max_length=128)  # None: released
+    token: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    expires_at: float = Field(default=0.0, sa_column=Column(Float, nullable=False, default=0.0))

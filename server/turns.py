@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from agent.events import Content, Event, Part, error_event
 from server import credits, session_store
 from server.errors import ApiError, ErrorCode
-from server.session_store import TurnLocks
+from server.turn_lock import Lease, LeaseLost, TurnLocks
 
 if TYPE_CHECKING:
     from server.context import AppContext
@@ -41,12 +41,15 @@ class TurnRequest:
 
 
 class Turns:
-    """The running turns of one app, their per-session locks, and the settings they run under."""
+    """The running turns of one app, their per-session leases, and the settings they run under."""
 
-    def __init__(self, ctx: AppContext, *, cap_seconds: float, wait_seconds: float) -> None:
+    def __init__(
+        self, ctx: AppContext, *, cap_seconds: float, wait_seconds: float, lease_seconds: float = 15.0
+    ) -> None:
         self.ctx = ctx
         self.cap_seconds = cap_seconds
-        self.locks = TurnLocks(wait_seconds)
+        # Held in the database, so API processes sharing it never run two turns on one session.
+        self.locks = TurnLocks(ctx.engine, wait_seconds, lease_seconds=lease_seconds)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def begin(
@@ -54,13 +57,15 @@ class Turns:
     ) -> asyncio.Queue[str | None]:
         """Everything that can still refuse with an HTTP error, then the turn itself.
 
-        Takes the session's turn lock (429 + Retry-After when another turn keeps it past the wait),
+        Takes the session's turn lease (429 + Retry-After when another turn, in this process or
+        another one on the same database, keeps it past the wait),
         holds the turn's credits (2001), applies the client's state_delta (400), and starts the
-        turn, which releases the lock and closes the hold when it ends. Returns the queue of the
+        turn, which releases the lease and closes the hold when it ends. Returns the queue of the
         turn's event JSON lines, ending with None.
         """
         engine = self.ctx.engine
-        if not await self.locks.acquire(request.session_id):
+        lease = await self.locks.acquire(request.session_id)
+        if lease is None:
             raise ApiError(
                 ErrorCode.RATE_LIMITED,
                 "another turn is running on this session; retry when it has finished",
@@ -71,7 +76,7 @@ class Turns:
                 credits.hold, engine, request.user_id, cost, request.session_id, bind_url=bind_url
             )
         except BaseException:
-            self.locks.release(request.session_id)
+            await asyncio.shield(self.locks.release(lease))
             raise
         try:
             if request.state_delta:
@@ -81,16 +86,17 @@ class Turns:
                     request.session_id,
                     request.state_delta,
                     reason="client state_delta",
+                    fence=lease.fence,
                 )
         except BaseException:
             await asyncio.shield(asyncio.to_thread(credits.refund, engine, request.hold_id))
-            self.locks.release(request.session_id)
+            await asyncio.shield(self.locks.release(lease))
             raise
-        return self._start(request)
+        return self._start(request, lease)
 
-    def _start(self, request: TurnRequest) -> asyncio.Queue[str | None]:
+    def _start(self, request: TurnRequest, lease: Lease) -> asyncio.Queue[str | None]:
         queue: asyncio.Queue[str | None] = asyncio.Queue()
-        task = asyncio.create_task(self._run(request, queue), name=f"turn {request.session_id}")
+        task = asyncio.create_task(self._run(request, queue, lease), name=f"turn {request.session_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return queue
@@ -114,7 +120,7 @@ class Turns:
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
 
-    async def _run(self, request: TurnRequest, queue: asyncio.Queue[str | None]) -> None:
+    async def _run(self, request: TurnRequest, queue: asyncio.Queue[str | None], lease: Lease) -> None:
         engine = self.ctx.engine
         metrics = self.ctx.metrics
         invocation_id = self.ctx.ids.invocation_id()
@@ -123,34 +129,53 @@ class Turns:
             metrics.turns_running.inc()
         try:
             async with asyncio.timeout(self.cap_seconds):
-                async for event in self._events(request, invocation_id):
+                async for event in self._events(request, invocation_id, lease):
                     if not event.partial:  # ADK does not persist streaming chunks either
-                        await asyncio.to_thread(session_store.append_event, engine, request.session_id, event)
+                        await asyncio.to_thread(
+                            session_store.append_event, engine, request.session_id, event, fence=lease.fence
+                        )
                     queue.put_nowait(event.to_sse_json())
             await asyncio.to_thread(credits.settle, engine, request.hold_id)
             outcome = "ok"
         except TimeoutError:
             outcome = "timeout"
             await self._fail(
-                request, queue, invocation_id, f"the turn ran past {self.cap_seconds:g} s and was stopped"
+                request,
+                queue,
+                invocation_id,
+                f"the turn ran past {self.cap_seconds:g} s and was stopped",
+                fence=lease.fence,
             )
         except ApiError as exc:
-            await self._fail(request, queue, invocation_id, exc.message, code=int(exc.code))
+            await self._fail(
+                request, queue, invocation_id, exc.message, code=int(exc.code), fence=lease.fence
+            )
+        except LeaseLost:  # this process stalled past its lease and another turn has the session now
+            await self._fail(
+                request,
+                queue,
+                invocation_id,
+                "another turn took over this session; this turn was stopped",
+                fence=lease.fence,
+            )
         except asyncio.CancelledError:
             outcome = "cancelled"
             await asyncio.shield(asyncio.to_thread(credits.refund, engine, request.hold_id))
             raise
         except Exception:
             log.exception("turn on session %s failed", request.session_id)
-            await self._fail(request, queue, invocation_id, INTERNAL_MESSAGE)
+            await self._fail(request, queue, invocation_id, INTERNAL_MESSAGE, fence=lease.fence)
         finally:
-            self.locks.release(request.session_id)
-            queue.put_nowait(_DONE)
-            if metrics is not None:
-                metrics.turns_running.dec()
-                metrics.turns.labels(outcome).inc()
+            try:
+                # Released before the stream ends, so a client that saw the end may start the next turn.
+                await asyncio.shield(self.locks.release(lease))
+            finally:
+                queue.put_nowait(_DONE)
+                if metrics is not None:
+                    metrics.turns_running.dec()
+                    metrics.turns.labels(outcome).inc()
 
-    async def _events(self, request: TurnRequest, invocation_id: str) -> AsyncIterator[Event]:
+    async def _events(self, request: TurnRequest, invocation_id: str, lease: Lease) -> AsyncIterator[Event]:
         from agent.runner import run_turn
 
         engine = self.ctx.engine
@@ -164,8 +189,10 @@ class Turns:
             id=self.ctx.ids.event_id(),
             timestamp=self.ctx.clock.time(),
         )
-        await asyncio.to_thread(session_store.append_event, engine, request.session_id, said)
-        state, _ = await asyncio.to_thread(session_store.get_state, engine, request.session_id)
+        await asyncio.to_thread(
+            session_store.append_event, engine, request.session_id, said, fence=lease.fence
+        )
+        state, version = await asyncio.to_thread(session_store.get_state, engine, request.session_id)
         async for event in run_turn(
             state,
             request.message,
@@ -176,6 +203,9 @@ class Turns:
             ids=self.ctx.ids.event_id,
             now=self.ctx.clock.time,
             history=history,
+            # Undo history names drafts by their version here; undo and redo load them back.
+            version=version,
+            drafts=session_store.StoredDrafts(engine, request.session_id),
         ):
             yield event
 
@@ -187,6 +217,7 @@ class Turns:
         message: str,
         *,
         code: int = 5000,
+        fence: session_store.Fence | None = None,
     ) -> None:
         engine = self.ctx.engine
         await asyncio.to_thread(credits.refund, engine, request.hold_id)
@@ -198,7 +229,11 @@ class Turns:
             now=self.ctx.clock.time,
         )
         try:
-            await asyncio.to_thread(session_store.append_event, engine, request.session_id, event)
+            await asyncio.to_thread(
+                session_store.append_event, engine, request.session_id, event, fence=fence
+            )
+        except LeaseLost:  # the session is another turn's now: only this turn's reader hears of it
+            pass
         except Exception:  # the error event still reaches a reader even if the database is what failed
             log.exception("could not store the error event of session %s", request.session_id)
         queue.put_nowait(event.to_sse_json())

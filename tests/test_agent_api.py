@@ -7,6 +7,7 @@ per committed change, and the MP4 is checked with the `ffprobe` command.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from agent.state import HISTORY_LIMIT
 from tests import media_factory as mf
 from tests.api_walk import ApiWalk, video_segments
 from tests.ffprobe import ffprobe, stream
@@ -174,3 +176,46 @@ def test_an_uploaded_song_carries_its_tempo_and_the_cuts_land_on_its_beats(
     beats_ms = beat_times * 1000 - music.get("ss", 0) + music["st"]
     for seg in video["sg"][1:]:
         assert np.min(np.abs(beats_ms - seg["st"])) <= 1000 / 30, seg["st"]
+
+
+def test_state_stays_one_draft_in_size_after_many_turns_and_undo_still_restores(
+    make_app: Callable[..., FastAPI],
+    make_client: Callable[[FastAPI], httpx.Client],
+    make_settings: Callable[..., Any],
+    anon_token: Callable[..., str],
+    new_session: Callable[..., str],
+    tmp_path: Path,
+) -> None:
+    """25 committed turns: what `state` answers stays about one draft's size (the undo history is
+    not carried as drafts), yet undo and redo, on a server started afresh, bring back the right
+    drafts."""
+    settings = make_settings(turn_cost=0)  # 25 turns cost more than an anonymous user's credits
+    first = ApiWalk.start(make_client(make_app(settings)), anon_token, new_session, language="en")
+    first.upload([mf.webp_photo(tmp_path, f"p{i}.webp") for i in range(4)])
+    first.chat("make a slideshow without music")
+    drafts: list[dict[str, Any]] = []
+    sizes: list[int] = []
+    for seconds in range(10, 34):  # 24 more turns: 25 committed turns in all
+        events = first.chat(f"make it {seconds} seconds")
+        assert _changes(events) >= 1
+        answer = first.http.get(f"/api/state/nemo_agent/me/{first.sid}/latest", headers=first.headers)
+        sizes.append(len(answer.content))
+        drafts.append(answer.json()["data"]["state"]["draft"])
+    one_draft = len(json.dumps(drafts[-1], separators=(",", ":")))
+    uploads = len(json.dumps(answer.json()["data"]["state"]["video_infos"], separators=(",", ":")))
+    # Besides the list of the user's own uploads, the answer is about one draft, and stays so.
+    assert sizes[-1] - uploads < 2 * one_draft
+    assert sizes[-1] - sizes[0] < one_draft // 4
+    # The turn's stream carries its new draft and an undo history of version numbers, far from
+    # the earlier drafts themselves (one per undo step).
+    delta = sum(len(json.dumps(e["actions"]["stateDelta"], ensure_ascii=False).encode()) for e in events)
+    assert delta < one_draft + HISTORY_LIMIT * one_draft // 4
+
+    # The undo history survives the server: a new app on the same database undoes and redoes.
+    again = ApiWalk(make_client(make_app(settings)), first.headers["Authorization"][7:], first.sid)
+    again.chat("undo")
+    assert again.draft() == drafts[-2]
+    again.chat("undo 2 steps")
+    assert again.draft() == drafts[-4]
+    again.chat("redo")
+    assert again.draft() == drafts[-3]

@@ -45,6 +45,9 @@ def get_state(user: str, session_id: str, version: str, ctx: CtxDep, caller: Cur
         raise ApiError(ErrorCode.BAD_REQUEST, "version must be `latest` or a version number")
     state, number = session_store.get_state(ctx.engine, session.id, wanted)
     body = state.to_json()
+    # The undo history is the agent's bookkeeping, not part of the contract's `state`; clients
+    # poll this answer, so it carries only what they read.
+    body.pop("history", None)
     # Clients index these keys without checking: they are always there (null draft until the
     # first edit; the default canvas until one is chosen).
     body.setdefault("draft", None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 from collections.abc import Callable
 
@@ -13,6 +14,7 @@ from agent.planner import Planner
 from agent.rule_planner import RulePlanner
 from agent.runner import apply_state_delta, run_turn
 from agent.state import MediaFile, SessionState
+from agent.versions import StateVersions
 from renderer.draft import Draft
 
 
@@ -104,16 +106,38 @@ def counter_ids() -> Callable[[], Callable[[], str]]:
     return _counter_ids
 
 
-def play(state: SessionState, message: str, *, planner: Planner | None = None, **options: object) -> Turn:
+def play(
+    state: SessionState,
+    message: str,
+    *,
+    planner: Planner | None = None,
+    versions: StateVersions | None = None,
+    **options: object,
+) -> Turn:
+    """Run `message` on `state` to the end.
+
+    With `versions` (the committed states, as the server's table keeps them) the turn runs as on
+    the server: on a committed version (`state` is committed first unless it is the latest), and
+    each event's stateDelta committed as the next version, so undo names drafts by version.
+    """
+    if versions is not None:
+        latest, number = versions.latest
+        number = number if latest == state else versions.commit(state)
+        options = {**options, "version": number, "drafts": versions}
+
     async def collect() -> list[Event]:
         return [e async for e in run_turn(state, message, planner=planner or RulePlanner(), **options)]  # type: ignore[arg-type]
 
     events = asyncio.run(collect())
     for event in events:
-        state = apply_state_delta(state, event.actions.state_delta)
+        if event.actions.state_delta:
+            state = apply_state_delta(state, event.actions.state_delta)
+            if versions is not None:
+                versions.commit(state)
     return Turn(events, state)
 
 
 @pytest.fixture(scope="session")
 def turn() -> Callable[..., Turn]:
-    return play
+    """play() over one record of committed versions: every state a test runs a turn on is in it."""
+    return functools.partial(play, versions=StateVersions())

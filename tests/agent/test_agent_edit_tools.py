@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 
 from agent import edits
+from agent.planner import PlanRequest, PlanStep, ToolCall
 from agent.state import HISTORY_LIMIT, SessionState
 from agent.tools import ToolContext, ToolError, registry
+from agent.versions import StateVersions
 from renderer.draft import Draft, TrackType
 from renderer.music import CATALOGUE
 
@@ -168,13 +170,66 @@ def test_undo_takes_back_a_whole_turn_and_redo_puts_it_back(
 
 
 def test_history_is_bounded(made: SessionState) -> None:
-    state = made
+    versions = StateVersions(made)  # each change committed as the server commits it
+    state, number = made, 0
     for i in range(HISTORY_LIMIT + 5):
-        state = run(state, "set_duration", total_seconds=10 + i)
+        ctx = ToolContext(now=lambda: 0.0, version=number, drafts=versions)
+        state = registry()["set_duration"].run(state, {"total_seconds": 10 + i}, ctx).state
+        number = versions.commit(state)
     assert state.history is not None and len(state.history.past) == HISTORY_LIMIT
-    state = run(state, "undo", steps=HISTORY_LIMIT)
+    undo = registry()["undo"]
+    state = undo.run(state, {"steps": HISTORY_LIMIT}, ToolContext(version=number, drafts=versions)).state
     assert state.draft is not None and state.draft.d == 10000 + 4000  # the oldest kept step
-    assert not registry()["undo"].run(state, {}).changed
+    assert not undo.run(state, {}, ToolContext(drafts=versions)).changed
+
+
+class _Calls:
+    """A planner that makes the given calls, then stops."""
+
+    def __init__(self, *calls: ToolCall) -> None:
+        self.calls = list(calls)
+
+    async def plan(self, request: PlanRequest) -> PlanStep:
+        return PlanStep(calls=self.calls) if not request.steps else PlanStep(text="Done.")
+
+
+def test_a_change_undone_in_the_turn_that_made_it_can_be_redone_later(
+    made: SessionState, turn: Callable[..., Any]
+) -> None:
+    planner = _Calls(ToolCall(name="set_duration", args={"total_seconds": 20}), ToolCall(name="undo"))
+    t = turn(made, "make it 20 seconds; no, undo that", planner=planner)
+    assert t.state.draft == made.draft
+    redone = turn(t.state, "redo")
+    assert redone.draft.d == 20000 and "Redid the change: Set the video length to 20 s" in redone.reply
+    assert turn(redone.state, "undo").state.draft == made.draft
+
+
+def test_a_history_stored_with_whole_drafts_still_undoes_and_redoes(
+    made: SessionState, turn: Callable[..., Any]
+) -> None:
+    """Sessions stored before the history named versions carry the drafts themselves."""
+    longer = run(made, "set_duration", total_seconds=20)
+    assert made.draft is not None and longer.history is not None
+    stored = longer.to_json()
+    stored["history"] = {
+        "past": [
+            {"turn": "e-1", "what": ["Made a slideshow."], "what_zh": ["已制作幻灯片。"]},
+            {"turn": "e-2", "draft": made.draft.to_json(), "what": ["Set the video length to 20 s."]},
+        ]
+    }
+    old = SessionState.model_validate(stored)
+    back = turn(old, "undo")
+    assert back.state.draft == made.draft and "Set the video length to 20 s" in back.reply
+    assert turn(back.state, "undo twice").state.draft is None  # before the first cut
+    assert turn(back.state, "redo").state.draft == longer.draft
+
+
+def test_a_version_no_longer_stored_is_said_plainly(made: SessionState, turn: Callable[..., Any]) -> None:
+    stored = made.to_json()
+    stored["history"] = {"past": [{"turn": "e-1", "version": 10**6, "what": ["Made a slideshow."]}]}
+    t = turn(SessionState.model_validate(stored), "undo")
+    assert t.state.draft == made.draft
+    assert "Could not undo: version 1000000 of this session is no longer stored" in t.reply
 
 
 def test_a_turn_that_changes_nothing_says_why(made: SessionState, turn: Callable[..., Any]) -> None:

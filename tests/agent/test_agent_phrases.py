@@ -22,7 +22,8 @@ from renderer.draft import Draft
 M = "make_slideshow"
 Call = tuple[str, dict[str, Any]]
 SONG = "med10"
-P3 = {"kind": "photo", "index": 3}
+P1, P2, P3, P4, P5 = ({"kind": "photo", "index": n} for n in range(1, 6))
+LAST = {"kind": "photo", "index": -1}
 C2 = {"kind": "clip", "index": 2}
 
 CORPUS: list[tuple[str, str, list[Call]]] = [
@@ -436,6 +437,126 @@ CORPUS: list[tuple[str, str, list[Call]]] = [
     ("made", "redo", [("redo", {})]),
     ("made", "重做", [("redo", {})]),
     ("made", "取消撤销", [("redo", {})]),
+    # --- placing one photo next to another ---
+    ("made", "put the second photo after the fifth", [("move_segment", {"target": P2, "after": P5})]),
+    ("made", "move photo 2 before photo 4", [("move_segment", {"target": P2, "before": P4})]),
+    ("made", "move the last photo to the beginning", [("move_segment", {"target": LAST, "position": 1})]),
+    (
+        "made",
+        "put the first photo right after the last one",
+        [("move_segment", {"target": P1, "after": LAST})],
+    ),
+    (
+        "mixed",
+        "move the second clip before the first photo",
+        [("move_segment", {"target": C2, "before": P1})],
+    ),
+    ("made", "把第二张照片放到第五张后面", [("move_segment", {"target": P2, "after": P5})]),
+    ("made", "把第五张移到第二张前面", [("move_segment", {"target": P5, "before": P2})]),
+    ("made", "把最后一张放到第一张前面", [("move_segment", {"target": LAST, "before": P1})]),
+    ("made", "把第二张照片移动到第五张的后面", [("move_segment", {"target": P2, "after": P5})]),
+    ("made", "put photo 1 between photo 4 and photo 5", [("move_segment", {"target": P1, "after": P4})]),
+    ("made", "把第一张放到第四张和第五张之间", [("move_segment", {"target": P1, "after": P4})]),
+    # --- faster and slower: every photo's own time scaled, clips as they are ---
+    ("made", "speed it up", [("set_seconds_per_photo", {"factor": 0.75})]),
+    ("made", "faster", [("set_seconds_per_photo", {"factor": 0.75})]),
+    ("made", "slow it down a bit", [("set_seconds_per_photo", {"factor": 1.33})]),
+    ("made", "make it slower", [("set_seconds_per_photo", {"factor": 1.33})]),
+    ("made", "slow down the slideshow", [("set_seconds_per_photo", {"factor": 1.33})]),
+    ("made", "make the slideshow much faster", [("set_seconds_per_photo", {"factor": 0.5})]),
+    ("made", "it's too slow", [("set_seconds_per_photo", {"factor": 0.75})]),
+    ("mixed", "speed it up", [("set_seconds_per_photo", {"factor": 0.75})]),
+    ("fresh", "make a fast-paced slideshow", [(M, {"seconds_per_photo": 2.25}), ("set_music", {})]),
+    ("made", "节奏快一点", [("set_seconds_per_photo", {"factor": 0.75})]),
+    ("made", "慢一点", [("set_seconds_per_photo", {"factor": 1.33})]),
+    ("made", "加快节奏", [("set_seconds_per_photo", {"factor": 0.75})]),
+    ("made", "节奏太快了", [("set_seconds_per_photo", {"factor": 1.33})]),
+    ("made", "title: Speed it up", [("add_title", {"text": "Speed it up"})]),  # words for the screen
+    # --- "it": the photo just named in the same message ---
+    ("made", "the 3rd pic is blurry, remove it", [("remove_segment", {"target": P3})]),
+    ("made", "I don't like the last photo, delete it", [("remove_segment", {"target": LAST})]),
+    ("made", "I don't like the last photo, delete that photo", [("remove_segment", {"target": LAST})]),
+    ("made", "the second photo is great, duplicate it", [("duplicate_segment", {"target": P2})]),
+    ("made", "remove the second photo. It is blurry.", [("remove_segment", {"target": P2})]),  # once
+    (
+        "made",
+        "the 2nd photo is dark, put it after the fifth",
+        [("move_segment", {"target": P2, "after": P5})],
+    ),
+    (
+        "made",
+        "I like the 3rd photo, make it 5 seconds",
+        [("set_seconds_per_photo", {"seconds": 5, "target": P3})],
+    ),
+    (
+        "made",
+        "remove the 3rd photo and make it 20 seconds",  # "it" is the video: the photo is gone
+        [("remove_segment", {"target": P3}), ("set_duration", {"total_seconds": 20})],
+    ),
+    ("made", "第三张照片太暗了，删掉它", [("remove_segment", {"target": P3})]),
+    ("made", "第二张照片太暗了，把它删掉", [("remove_segment", {"target": P2})]),
+    ("made", "最后一张照片不好看，把它移到最前面", [("move_segment", {"target": LAST, "position": 1})]),
+    # --- another upload in a photo's place; two photos exchanging places ---
+    (
+        "mixed",
+        "replace the 3rd photo with extra.jpg",
+        [("replace_segment", {"target": P3, "media": "extra.jpg"})],
+    ),
+    (
+        "mixed",
+        "replace the 3rd photo with the new photo",
+        [("replace_segment", {"target": P3, "media": "extra.jpg"})],
+    ),
+    (
+        "mixed",
+        "swap out the second clip for the new photo",
+        [("replace_segment", {"target": C2, "media": "extra.jpg"})],
+    ),
+    (
+        "mixed",
+        "swap the third photo with extra.jpg",
+        [("replace_segment", {"target": P3, "media": "extra.jpg"})],
+    ),
+    (
+        "mixed",
+        "use extra.jpg instead of the first photo",
+        [("replace_segment", {"target": P1, "media": "extra.jpg"})],
+    ),
+    (
+        "made",
+        "replace the 3rd photo with photo07.jpg",
+        [("replace_segment", {"target": P3, "media": "photo07.jpg"})],
+    ),
+    ("made", "swap photo 2 and photo 5", [("swap_segments", {"first": P2, "second": P5})]),
+    ("mixed", "把第三张换成 extra.jpg", [("replace_segment", {"target": P3, "media": "extra.jpg"})]),
+    ("mixed", "把第三张照片换成新上传的照片", [("replace_segment", {"target": P3, "media": "extra.jpg"})]),
+    ("mixed", "用extra.jpg替换第一张", [("replace_segment", {"target": P1, "media": "extra.jpg"})]),
+    ("made", "交换第二张和第五张", [("swap_segments", {"first": P2, "second": P5})]),
+    ("made", "把第二张和第五张对调", [("swap_segments", {"first": P2, "second": P5})]),
+    # --- where the song starts (its own time) and when it comes in (the video's time) ---
+    ("made", "start the music at 10 seconds", [("set_music", {"start_seconds": 10})]),
+    ("made", "start the song from 0:45", [("set_music", {"start_seconds": 45})]),
+    ("made", "music starts from the chorus at 1:02", [("set_music", {"start_seconds": 62})]),
+    ("made", "make the music start at 5 seconds", [("set_music", {"start_seconds": 5})]),
+    ("made", "skip the first 20 seconds of the song", [("set_music", {"start_seconds": 20})]),
+    ("made", "use my song and start it at 0:30", [("set_music", {"start_seconds": 30})]),
+    ("made", "start the music 5 seconds into the video", [("set_music", {"delay_seconds": 5})]),
+    ("made", "the music should come in after 3 seconds", [("set_music", {"delay_seconds": 3})]),
+    (
+        "fresh",
+        "make a slideshow and start the music at 0:20",
+        [(M, {}), ("set_music", {"source": SONG, "start_seconds": 20})],
+    ),
+    (
+        "beat",
+        "start the music at 0:10 and cut to the beat",
+        [("set_music", {"start_seconds": 10}), ("cut_to_beat", {})],
+    ),
+    ("made", "音乐从30秒开始", [("set_music", {"start_seconds": 30})]),
+    ("made", "歌从1:02开始播放", [("set_music", {"start_seconds": 62})]),
+    ("made", "音乐在第5秒进来", [("set_music", {"delay_seconds": 5})]),
+    ("made", "视频开始3秒后再放音乐", [("set_music", {"delay_seconds": 3})]),
+    ("made", "音乐从头开始播放", [("set_music", {"start_seconds": 0})]),
     # --- several requests at once ---
     (
         "made",
@@ -458,7 +579,7 @@ CORPUS: list[tuple[str, str, list[Call]]] = [
     (
         "made",
         "move the first photo to the end and make it 20 seconds",
-        [("set_duration", {"total_seconds": 20}), ("move_segment", {"position": -1})],
+        [("move_segment", {"position": -1}), ("set_duration", {"total_seconds": 20})],
     ),
 ]
 
@@ -472,7 +593,21 @@ QUESTIONS: list[tuple[str, str]] = [
     ("mixed", "trim the third clip to 2 seconds"),
     ("made", "swap the third photo"),
     ("made", "move photo99.jpg to the end"),
-    ("made", "make the music start at 5 seconds"),
+    ("made", "move photo 2 after photo 12"),
+    ("made", "move photo 2 after photo 2"),
+    ("made", "把第二张放到第十二张后面"),
+    ("made", "delete it"),
+    ("made", "把它删掉"),
+    ("made", "replace the 3rd photo with the new photo"),  # every upload is on the timeline
+    ("made", "replace the 3rd photo"),
+    ("made", "replace the 3rd photo with beach.jpg"),
+    ("made", "把第三张换成新照片"),
+    ("made", "make the music faster"),
+    ("made", "start the music at 2:00"),  # the song is 95 s long
+    ("made", "start the music from the chorus"),
+    ("made", "start the music 50 seconds into the video"),
+    ("made", "音乐从副歌开始"),
+    ("made", "跳过歌曲前奏"),
     ("fresh", "hello"),
     ("fresh", "你好"),
     ("made", "what can you do"),

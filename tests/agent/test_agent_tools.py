@@ -31,6 +31,7 @@ TOOL_NAMES = {
     "remove_segment",
     "move_segment",
     "swap_segments",
+    "replace_segment",
     "reorder_segments",
     "duplicate_segment",
     "trim_segment",
