@@ -34,6 +34,7 @@ test: install ffprobe
 lint: install
 	$(BIN)/ruff check server agent renderer tests bench scripts
 	$(BIN)/ruff format --check server agent renderer tests bench scripts
+	$(BIN)/mypy server agent renderer
 
 demo: install ffprobe
 	$(BIN)/python scripts/demo.py

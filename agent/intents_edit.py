@@ -125,13 +125,13 @@ def read_edit_intents(text: str) -> tuple[EditIntents, str]:
     found = EditIntents()
     spans: list[tuple[int, int]] = []
     for pattern, field in ((_FADE_MUSIC, "fade"), (_NO_FADE, "nofade")):
-        for m in pattern.finditer(text):
-            spans.append(m.span())
+        for fade in pattern.finditer(text):
+            spans.append(fade.span())
             if field == "nofade":
                 found.fade_in_ms = found.fade_out_ms = 0
                 continue
-            which = next((g for g in (m.group(k) for k in "abcdz") if g), None) or m.group("ze") or ""
-            ms = round(float(m.group("secs")) * 1000) if m.group("secs") else None
+            which = next((g for g in (fade.group(k) for k in "abcdz") if g), None) or fade.group("ze") or ""
+            ms = round(float(fade.group("secs")) * 1000) if fade.group("secs") else None
             if "in" in which or "入" in which:
                 found.fade_in_ms = ms or 1000
             if "out" in which or "出" in which:

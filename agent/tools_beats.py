@@ -123,7 +123,8 @@ def cut_to_beat(state: SessionState, args: CutToBeatArgs, ctx: ToolContext) -> T
             tr = tr.model_copy(update={"d": tr_cap})
         timed.append(seg.model_copy(update={"m": seg.m.model_copy(update={"tr": tr})}))
     for i, seg in enumerate(timed):
-        nxt = timed[i + 1].m.tr.d if i + 1 < len(timed) and timed[i + 1].m.tr else 0
+        following = timed[i + 1].m.tr if i + 1 < len(timed) else None
+        nxt = following.d if following is not None else 0
         timed[i] = seg.model_copy(update={"d": cuts[i] - starts[i] + nxt})
     laid = edits.relayout(timed)
     new_draft = edits.fit_to_length(
