@@ -693,3 +693,28 @@ def test_questions_say_what_is_there(states: dict[str, SessionState]) -> None:
     assert "There are no clips" in (plan_calls("mute the clip", made, "en").text or "")
     assert "Which clip? There are 2: 1. beach.mp4" in (plan_calls("mute the clip", mixed, "en").text or "")
     assert "no item named 'photo99.jpg'" in (plan_calls("move photo99.jpg to the end", made, "en").text or "")
+
+
+def _readme_examples() -> list[str]:
+    """The quoted examples in the README's "What you can say" table (its last row, export, is
+    answered with words, not edits)."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### What you can say", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith('| "')]
+    return [quote for row in rows[:-1] for quote in re.findall(r'"([^"]+)"', row.split(" | ")[0])]
+
+
+@pytest.mark.parametrize("message", _readme_examples())
+def test_readme_examples_make_edits(
+    message: str, states: dict[str, SessionState], make_media: Callable[..., MediaFile]
+) -> None:
+    """What the README promises a newcomer can say does something, in a state where it applies
+    (a replacement needs its file uploaded and not yet on the timeline)."""
+    with_beach = states["mixed"].model_copy(
+        update={"video_infos": [*states["mixed"].video_infos, make_media(31, name="beach.jpg")]}
+    )
+    candidates = [states["fresh"], states["made"], states["beat"], with_beach]
+    lang = "zh" if re.search(r"[\u4e00-\u9fff]", message) else "en"
+    assert any(plan_calls(message, state, lang).calls for state in candidates), message
