@@ -3,7 +3,7 @@
 Each case runs in its own child process; wall time, CPU time (user + sys) and peak RSS come from
 os.wait4 on that child, so one case's memory never hides another's. Usage:
 
-    python -m bench                 # encoder floor, ffmpeg CLI, ours
+    python -m bench                 # encoder floor, ffmpeg CLI, ours (CPU), ours on CUDA if present
     python -m bench --scaling       # + 200 photos / 10 minutes
     python -m bench --cases ours    # a subset
     python -m bench --repeat 3      # each case 3 times, interleaved; medians (noisy machines)
@@ -60,7 +60,7 @@ def _in_child(call: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="renderer benchmarks")
-    parser.add_argument("--cases", default="ffmpeg_cli,encoder_floor,ours")
+    parser.add_argument("--cases", default="ffmpeg_cli,encoder_floor,ours,ours_cuda")
     parser.add_argument("--scaling", action="store_true", help="also 200 photos / 10 minutes")
     parser.add_argument("--repeat", type=int, default=1, help="run each case N times (interleaved)")
     args = parser.parse_args()

@@ -119,7 +119,7 @@ def ffmpeg_cli(out: Path) -> dict:
     return {}
 
 
-def ours(out: Path, photos_count: int = 10, seconds: int = SECONDS) -> dict:
+def ours(out: Path, photos_count: int = 10, seconds: int = SECONDS, device: str = "cpu") -> dict:
     from renderer.draft import Draft
     from renderer.output import OutputSpec
     from renderer.render import render
@@ -128,7 +128,7 @@ def ours(out: Path, photos_count: int = 10, seconds: int = SECONDS) -> dict:
     draft = Draft.model_validate(draft_json(photos, song, seconds))
     sources = {src: Path(src) for src in draft.sources()}
     result = render(
-        draft, sources, out, OutputSpec(quality="medium", crf=23, preset="veryfast"), device="cpu"
+        draft, sources, out, OutputSpec(quality="medium", crf=23, preset="veryfast"), device=device
     )
     return {"encoder": result.encoder, "device": result.device, "frames": seconds * FPS}
 
@@ -138,13 +138,36 @@ def scaling(out: Path) -> dict:
     return ours(out, photos_count=200, seconds=600)
 
 
-CASES = {"encoder_floor": encoder_floor, "ffmpeg_cli": ffmpeg_cli, "ours": ours, "scaling": scaling}
+def ours_cuda(out: Path) -> dict:
+    """The same job composited on the GPU (ops_torch.py); x264 still encodes on the CPU unless
+    the GPU has NVENC."""
+    return ours(out, device="cuda")
+
+
+CASES = {
+    "encoder_floor": encoder_floor,
+    "ffmpeg_cli": ffmpeg_cli,
+    "ours": ours,
+    "ours_cuda": ours_cuda,
+    "scaling": scaling,
+}
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
 
 
 def main() -> None:
     name, out = sys.argv[1], Path(sys.argv[2])
     if name == "ffmpeg_cli" and not shutil.which("ffmpeg"):
         print(json.dumps({"skipped": "ffmpeg not installed"}))
+        return
+    if name == "ours_cuda" and not _cuda_available():
+        print(json.dumps({"skipped": "no CUDA GPU (torch.cuda.is_available() is False)"}))
         return
     started = time.perf_counter()
     extra = CASES[name](out)
