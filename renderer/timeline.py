@@ -133,9 +133,10 @@ def build_plan(draft: Draft, sources: Mapping[str, Path], output: OutputSpec) ->
             pairs = [(item, seg) for item, seg in pairs if item.frames > 0]
             tracks.append([item for item, _ in pairs])
             for i, (item, seg) in enumerate(pairs):
+                previous = pairs[i - 1][1] if i > 0 else None
                 following = pairs[i + 1][1] if i + 1 < len(pairs) else None
                 if item.vol > 0:
-                    audio.append(_clip_audio(item, seg, following))
+                    audio.append(_clip_audio(item, seg, previous, following))
         elif track.tt == TrackType.AUDIO:
             audio.extend(_music(seg, sources, draft.d) for seg in track.sg if seg.st < draft.d)
         elif track.tt == TrackType.TEXT:
@@ -184,18 +185,35 @@ def _visual(
     )
 
 
-def _clip_audio(item: VisualItem, seg: Segment, following: Segment | None) -> AudioItem:
+def _crossfade_ms(seg: Segment, previous: Segment | None) -> int:
+    """How long `seg`'s sound and the one before it cross: its transition, cut short to the
+    overlap when the segment before ends sooner (the contract has them equal; client drafts may
+    not), so the two fades always sum to constant power. 0 with no transition."""
+    if seg.m.tr is None or seg.m.tr.d <= 0:
+        return 0
+    overlap = previous.end - seg.st if previous is not None else 0
+    return min(seg.m.tr.d, overlap) if overlap > 0 else seg.m.tr.d
+
+
+def _clip_audio(
+    item: VisualItem, seg: Segment, previous: Segment | None, following: Segment | None
+) -> AudioItem:
     """A clip's own sound; it crossfades with the picture over the transitions at either end.
-    Photos are listed too: render.py drops the items whose file has no audio stream."""
-    fade_in = max(seg.m.fade_in or 0, seg.m.tr.d if seg.m.tr is not None else 0)
+    When the next segment's transition ends before this one does, this sound ends with it: the
+    picture it belongs to is covered from then on. Photos are listed too: render.py drops the
+    items whose file has no audio stream."""
+    fade_in = max(seg.m.fade_in or 0, _crossfade_ms(seg, previous))
     fade_out = seg.m.fade_out or 0
-    if following is not None and following.m.tr is not None and following.st < seg.end:
-        fade_out = max(fade_out, seg.end - following.st)
+    duration = seg.d
+    if following is not None and following.st < seg.end:
+        cross = _crossfade_ms(following, seg)
+        duration = min(seg.d, following.st + cross - seg.st)
+        fade_out = max(fade_out, cross)
     return AudioItem(
         seg_id=seg.id,
         path=item.path,
         start_seconds=seg.st / 1000,
-        duration_seconds=seg.d / 1000,
+        duration_seconds=duration / 1000,
         ss_seconds=seg.ss / 1000,
         vol=item.vol,
         fade_in_seconds=fade_in / 1000,

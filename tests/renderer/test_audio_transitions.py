@@ -187,3 +187,33 @@ def test_trimmed_clip_is_heard_from_its_trim_point_in_sync_with_its_picture(tmp_
     seen = next(t for t, f in _timed_frames(out) if f[..., 2].mean() > f[..., 0].mean())
     assert seen == pytest.approx(0.4, abs=1e-3)  # frame 12 is the first blue one
     assert heard == pytest.approx(0.4, abs=0.005)  # measured: within 1 ms
+
+
+@pytest.mark.parametrize(
+    ("a_ms", "heard_until"),
+    [
+        (2500, END),  # A lasts 0.5 s past the transition, hidden under B: its sound ends with it
+        (1500, 1.5),  # A ends halfway through B's transition: the sounds cross over the overlap
+    ],
+    ids=["overlap-longer-than-transition", "overlap-shorter-than-transition"],
+)
+def test_sound_follows_the_picture_when_the_overlap_is_not_the_transition(
+    a_ms: int, heard_until: float, tmp_path: Path
+) -> None:
+    """Client drafts may overlap two segments by more or less than the transition (the contract
+    has them equal). The loudness still holds steady through the change, and A is not heard
+    once the picture no longer shows it."""
+    sources = {
+        "clip_a": media_factory.mp4_scenes(tmp_path, "a.mp4", [(3.5, RED, A_HZ)], fps=FPS),
+        "clip_b": media_factory.mp4_scenes(tmp_path, "b.mp4", [(3.5, BLUE, B_HZ)], fps=FPS),
+    }
+    d = draft("clip_transition")
+    d.t[0].sg[0].d = a_ms
+    samples = sound(render_file(d, sources, tmp_path / "o.mp4"))
+    level_a = _levels_db(samples, 0.5, 0.4)[0]
+    times = np.arange(START - 0.1, 2.9, 0.05)
+    levels = [_levels_db(samples, t) for t in times]
+    total = [10 * np.log10(10 ** (a / 10) + 10 ** (b / 10)) for a, b in levels]
+    assert max(abs(db - level_a) for db in total) < 1.0, [round(db - level_a, 2) for db in total]
+    gone = [a - b for t, (a, b) in zip(times, levels, strict=True) if t > heard_until + 0.03]
+    assert max(gone) < -40
