@@ -15,6 +15,7 @@ BT.709 primaries/transfer/matrix, limited ("tv") range; audio AAC-LC 48 kHz ster
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,7 +26,7 @@ from av.container import OutputContainer
 from av.video.stream import VideoStream
 
 from renderer.errors import RenderError
-from renderer.output import OutputSpec
+from renderer.output import ENCODERS, OutputSpec
 
 log = logging.getLogger("nemo.renderer")
 
@@ -55,6 +56,11 @@ class EncoderSettings:
     codec: str  # "libx264" | "h264_nvenc"
     crf: int
     preset: str
+    via: str = "pyav"  # "pyav" (in process) | "ffmpeg" (the ffmpeg command, encode_ffmpeg.py)
+
+    @property
+    def label(self) -> str:
+        return self.codec if self.via == "pyav" else f"{self.codec} (ffmpeg command)"
 
 
 def rate_control(output: OutputSpec) -> tuple[int, str]:
@@ -63,9 +69,13 @@ def rate_control(output: OutputSpec) -> tuple[int, str]:
     return (output.crf if output.crf is not None else crf), (output.preset or preset)
 
 
+def _has_nvidia_driver() -> bool:
+    return Path("/dev/nvidiactl").exists()
+
+
 def nvenc_available() -> bool:
     """True when this PyAV's FFmpeg has h264_nvenc *and* a GPU lets it open a session."""
-    if "h264_nvenc" not in av.codecs_available:
+    if "h264_nvenc" not in av.codecs_available or not _has_nvidia_driver():
         return False
     try:
         context = av.CodecContext.create("h264_nvenc", "w")
@@ -78,17 +88,34 @@ def nvenc_available() -> bool:
     return True
 
 
-def choose_encoder(requested: str, output: OutputSpec) -> EncoderSettings:
+def choose_encoder(requested: str, output: OutputSpec, ffmpeg: str = "ffmpeg") -> EncoderSettings:
+    """h264_nvenc where the GPU has NVENC (in process when PyAV's FFmpeg has it, else through the
+    `ffmpeg` command when that has it), else libx264 in process. Logged."""
+    from renderer.encode_ffmpeg import ffmpeg_has_encoder
+
     crf, preset = rate_control(output)
-    if requested not in ("auto", "libx264", "h264_nvenc"):
-        raise RenderError("bad_output", f"unknown encoder {requested!r}")
-    codec = "libx264"
-    if requested in ("auto", "h264_nvenc") and nvenc_available():
+    if requested not in ENCODERS:
+        raise RenderError("bad_output", f"unknown encoder {requested!r}; use one of {', '.join(ENCODERS)}")
+    codec, via = "libx264", "pyav"
+    if requested == "ffmpeg-libx264":
+        if not ffmpeg_has_encoder(ffmpeg, "libx264"):
+            raise RenderError(
+                "encoder", f"encoder ffmpeg-libx264 asked for, but {ffmpeg!r} cannot encode libx264"
+            )
+        via = "ffmpeg"
+    elif requested in ("auto", "h264_nvenc") and nvenc_available():
         codec = "h264_nvenc"
+    elif (
+        requested in ("auto", "h264_nvenc")
+        and _has_nvidia_driver()
+        and ffmpeg_has_encoder(ffmpeg, "h264_nvenc")
+    ):
+        codec, via = "h264_nvenc", "ffmpeg"
     elif requested == "h264_nvenc":
         log.warning("h264_nvenc requested but not usable here; falling back to libx264")
-    log.info("encoder: %s (crf %d, preset %s)", codec, crf, preset)
-    return EncoderSettings(codec=codec, crf=crf, preset=preset)
+    settings = EncoderSettings(codec=codec, crf=crf, preset=preset, via=via)
+    log.info("encoder: %s (crf %d, preset %s)", settings.label, crf, preset)
+    return settings
 
 
 class AudioSource(Protocol):
@@ -99,6 +126,35 @@ class AudioSource(Protocol):
     def shape(self) -> tuple[int, ...]: ...
 
     def __getitem__(self, key: tuple[slice, slice]) -> np.ndarray: ...
+
+
+class VideoMuxer(Protocol):
+    """What render.py drives: Muxer (in process) or encode_ffmpeg.FfmpegMuxer (the command)."""
+
+    def add_video(self, yuv420p: np.ndarray) -> None: ...
+
+    def finish(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+def audio_frames(audio: AudioSource, start: int, stop: int) -> Iterator[av.AudioFrame]:
+    """AAC-sized frames of `audio` from sample `start` up to `stop` (or its end), timestamped."""
+    size = 1024  # AAC-LC frame
+    position, stop = start, min(stop, audio.shape[1])
+    while position < stop:
+        chunk = audio[:, position : position + size]
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="fltp", layout="stereo")
+        frame.sample_rate = SAMPLE_RATE
+        frame.pts = position
+        position += chunk.shape[1]
+        yield frame
+
+
+def add_aac_stream(container: OutputContainer) -> Any:
+    sound = container.add_stream("aac", rate=SAMPLE_RATE, layout="stereo")
+    sound.options = {"b": "192k"}
+    return sound
 
 
 class Muxer:
@@ -129,7 +185,7 @@ class Muxer:
             )
         except (av.FFmpegError, OSError) as exc:
             raise RenderError("output", f"cannot create the output file ({exc})") from exc
-        video = self.container.add_stream(settings.codec, rate=fps, options=_video_options(settings))
+        video = self.container.add_stream(settings.codec, rate=fps, options=video_options(settings))
         assert isinstance(video, VideoStream)  # a video codec's name, from choose_encoder
         self.video = video
         self.video.width, self.video.height, self.video.pix_fmt = width, height, "yuv420p"
@@ -137,8 +193,7 @@ class Muxer:
         context.color_primaries = context.color_trc = context.colorspace = _BT709
         context.color_range = _TV_RANGE
         context.thread_count = threads
-        self.sound = self.container.add_stream("aac", rate=SAMPLE_RATE, layout="stereo")
-        self.sound.options = {"b": "192k"}
+        self.sound = add_aac_stream(self.container)
 
     def add_video(self, yuv420p: np.ndarray) -> None:
         """Encode one (h * 3 / 2, w) yuv420p frame. The array may be reused once this returns."""
@@ -154,13 +209,8 @@ class Muxer:
         self._add_audio_until(round(self._frames / self.fps * SAMPLE_RATE))
 
     def _add_audio_until(self, sample: int) -> None:
-        size = 1024  # AAC-LC frame
-        while self._audio_pos < min(sample, self.audio.shape[1]):
-            chunk = self.audio[:, self._audio_pos : self._audio_pos + size]
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="fltp", layout="stereo")
-            frame.sample_rate = SAMPLE_RATE
-            frame.pts = self._audio_pos
-            self._audio_pos += chunk.shape[1]
+        for frame in audio_frames(self.audio, self._audio_pos, sample):
+            self._audio_pos += frame.samples
             self.container.mux(self.sound.encode(frame))
 
     def finish(self) -> None:
@@ -176,7 +226,7 @@ class Muxer:
             log.debug("closing an aborted output failed", exc_info=True)
 
 
-def _video_options(settings: EncoderSettings) -> dict[str, str]:
+def video_options(settings: EncoderSettings) -> dict[str, str]:
     if settings.codec == "h264_nvenc":
         return {
             "preset": _NVENC_PRESET.get(settings.preset, "p4"),

@@ -38,6 +38,11 @@ class OutputSpec(BaseModel):
     preset: Literal[X264_PRESETS] | None = None  # type: ignore[valid-type]
 
 
+# "ffmpeg-libx264": libx264 through the ffmpeg command (a system build, or to check that path
+# where no GPU is); h264_nvenc goes through the command by itself when PyAV's FFmpeg lacks it.
+ENCODERS = ("auto", "libx264", "h264_nvenc", "ffmpeg-libx264")
+
+
 class RenderProgress(BaseModel):
     """One progress report from a running render; `progress` only ever grows."""
 

@@ -19,7 +19,8 @@ from renderer import audio as soundtrack
 from renderer.compositor import Compositor
 from renderer.decode_image import is_photo
 from renderer.draft import Draft
-from renderer.encode import Muxer, choose_encoder
+from renderer.encode import Muxer, VideoMuxer, choose_encoder
+from renderer.encode_ffmpeg import FfmpegMuxer
 from renderer.errors import RenderError
 from renderer.ops import DEVICES
 from renderer.output import OutputSpec, Phase, RenderProgress, RenderResult
@@ -73,7 +74,7 @@ class _Progress:
 class _EncoderThread(threading.Thread):
     """Takes filled frame buffers from `frames`, encodes them, hands the buffers back via `free`."""
 
-    def __init__(self, muxer: Muxer, width: int, height: int) -> None:
+    def __init__(self, muxer: VideoMuxer, width: int, height: int) -> None:
         super().__init__(name="nemo-encode", daemon=True)
         self.muxer = muxer
         self.frames: queue.Queue[FrameBuffer | None] = queue.Queue(maxsize=QUEUE_FRAMES)
@@ -128,7 +129,11 @@ def render(
     mix = soundtrack.soundtrack_for(plan, items)  # streamed to the muxer in blocks (pass 2)
     mix.measure()  # pass 1: loudness; here, so a bad audio file fails as bad_media before encoding
     progress.report("decode", 3)
-    muxer = Muxer(out_path, plan.width, plan.height, plan.fps, settings, mix)
+    muxer: VideoMuxer
+    if settings.via == "ffmpeg":
+        muxer = FfmpegMuxer(out_path, plan.width, plan.height, plan.fps, settings, mix)
+    else:
+        muxer = Muxer(out_path, plan.width, plan.height, plan.fps, settings, mix)
     encoder_thread = _EncoderThread(muxer, plan.width, plan.height)
     pool = SourcePool(plan, lookahead=max(1, round(LOOKAHEAD_SECONDS * plan.fps)))
     finished = False
@@ -157,7 +162,7 @@ def render(
         height=plan.height,
         fps=plan.fps,
         video_codec="h264",
-        encoder=settings.codec,
+        encoder=settings.label,
         device=chosen_device,
     )
 

@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from renderer import jobs
+from renderer.output import ENCODERS
 
 log = logging.getLogger("nemo.worker")
 
@@ -377,7 +378,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--poll-seconds", type=float, default=0.5)
     parser.add_argument("--grace-seconds", type=float, default=30.0, help="on SIGTERM, finish within this")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--encoder", default="auto", choices=["auto", "libx264", "h264_nvenc"])
+    parser.add_argument("--encoder", default="auto", choices=list(ENCODERS))
     parser.add_argument(
         "--celery",
         action="store_true",

@@ -24,7 +24,9 @@ class RenderSettings(BaseModel):
         "with a Celery broker: 0 unless set)",
     )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where frames are composited")
-    encoder: Literal["auto", "libx264", "h264_nvenc"] = Field("auto", description="H.264 encoder")
+    encoder: Literal["auto", "libx264", "h264_nvenc", "ffmpeg-libx264"] = Field(
+        "auto", description="H.264 encoder; ffmpeg-libx264 encodes through the ffmpeg command"
+    )
     lease_seconds: float = Field(30.0, gt=0, description="render job lease; renewed by heartbeats")
     max_attempts: int = Field(3, ge=1, description="attempts before a job is marked failed")
     poll_seconds: float = Field(0.5, gt=0, description="how often idle workers look for jobs")
