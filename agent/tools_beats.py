@@ -71,6 +71,32 @@ def timeline_beats(beats: list[int], length: int | None, *, st: int, ss: int, lo
         k += 1
 
 
+def beats_per_cut(state: SessionState) -> int | None:
+    """How many beats apart the video's cuts are, when every cut lands on a beat of its music
+    (within a frame): the video was cut to the beat, and pace changes should keep it so. Else
+    None."""
+    draft = state.draft
+    music = next((t.sg[0] for t in draft.tracks(TrackType.AUDIO) if t.sg), None) if draft else None
+    video = edits.video_track(draft) if draft else None
+    if draft is None or music is None or not music.src or video is None or len(video.sg) < 3:
+        return None
+    known = source_beats(state, music.src)
+    if known is None:
+        return None
+    grid = list(
+        itertools.takewhile(
+            lambda t: t <= draft.d,
+            timeline_beats(known[0], known[1], st=music.st, ss=music.ss, loop=bool(music.m.loop)),
+        )
+    )
+    frame_ms = 1000 / draft.m.fps
+    cuts = [seg.st for seg in video.sg[1:]]
+    if len(grid) < 2 or any(min(abs(cut - b) for b in grid) > frame_ms for cut in cuts):
+        return None
+    interval = statistics.median(b - a for a, b in itertools.pairwise(grid))
+    return max(1, round(statistics.median(b - a for a, b in itertools.pairwise(cuts)) / interval))
+
+
 class CutToBeatArgs(BaseModel):
     beats_per_segment: int | None = Field(
         None, ge=1, le=64, description="beats each photo lasts; omit to keep about the current pace"

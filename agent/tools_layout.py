@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -29,6 +30,7 @@ from agent.state_view import (
     visual_media,
 )
 from agent.tools import ToolContext, ToolError, ToolResult, tool
+from agent.tools_beats import CutToBeatArgs, beats_per_cut, cut_to_beat
 from renderer.draft import ASPECT_SIZES, Transition, empty_draft
 
 
@@ -215,6 +217,30 @@ def set_seconds_per_photo(state: SessionState, args: SetSecondsPerPhotoArgs, ctx
             f"每张照片现在显示 {secs(fixed)} 秒（视频共 {secs(d)} 秒）。",
         )
     faster = (args.factor or 1) < 1
+    was = beats_per_cut(state) if args.factor is not None else None
+    if was is not None:
+        # it was cut to the beat: the new pace snaps back onto the beats, at least one beat
+        # faster or slower per photo (rounding alone could land on the old count)
+        per = max(1, round(was * (args.factor or 1)))
+        if per == was:
+            per = max(1, was - 1) if faster else was + 1
+        if per == was:
+            return result(
+                state,
+                "Every photo already lasts a single beat: that is as fast as cutting on the beat goes.",
+                "每张照片已经只有一拍：卡点的节奏无法再快了。",
+                changed=False,
+            )
+        with contextlib.suppress(ToolError):
+            snapped = cut_to_beat(new, CutToBeatArgs(beats_per_segment=per), ctx)
+            return result(
+                snapped.state,
+                f"Made it {'faster' if faster else 'slower'}, still on the beat: a new photo every {per} "
+                f"beat{'s' if per > 1 else ''} (video {secs(draft.d)} s -> {secs(snapped.state.draft.d)} s).",  # type: ignore[union-attr]
+                f"已{'加快' if faster else '放慢'}节奏，仍然卡点：每 {per} 拍换一张"
+                f"（视频 {secs(draft.d)} 秒 → {secs(snapped.state.draft.d)} 秒）。",  # type: ignore[union-attr]
+                beats_per_segment=per,
+            )
     return result(
         new,
         f"Made it {'faster' if faster else 'slower'}: every photo's time x{args.factor:g}, clips unchanged "

@@ -135,6 +135,39 @@ def test_cut_to_the_beat_puts_every_cut_on_a_beat(made: SessionState, track: str
         assert all(abs((b - a) - spacing) <= 1 for a, b in itertools.pairwise(starts))
 
 
+def _on_beat_every(state: SessionState, track: str) -> int:
+    """How many beats apart the photos start; asserts every cut lands on a beat (within a frame)."""
+    beats, period = CATALOGUE[track].beats_ms, CATALOGUE[track].duration_ms
+    frame_ms = 1000 / state.draft.m.fps  # type: ignore[union-attr]
+    starts = [0, *(s.st for s in video(state)[1:])]
+    for st in starts[1:]:
+        assert min(abs((st % period) - b) for b in beats) <= frame_ms, st
+    spacing = {round((b - a) / (60_000 / CATALOGUE[track].bpm)) for a, b in itertools.pairwise(starts)}
+    assert len(spacing) == 1, spacing
+    return spacing.pop()
+
+
+@pytest.mark.parametrize(("per", "factor", "then"), [(4, 0.75, 3), (4, 1.33, 5), (2, 0.75, 1), (2, 1.33, 3)])
+def test_a_pace_change_keeps_a_beat_cut_video_on_the_beat(
+    made: SessionState, per: int, factor: float, then: int
+) -> None:
+    """ "faster" after "cut to the beat": the photos change on fewer beats, still every one on a
+    beat (scaling the times alone would have pulled every cut off the beat)."""
+    state = run(made, "set_music", source="builtin:upbeat")
+    state = run(state, "cut_to_beat", beats_per_segment=per)
+    assert _on_beat_every(state, "upbeat") == per
+    state = run(state, "set_seconds_per_photo", factor=factor)
+    assert _on_beat_every(state, "upbeat") == then
+
+
+def test_one_beat_per_photo_is_as_fast_as_the_beat_goes(made: SessionState) -> None:
+    state = run(made, "set_music", source="builtin:upbeat")
+    state = run(state, "cut_to_beat", beats_per_segment=1)
+    outcome = registry()["set_seconds_per_photo"].run(state, {"factor": 0.75}, ToolContext(now=lambda: 0.0))
+    assert not outcome.changed and "single beat" in outcome.summary
+    assert outcome.state.draft == state.draft
+
+
 def test_cut_to_the_beat_of_an_uploaded_song_needs_its_beats(photos_and_song: SessionState) -> None:
     state = run(photos_and_song, "make_slideshow")
     state = run(state, "set_music", source="song.mp3")
