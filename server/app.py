@@ -90,6 +90,10 @@ def create_app(
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
+        # A JSON body sent without a Content-Type (Python's requests with data=json.dumps(...)) is
+        # read as JSON, as the FastAPI the real service runs on did. The strict default guards
+        # cookie-authenticated apps against cross-site posts; every call here needs a bearer token.
+        strict_content_type=False,
     )
     app.state.ctx = ctx
     install_handlers(app)

@@ -79,15 +79,32 @@ class Attribution(BaseModel):
         return bool(self.source or self.version or self.platform)
 
 
+ATTRIBUTION_MAX_CHARS = 256  # what the job row keeps of each header
+
+
+def _kept(value: str | None) -> str | None:
+    return value[:ATTRIBUTION_MAX_CHARS] if value else value
+
+
 def attribution(
-    x_skill_source: Annotated[str | None, Header(max_length=256)] = None,
-    x_skill_version: Annotated[str | None, Header(max_length=256)] = None,
-    x_skill_platform: Annotated[str | None, Header(max_length=256)] = None,
+    x_skill_source: Annotated[str | None, Header()] = None,
+    x_skill_version: Annotated[str | None, Header()] = None,
+    x_skill_platform: Annotated[str | None, Header()] = None,
 ) -> Attribution:
-    return Attribution(source=x_skill_source, version=x_skill_version, platform=x_skill_platform)
+    # The headers are accepted on every call (api-contract.md): an over-long one is cut to what is
+    # recorded, never a reason to refuse the call.
+    return Attribution(
+        source=_kept(x_skill_source), version=_kept(x_skill_version), platform=_kept(x_skill_platform)
+    )
 
 
 AttributionDep = Annotated[Attribution, Depends(attribution)]
+
+
+def public_base_url(request: Request, ctx: AppContext) -> str:
+    """The base of every URL an answer hands out (cdn_url, outputUrl, claim_url): where the client
+    reached us, path prefix included, unless NEMO_PUBLIC_URL says otherwise. No trailing slash."""
+    return (ctx.settings.public_url or str(request.base_url)).rstrip("/")
 
 
 def check_user_segment(segment: str, user: User) -> None:

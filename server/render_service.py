@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from agent.state import GeneratedMedia
 from renderer import jobs
@@ -39,8 +39,6 @@ from server.uploads import clean_filename, hash_file, intake
 
 log = logging.getLogger("nemo.renders")
 
-_SESSION_ID_MAX = 64
-
 
 class RenderRequest(BaseModel):
     """The render call's body (api-contract.md): `sessionId` as clients send it; `session_id` too."""
@@ -48,7 +46,8 @@ class RenderRequest(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     id: str = Field(..., pattern=jobs.RENDER_ID_PATTERN, max_length=128, description="chosen by the client")
-    session_id: str = Field(..., alias="sessionId", min_length=1, max_length=_SESSION_ID_MAX)
+    # Unbounded on purpose: an id that is not one of the caller's sessions is 1002, not a 400.
+    session_id: str = Field(..., alias="sessionId")
     draft: dict[str, Any]
     output: dict[str, Any] = Field(default_factory=dict)
 
@@ -75,13 +74,22 @@ def download_url(base_url: str, render_id: str) -> str:
     return f"{base_url.rstrip('/')}/api/render/proxy/{render_id}/download"
 
 
+def client_status(job: jobs.RenderJob) -> str:
+    """The status clients see, which only moves forward (api-contract.md: pending -> processing ->
+    completed | failed). A started job that went back to the queue (its server shut down, or an
+    attempt died and is retried) is still `processing` to them: it is under way, not new."""
+    if job.status == "pending" and job.started_at is not None:
+        return "processing"
+    return job.status
+
+
 def status_body(job: jobs.RenderJob, base_url: str) -> dict[str, Any]:
     """The status answer: flat fields, `success`, and the same fields under `data` (three client styles)."""
     done = job.status == "completed"
     url = download_url(base_url, job.render_id) if done else None
     fields: dict[str, Any] = {
         "id": job.render_id,
-        "status": job.status,
+        "status": client_status(job),
         "progress": int(job.progress),
         "phase": job.phase,
         "eta_seconds": None if job.terminal else job.eta_seconds,
@@ -253,6 +261,24 @@ class RenderService:
             raise ApiError(ErrorCode.RENDER_NOT_FOUND, f"the output of {render_id!r} is no longer stored")
         return path, f"{render_id}.mp4"
 
+    def latest_output(self, session_id: str) -> tuple[Path, str] | None:
+        """The session's newest finished MP4 still stored, and its name (the claim page plays it)."""
+        stmt = (
+            select(jobs.RenderJob)
+            .where(
+                jobs.RenderJob.session_id == session_id,
+                jobs.RenderJob.status == "completed",
+                col(jobs.RenderJob.output_key).is_not(None),
+            )
+            .order_by(col(jobs.RenderJob.completed_at).desc(), col(jobs.RenderJob.id).desc())
+        )
+        with read_session(self.ctx.engine) as db:
+            for job in db.exec(stmt.limit(5)):
+                path = self.data_dir / str(job.output_key)
+                if path.is_file():
+                    return path, f"{job.render_id}.mp4"
+        return None
+
     def announce(self, job: jobs.RenderJob) -> None:
         """Add the finished render to the session's `generated_media`, exactly once per job."""
         if job.id is None or not jobs.mark_announced(self.ctx.engine, job.id):
@@ -344,7 +370,7 @@ class RenderService:
             digest, size = hash_file(tmp)
             item = intake(
                 storage, tmp, filename=clean_filename(result.filename), sha256=digest, size=size,
-                max_pixels=self.ctx.settings.max_image_pixels,
+                max_pixels=self.ctx.settings.max_image_pixels, analyse=False,
             )  # fmt: skip
         except FetchError as exc:
             code = ErrorCode.FILE_TOO_LARGE if exc.code == "too_large" else ErrorCode.URL_REFUSED

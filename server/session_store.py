@@ -150,11 +150,23 @@ def apply_state_delta(
             raise ApiError(ErrorCode.BAD_REQUEST, "invalid state_delta: " + _first_error(exc)) from None
 
 
-def add_media(engine: Engine, session_id: str, files: list[MediaFile]) -> int:
-    """Append uploads to `video_infos` as one new version; returns it (the upload route calls this)."""
+def add_media(
+    engine: Engine,
+    session_id: str,
+    files: list[MediaFile],
+    *,
+    analyses: dict[str, dict[str, Any]] | None = None,
+) -> int:
+    """Append uploads to `video_infos`, and their facts (by media_id) to `video_analyses`, as one
+    new version; returns it (the upload route calls this)."""
 
     def _append(state: SessionState) -> SessionState:
-        return state.model_copy(update={"video_infos": [*state.video_infos, *files]})
+        return state.model_copy(
+            update={
+                "video_infos": [*state.video_infos, *files],
+                "video_analyses": {**state.video_analyses, **(analyses or {})},
+            }
+        )
 
     with transaction(engine) as db:
         session = _lock_session(db, session_id)

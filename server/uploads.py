@@ -14,9 +14,9 @@ import logging
 import re
 import secrets
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import select
@@ -50,6 +50,7 @@ class Intaken:
     facts: MediaFacts
     proxy_key: str | None = None
     beats: BeatGrid | None = None  # songs only: what "cut to the beat" needs
+    analysis: dict[str, Any] = field(default_factory=dict)  # its `state.video_analyses` entry
 
 
 @dataclass
@@ -89,10 +90,21 @@ def media_error_code(error: MediaError) -> ErrorCode:
     return ErrorCode.FILE_TOO_LARGE if error.code == "too_large" else ErrorCode.UNSUPPORTED_FILE_TYPE
 
 
-def intake(storage: Storage, tmp: Path, *, filename: str, sha256: str, size: int, max_pixels: int) -> Intaken:
+def intake(
+    storage: Storage,
+    tmp: Path,
+    *,
+    filename: str,
+    sha256: str,
+    size: int,
+    max_pixels: int,
+    analyse: bool = True,
+) -> Intaken:
     """Judge a temp file by its content and publish it; ApiError (4001/4002) otherwise. The temp
-    file is gone afterwards either way (moved or removed)."""
+    file is gone afterwards either way (moved or removed). `analyse`: also work out its
+    `video_analyses` entry (uploads do; a render's fetched source has no session entry to fill)."""
     from renderer.probe import MediaError, probe, sniff
+    from server.media_analysis import analyse as analyse_media
 
     try:
         with open(tmp, "rb") as fh:
@@ -111,6 +123,10 @@ def intake(storage: Storage, tmp: Path, *, filename: str, sha256: str, size: int
         except MediaError as exc:
             raise ApiError(media_error_code(exc), f"{filename}: {exc.message}") from None
         beats = _beats(tmp, filename) if facts.file_type == "audio" else None
+        analysis = {}
+        if analyse:
+            picture = storage.path_for(proxy_key) if proxy_key else None
+            analysis = analyse_media(tmp, facts, max_pixels=max_pixels, picture=picture, beats=beats)
         key = storage.media_key(sha256, sniffed.ext)
         storage.publish(tmp, key)
         return Intaken(
@@ -121,6 +137,7 @@ def intake(storage: Storage, tmp: Path, *, filename: str, sha256: str, size: int
             facts=facts,
             proxy_key=proxy_key,
             beats=beats,
+            analysis=analysis,
         )
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -203,7 +220,8 @@ def record(engine: Engine, *, user_id: str, session_id: str, items: list[tuple[I
                     info_json=json.dumps({**info.model_dump(mode="json"), **extra}),
                 )
             )
-    return session_store.add_media(engine, session_id, [info for _, info in items])
+    analyses = {info.media_id: item.analysis for item, info in items if item.analysis}
+    return session_store.add_media(engine, session_id, [info for _, info in items], analyses=analyses)
 
 
 def make_proxies(storage: Storage, engine: Engine, items: list[Intaken], max_pixels: int) -> None:

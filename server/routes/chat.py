@@ -49,7 +49,9 @@ class NewMessage(_CamelToo):
 class RunRequest(_CamelToo):
     app_name: str = APP_NAME
     user_id: str = "me"
-    session_id: str = Field(max_length=64)
+    # Unbounded on purpose: any id that is not one of the caller's sessions is 1002 (create a new
+    # session), never a validation 400 (api-contract.md, /run_sse).
+    session_id: str
     new_message: NewMessage
     streaming: bool = False
     state_delta: dict[str, Any] | None = None
@@ -113,8 +115,18 @@ async def run_sse(
     )
 
 
+# JSON leaves these raw inside strings, but line readers such as httpx's iter_lines and Python's
+# str.splitlines end a line at them, which would cut a `data:` line in two. Escaped, the event is
+# the same JSON, on one line for every reader.
+_LINE_BREAKS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
+
+
+def _one_line(event_json: str) -> str:
+    return event_json.translate(_LINE_BREAKS)
+
+
 async def _relay(queue: asyncio.Queue[str | None]) -> AsyncIterator[ServerSentEvent]:
     # The turn ends itself (its own time cap), so the stream is capped with it. A reader that
     # leaves only stops this relay; the turn task goes on.
     while (line := await queue.get()) is not None:
-        yield ServerSentEvent(data=line, sep="\n")
+        yield ServerSentEvent(data=_one_line(line), sep="\n")

@@ -2,7 +2,8 @@
 
 A claim token (`clm_` + 43 url-safe chars) is a bearer secret for one session's read-only project
 page, so it is stored only as a keyed hash and lives a day. The page shows the project's title,
-a summary of its timeline, its uploads and its latest render, if any.
+a summary of its timeline, its uploads and its latest render, if any; a browser sends no bearer
+token, so the render plays from GET /workspace/claim/video?ct=..., authorised by the same link.
 """
 
 from __future__ import annotations
@@ -11,16 +12,17 @@ import html
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query
-from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from pydantic import BaseModel
 from sqlmodel import Session
 
 from server import session_store
 from server.auth import hash_token
 from server.db import transaction
-from server.deps import CtxDep, CurrentUser, DbDep, owned_session
+from server.deps import CtxDep, CurrentUser, DbDep, owned_session, public_base_url
 from server.errors import ApiError, ErrorCode, envelope
 from server.responses import SESSION_ERRORS, Envelope, errors
 from server.tables import ChatSession, ClaimToken
@@ -32,8 +34,8 @@ CLAIM_TTL = timedelta(days=1)
 
 
 class ClaimCreate(BaseModel):
-    task_id: str | None = Field(None, max_length=64)
-    session_id: str = Field(max_length=64)
+    task_id: str | None = None
+    session_id: str  # any id that is not one of the caller's sessions is 1002, never a 400
 
 
 class ClaimCreated(BaseModel):
@@ -48,7 +50,9 @@ class ClaimCreated(BaseModel):
     responses=errors(*SESSION_ERRORS),
     summary="A link that opens this session's project in the browser",
 )
-def create_claim(body: ClaimCreate, ctx: CtxDep, db: DbDep, caller: CurrentUser) -> dict[str, Any]:
+def create_claim(
+    body: ClaimCreate, request: Request, ctx: CtxDep, db: DbDep, caller: CurrentUser
+) -> dict[str, Any]:
     session = owned_session(db, caller, body.session_id)
     if body.task_id is not None and body.task_id != session.task_id:
         raise ApiError(ErrorCode.SESSION_NOT_FOUND, "session not found; create a new session")
@@ -67,7 +71,8 @@ def create_claim(body: ClaimCreate, ctx: CtxDep, db: DbDep, caller: CurrentUser)
         {
             "claim_token": token,
             "expires_in": int(CLAIM_TTL.total_seconds()),
-            "claim_url": f"/workspace/claim?ct={token}",
+            # Absolute, like cdn_url and outputUrl: skills hand it to a person as it is.
+            "claim_url": f"{public_base_url(request, ctx)}/workspace/claim?ct={token}",
         }
     )
 
@@ -100,17 +105,41 @@ def claim_page(ctx: CtxDep, db: DbDep, ct: Annotated[str, Query()] = "") -> HTML
         f"<p>Version {version}, {len(state.video_infos)} uploads.</p>",
     ]
     renders = [m for m in state.generated_media if m.type == "render"]
-    if renders:
+    if ctx.renders.latest_output(session.id) is not None:
+        # A browser sends no bearer token, so the page plays the export through the claim link
+        # itself (relative: it stays under whatever prefix the page was reached by).
+        url = html.escape(f"claim/video?{urlencode({'ct': ct})}", quote=True)
+    elif renders:  # one the service did not render here (a client's own note): its own URL
         url = html.escape(renders[-1].url, quote=True)
-        parts.append(
-            f'<video controls width="360" src="{url}"></video><p><a href="{url}">Download the video</a></p>'
-        )
+    else:
+        url = ""
+    if url:
+        parts.append(f'<video controls width="360" src="{url}"></video>')
+        parts.append(f'<p><a href="{url}" download>Download the video</a></p>')
     else:
         parts.append("<p>No export yet.</p>")
     if state.video_infos:
         items = "".join(f"<li>{html.escape(f.filename)} ({f.file_type})</li>" for f in state.video_infos)
         parts.append(f"<ul>{items}</ul>")
     return HTMLResponse(_page(title, "".join(parts)))
+
+
+@router.get(
+    "/workspace/claim/video",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"video/mp4": {}}, "description": "the latest export (Range requests: 206)"},
+        **_PAGE_DOC,
+    },
+    summary="The latest export of a claimed project, for the page's player (no bearer token)",
+)
+def claim_video(ctx: CtxDep, db: DbDep, ct: Annotated[str, Query()] = "") -> Response:
+    session = _claimed_session(db, ctx.secret, ct)
+    found = ctx.renders.latest_output(session.id) if session is not None else None
+    if found is None:
+        return HTMLResponse(_page("Not found", "<p>No export for this link.</p>"), status_code=404)
+    path, filename = found
+    return FileResponse(path, media_type="video/mp4", filename=filename, content_disposition_type="inline")
 
 
 def _claimed_session(db: Session, secret: bytes, ct: str) -> ChatSession | None:

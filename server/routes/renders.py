@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
-from server.deps import AttributionDep, CtxDep, CurrentUser
+from server.deps import AttributionDep, CtxDep, CurrentUser, public_base_url
 from server.errors import ErrorCode
 from server.render_service import RenderRequest, RenderService, status_body
 from server.responses import errors
@@ -57,11 +57,6 @@ def _service(ctx: CtxDep) -> RenderService:
     return ctx.renders  # type: ignore[no-any-return]
 
 
-def base_url(request: Request, ctx: CtxDep) -> str:
-    """Where the client reached us (prefix included), unless NEMO_PUBLIC_URL says otherwise."""
-    return (ctx.settings.public_url or str(request.base_url)).rstrip("/")
-
-
 _SUBMIT_ERRORS = errors(
     ErrorCode.TOKEN_INVALID,
     ErrorCode.SESSION_NOT_FOUND,
@@ -81,7 +76,7 @@ _READ_ERRORS = errors(ErrorCode.TOKEN_INVALID, ErrorCode.RENDER_NOT_FOUND)
 def submit_render(
     body: RenderRequest, request: Request, ctx: CtxDep, user: CurrentUser, attribution: AttributionDep
 ) -> dict[str, Any]:
-    base = base_url(request, ctx)
+    base = public_base_url(request, ctx)
     job = _service(ctx).submit(user, body, attribution, base)
     return status_body(job, base)
 
@@ -103,7 +98,7 @@ router.post(
     summary="A render's status: pending, processing, completed, failed or cancelled",
 )
 def render_status(render_id: str, request: Request, ctx: CtxDep, user: CurrentUser) -> dict[str, Any]:
-    return status_body(_service(ctx).status(user, render_id), base_url(request, ctx))
+    return status_body(_service(ctx).status(user, render_id), public_base_url(request, ctx))
 
 
 @router.post(
@@ -113,7 +108,7 @@ def render_status(render_id: str, request: Request, ctx: CtxDep, user: CurrentUs
     summary="Cancel a render; a running one stops within seconds",
 )
 def cancel_render(render_id: str, request: Request, ctx: CtxDep, user: CurrentUser) -> dict[str, Any]:
-    return status_body(_service(ctx).cancel(user, render_id), base_url(request, ctx))
+    return status_body(_service(ctx).cancel(user, render_id), public_base_url(request, ctx))
 
 
 @router.get(

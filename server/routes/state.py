@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from agent.state import CanvasConfig
 from server import session_store
@@ -22,7 +22,13 @@ class StateAnswer(BaseModel):
     task_id: str
     task_name: str
     version: int
-    state: dict[str, Any]
+    state: dict[str, Any] = Field(
+        description="`draft` (null until the first edit), `video_infos` (the upload answer's file "
+        "objects), `canvas_config` (`width`, `height`, `ratio`), `video_analyses` (by media_id: "
+        "`file_type`; photos and clips `orientation` and `dominant_colors` (`#rrggbb`, most covered "
+        "first); songs `bpm` and `beat_offset_ms` when found), `generated_media` (`type`, `url`, "
+        "`duration`, `prompt`, `created_at`)"
+    )
 
 
 @router.get(
@@ -52,6 +58,11 @@ def get_state(user: str, session_id: str, version: str, ctx: CtxDep, caller: Cur
     # first edit; the default canvas until one is chosen).
     body.setdefault("draft", None)
     body.setdefault("canvas_config", CanvasConfig().model_dump())
+    # Stored versions drop null fields; these lists answer with every field of the contract,
+    # null when unknown: `video_infos` exactly as the upload answered, and `generated_media` with
+    # its `duration` and `prompt` (api-contract.md, state).
+    body["video_infos"] = [f.model_dump(mode="json") for f in state.video_infos]
+    body["generated_media"] = [g.model_dump(mode="json") for g in state.generated_media]
     return envelope(
         {
             "session_id": session.id,

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from agent.state import MediaFile
 from server.db import read_session
-from server.deps import CtxDep, CurrentUser, check_user_segment, owned_session
+from server.deps import CtxDep, CurrentUser, check_user_segment, owned_session, public_base_url
 from server.errors import ApiError, ErrorCode, envelope
 from server.fetch_url import FetchError, fetcher_for
 from server.multipart import MultipartReceiver, ReceivedFile
@@ -80,10 +80,6 @@ _BODY_DOC = {
 }
 
 
-def _base_url(ctx: CtxDep, request: Request) -> str:
-    return ctx.settings.public_url or str(request.base_url)
-
-
 @router.post(
     "/api/upload-video/nemo_agent/{user}/{session_id}",
     response_model=Envelope[UploadAnswer],
@@ -113,7 +109,9 @@ async def upload(
 
     session = await anyio.to_thread.run_sync(_owned)
     content_type = request.headers.get("content-type", "")
-    is_json = content_type.split(";")[0].strip().lower() == "application/json"
+    # No Content-Type at all is read as JSON, as on every other route (see create_app): a multipart
+    # body cannot be parsed without the boundary its Content-Type names anyway.
+    is_json = content_type.split(";")[0].strip().lower() in ("application/json", "")
     # Each file is held to max_upload_mb while it streams; the request as a whole (every file of a
     # batch, boundaries included) to max_request_mb, checked against Content-Length before reading.
     body_limit = _JSON_LIMIT if is_json else ctx.settings.max_request_bytes
@@ -138,7 +136,7 @@ async def upload(
         first = failures[0] if failures else FileFailure("", ErrorCode.BAD_REQUEST, "no files in the upload")
         raise ApiError(first.code, first.message, data={"errors": [f.as_json() for f in failures]})
 
-    base_url = _base_url(ctx, request)
+    base_url = public_base_url(request, ctx)
     items = [(item, media_file(item, media_id=ctx.ids.media_id(), base_url=base_url)) for item in published]
     await anyio.to_thread.run_sync(
         lambda: record(ctx.engine, user_id=caller.id, session_id=session, items=items)

@@ -332,3 +332,64 @@ def test_refusals_before_the_stream_are_plain_json(
     assert body["code"] == 2001 and "not enough credits" in body["message"]
     assert body["data"]["bind_url"] == "https://nemovideo.com/bind"
     assert balance(client, alice) == {"available": 40, "frozen": 0, "total": 40}
+
+
+def test_each_event_stays_one_line_for_line_readers_that_split_on_unicode_separators(
+    client: httpx.Client, app: Any, anon_token: Any, new_session: Any
+) -> None:
+    # httpx's iter_lines, like Python's str.splitlines, also ends lines at U+2028, U+2029 and U+0085;
+    # a title holding them is echoed in every later event, and must not cut its `data:` line.
+    token = anon_token(client)
+    sid = new_session(client, token)
+    _photos(app, sid)
+    title = "Sum\u2028mer\u2029by\u0085the sea"
+    _, lines = _read_stream(client, token, _body(sid, f"make a slideshow with the title {title}"))
+    for line in lines:
+        assert line == "" or line.startswith("data: ") or line.startswith(": heartbeat "), line
+    events = _events(lines)
+    final = events[-1]
+    assert final["author"] == "nemo_agent" and title in final["content"]["parts"][0]["text"]
+    state = client.get(f"/api/state/nemo_agent/me/{sid}/latest", headers=bearer(token)).json()["data"]
+    assert state["state"]["draft"]["m"]["title"] == title
+
+
+def test_bodies_sent_without_a_content_type_are_read_as_json(
+    client: httpx.Client, app: Any, anon_token: Any
+) -> None:
+    # Some HTTP clients (Python's requests with data=json.dumps(...)) send no Content-Type; the
+    # FastAPI the real service runs on reads such bodies as JSON, so they must work here too.
+    token = anon_token(client)
+    created = client.post(
+        "/api/tasks/me/with-session/nemo_agent", headers=bearer(token), content=b'{"task_name": "bare"}'
+    )
+    assert created.status_code == 200, created.text
+    sid = created.json()["data"]["session_id"]
+    _photos(app, sid)
+    with client.stream(
+        "POST", "/run_sse", headers=bearer(token), content=json.dumps(_body(sid, "make a slideshow")).encode()
+    ) as answer:
+        assert answer.status_code == 200
+        events = _events(list(answer.iter_lines()))
+    assert events[-1]["author"] == "nemo_agent"
+    state = client.get(f"/api/state/nemo_agent/me/{sid}/latest", headers=bearer(token)).json()["data"]
+    assert state["task_name"] == "bare" and state["state"]["draft"]["t"][0]["tt"] == 0
+
+
+def test_an_over_long_session_id_is_an_unknown_session(client: httpx.Client, anon_token: Any) -> None:
+    # The client's reaction to 1002 (create a new session) is the right one for any id we do not hold.
+    token = anon_token(client)
+    answer = client.post("/run_sse", headers=bearer(token), json=_body("7" * 70))
+    assert answer.status_code == 404
+    assert answer.json() == {"code": 1002, "message": "session not found; create a new session", "data": {}}
+
+
+def test_long_attribution_headers_are_accepted(
+    client: httpx.Client, app: Any, anon_token: Any, new_session: Any
+) -> None:
+    token = anon_token(client)
+    sid = new_session(client, token)
+    _photos(app, sid)
+    headers = {**bearer(token), "X-Skill-Source": "s" * 300, "X-Skill-Version": "1." + "9" * 400}
+    with client.stream("POST", "/run_sse", headers=headers, json=_body(sid, "make a slideshow")) as answer:
+        assert answer.status_code == 200
+        assert _events(list(answer.iter_lines()))[-1]["author"] == "nemo_agent"

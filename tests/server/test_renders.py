@@ -273,3 +273,43 @@ def test_export_costs_no_credits(api_for: Callable[..., Api]) -> None:
     assert api.submit("free").status_code == 200
     after = api.client.get("/api/credits/balance/simple", headers=bearer(api.token)).json()["data"]
     assert after == before
+
+
+def test_status_never_goes_back_to_pending_when_a_started_render_is_requeued(
+    make_settings: Callable[..., Settings],
+    make_app: Callable[..., FastAPI],
+    make_client: Callable[[FastAPI], httpx.Client],
+    anon_token: Callable[..., str],
+    new_session: Callable[..., str],
+) -> None:
+    # A server that shuts down mid-render (a deploy) gives the job back to the queue; a client
+    # polling another server of the deployment must still see pending -> processing -> done.
+    render = RenderSettings.model_validate({"workers": 1, "device": "cpu", "poll_seconds": 0.05})
+    stopping = make_app(make_settings(render=render), start_workers=True)
+    client = make_client(stopping)
+    token = anon_token(client)
+    api = Api(client, token, new_session(client, token))
+    assert api.submit("requeued", tiny_draft(duration_ms=60_000)).status_code == 200
+    deadline = time.monotonic() + 60
+    while (seen := api.status("requeued").json())["progress"] == 0:
+        assert seen["status"] in ("pending", "processing") and time.monotonic() < deadline, seen
+        time.sleep(0.05)
+    stopping.state.ctx.renders.stop()  # what its shutdown does: the running render is released
+    other = make_client(make_app())  # no render workers: the job waits in the queue
+    after = other.get("/api/render/proxy/lambda/requeued", headers=bearer(token)).json()
+    assert after["status"] == after["data"]["status"] == "processing", after
+    assert after["progress"] >= seen["progress"] and after["outputUrl"] is None
+
+
+def test_an_unknown_or_over_long_session_id_is_1002_and_long_attribution_headers_are_fine(
+    api_for: Callable[..., Api],
+) -> None:
+    api = api_for(workers=0)
+    for session_id in ("", "1" * 19, "9" * 100, "not-a-session"):
+        body = {"id": f"s{len(session_id)}", "sessionId": session_id, "draft": tiny_draft()}
+        answer = api.client.post("/api/render/proxy/lambda", json=body, headers=bearer(api.token))
+        assert answer.status_code == 404 and answer.json()["code"] == 1002, (session_id, answer.text)
+    headers = {**bearer(api.token), "X-Skill-Source": "s" * 300, "X-Skill-Platform": "p" * 1000}
+    body = {"id": "attributed", "sessionId": api.session_id, "draft": tiny_draft()}
+    answer = api.client.post("/api/render/proxy/lambda", json=body, headers=headers)
+    assert answer.status_code == 200, answer.text

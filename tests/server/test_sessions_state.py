@@ -210,3 +210,16 @@ def db_state_json(engine: Engine, sid: str, version: int) -> str:
             select(StateVersion).where(StateVersion.session_id == sid, StateVersion.version == version)
         ).one()
     return row.state_json
+
+
+def test_generated_media_answer_with_every_field_of_the_contract(
+    client: httpx.Client, anon_token: Any, new_session: Any, app: Any
+) -> None:
+    # api-contract.md: `generated_media` items carry type, url, duration, prompt and created_at;
+    # clients index them without checking, so an unknown one is null, not missing.
+    token = anon_token(client)
+    sid = new_session(client, token)
+    made = {"type": "preview", "url": "http://127.0.0.1/p.mp4", "created_at": "2026-01-01T00:00:00Z"}
+    session_store.append_event(app.state.ctx.engine, sid, _delta_event({"generated_media": [made]}))
+    state = client.get(f"/api/state/nemo_agent/me/{sid}/latest", headers=bearer(token)).json()["data"]
+    assert state["state"]["generated_media"] == [{**made, "duration": None, "prompt": None}]

@@ -423,3 +423,53 @@ def test_a_200_mb_upload_never_sits_in_memory(
     assert answer.status_code == 415, answer.text
     assert peak - baseline < 50 * 1024 * 1024
     assert [p for p in (big_settings.data_dir / "tmp").iterdir()] == []
+
+
+def _hex_rgb(value: str) -> tuple[int, int, int]:
+    assert value.startswith("#") and len(value) == 7, value
+    return int(value[1:3], 16), int(value[3:5], 16), int(value[5:7], 16)
+
+
+def _near(found: str, wanted: tuple[int, int, int], tolerance: int = 24) -> bool:
+    return all(abs(a - b) <= tolerance for a, b in zip(_hex_rgb(found), wanted, strict=True))
+
+
+def test_state_lists_uploads_as_the_upload_answered_with_per_media_analyses(
+    client: httpx.Client, user: dict[str, Any], tmp_path: Path
+) -> None:
+    # A landscape photo, two thirds orange and one third teal: its colours, most covered first.
+    photo = tmp_path / "sunset.jpg"
+    img = Image.new("RGB", (600, 300), (240, 120, 30))
+    img.paste((20, 150, 160), (400, 0, 600, 300))
+    img.save(photo, quality=95)
+    media = [photo, mf.mp4_rotated(tmp_path), mf.wav_tone(tmp_path)]
+    answer = upload(client, user, media)
+    assert answer.status_code == 200, answer.text
+    files = answer.json()["data"]["files"]
+    got = state(client, user)
+    # api-contract.md: `video_infos` holds the upload file objects "as above": the same keys,
+    # nulls included (a photo's duration and fps), not a thinned copy.
+    assert got["video_infos"] == files
+    assert all({"duration", "width", "height", "fps", "warnings"} <= set(f) for f in got["video_infos"])
+
+    analyses = got["video_analyses"]
+    photo_id, clip_id, song_id = (f["media_id"] for f in files)
+    assert set(analyses) == {photo_id, clip_id, song_id}
+    assert analyses[photo_id]["orientation"] == "landscape"
+    colors = analyses[photo_id]["dominant_colors"]
+    assert _near(colors[0], (240, 120, 30)) and _near(colors[1], (20, 150, 160)), colors
+    assert analyses[clip_id]["orientation"] == "portrait"  # 160x90 stored, shown turned
+    assert any(_near(c, mf.RED, 40) for c in analyses[clip_id]["dominant_colors"])  # its red band
+    assert analyses[song_id]["file_type"] == "audio" and "orientation" not in analyses[song_id]
+
+
+def test_url_uploads_sent_without_a_content_type_are_read_as_json(
+    client: httpx.Client, user: dict[str, Any]
+) -> None:
+    body = b'{"urls": ["http://127.0.0.1:9/x.jpg"], "source_type": "url"}'
+    answer = client.post(
+        f"/api/upload-video/nemo_agent/me/{user['session']}", headers=user["headers"], content=body
+    )
+    # The URL itself is refused (loopback), which shows the body was read as the JSON it is.
+    assert answer.status_code == 400 and answer.json()["code"] == 4003, answer.text
+    assert answer.json()["data"]["errors"][0]["filename"] == "x.jpg"
