@@ -10,13 +10,15 @@ set explicitly (the API machine then need not render). Export costs no credits.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import Session, col, select
@@ -70,8 +72,20 @@ def _ms(seconds: float | None) -> int | None:
     return None if seconds is None else int(seconds * 1000)
 
 
-def download_url(base_url: str, render_id: str) -> str:
-    return f"{base_url.rstrip('/')}/api/render/proxy/{render_id}/download"
+def output_mac(secret: bytes, job_id: int, user_id: str, render_id: str) -> str:
+    return hmac.new(
+        secret, f"render-output:{job_id}:{user_id}:{render_id}".encode(), hashlib.sha256
+    ).hexdigest()[:32]
+
+
+def output_url(base_url: str, secret: bytes, job: jobs.RenderJob) -> str:
+    """Where the finished MP4 is fetched without a token, as the cloud's CDN links are
+    (api-contract.md: `"outputUrl": "https://host/.../render_1.mp4"`; skills `curl -o` it or hand
+    it to a person). Unguessable (keyed with the server's secret) and bound to this one job, like
+    an upload's `cdn_url`; the token-checked `/api/render/proxy/{id}/download` serves it too."""
+    assert job.id is not None
+    mac = output_mac(secret, job.id, job.user_id, job.render_id)
+    return f"{base_url.rstrip('/')}/media/renders/{job.id}-{mac}/{quote(job.render_id, safe='')}.mp4"
 
 
 def client_status(job: jobs.RenderJob) -> str:
@@ -83,10 +97,10 @@ def client_status(job: jobs.RenderJob) -> str:
     return job.status
 
 
-def status_body(job: jobs.RenderJob, base_url: str) -> dict[str, Any]:
+def status_body(job: jobs.RenderJob, base_url: str, secret: bytes) -> dict[str, Any]:
     """The status answer: flat fields, `success`, and the same fields under `data` (three client styles)."""
     done = job.status == "completed"
-    url = download_url(base_url, job.render_id) if done else None
+    url = output_url(base_url, secret, job) if done else None
     fields: dict[str, Any] = {
         "id": job.render_id,
         "status": client_status(job),
@@ -261,6 +275,17 @@ class RenderService:
             raise ApiError(ErrorCode.RENDER_NOT_FOUND, f"the output of {render_id!r} is no longer stored")
         return path, f"{render_id}.mp4"
 
+    def shared_output(self, job_id: int, mac: str, render_id: str) -> tuple[Path, str]:
+        """The finished MP4 behind an `output_url` (no token: the link itself is the key)."""
+        with read_session(self.ctx.engine) as db:
+            job = db.get(jobs.RenderJob, job_id)
+        expected = output_mac(self.ctx.secret, job_id, job.user_id, job.render_id) if job is not None else ""
+        if job is None or job.render_id != render_id or not hmac.compare_digest(mac, expected):
+            raise ApiError(ErrorCode.RENDER_NOT_FOUND, "media not found")
+        if job.status != "completed" or not job.output_key or not (self.data_dir / job.output_key).is_file():
+            raise ApiError(ErrorCode.RENDER_NOT_FOUND, f"the output of {render_id!r} is no longer stored")
+        return self.data_dir / job.output_key, f"{render_id}.mp4"
+
     def latest_output(self, session_id: str) -> tuple[Path, str] | None:
         """The session's newest finished MP4 still stored, and its name (the claim page plays it)."""
         stmt = (
@@ -287,7 +312,7 @@ class RenderService:
         finished = datetime.fromtimestamp(job.completed_at or job.created_at, UTC)
         item = GeneratedMedia(
             type="render",
-            url=download_url(base, job.render_id),
+            url=output_url(base, self.ctx.secret, job),
             duration=job.duration,
             created_at=finished.isoformat().replace("+00:00", "Z"),
         )

@@ -1,4 +1,5 @@
-"""GET /media/{path}: the stored uploads and proxies behind every `cdn_url` (Range, inline).
+"""GET /media/{path}: the stored uploads and proxies behind every `cdn_url` (Range, inline), and
+finished renders behind their `outputUrl` (`media/renders/<job>-<key>/<id>.mp4`).
 
 Keys are content hashes, unguessable like the CDN URLs clients already hold, so media is served
 without a token (clients and the renderer fetch `cdn_url` with plain GETs). Only keys under the
@@ -6,6 +7,9 @@ media and proxy folders are served; anything else, or anything escaping the root
 """
 
 from __future__ import annotations
+
+import re
+from urllib.parse import unquote
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
@@ -18,6 +22,7 @@ from server.storage import Storage, StorageError
 router = APIRouter(tags=["media"])
 
 SERVED_ROOTS = ("media/", "proxies/")
+_RENDER_OUTPUT = re.compile(r"renders/(?P<job>\d{1,18})-(?P<mac>[0-9a-f]{32})/(?P<render_id>[^/]+)\.mp4")
 CONTENT_TYPES = {
     "jpg": "image/jpeg",
     "png": "image/png",
@@ -44,6 +49,18 @@ CONTENT_TYPES = {
 )
 def get_media(path: str, ctx: CtxDep) -> FileResponse:
     not_found = ApiError(ErrorCode.RENDER_NOT_FOUND, "media not found")
+    shared = _RENDER_OUTPUT.fullmatch(path)
+    if shared is not None:  # a render's outputUrl: the link is its own key (render_service.output_url)
+        file, filename = ctx.renders.shared_output(
+            int(shared["job"]), shared["mac"], unquote(shared["render_id"])
+        )
+        return FileResponse(
+            file,
+            media_type="video/mp4",
+            filename=filename,
+            content_disposition_type="inline",
+            headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"},
+        )
     key = Storage.key_from_url_path(path)
     if not key.startswith(SERVED_ROOTS):
         raise not_found

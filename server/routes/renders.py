@@ -78,7 +78,7 @@ def submit_render(
 ) -> dict[str, Any]:
     base = public_base_url(request, ctx)
     job = _service(ctx).submit(user, body, attribution, base)
-    return status_body(job, base)
+    return status_body(job, base, ctx.secret)
 
 
 # Legacy paths: the same handler registered again, under the name it had (the OpenAPI stays the same).
@@ -98,7 +98,7 @@ router.post(
     summary="A render's status: pending, processing, completed, failed or cancelled",
 )
 def render_status(render_id: str, request: Request, ctx: CtxDep, user: CurrentUser) -> dict[str, Any]:
-    return status_body(_service(ctx).status(user, render_id), public_base_url(request, ctx))
+    return status_body(_service(ctx).status(user, render_id), public_base_url(request, ctx), ctx.secret)
 
 
 @router.post(
@@ -108,7 +108,7 @@ def render_status(render_id: str, request: Request, ctx: CtxDep, user: CurrentUs
     summary="Cancel a render; a running one stops within seconds",
 )
 def cancel_render(render_id: str, request: Request, ctx: CtxDep, user: CurrentUser) -> dict[str, Any]:
-    return status_body(_service(ctx).cancel(user, render_id), public_base_url(request, ctx))
+    return status_body(_service(ctx).cancel(user, render_id), public_base_url(request, ctx), ctx.secret)
 
 
 @router.get(

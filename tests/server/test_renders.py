@@ -5,6 +5,7 @@ Renders are real (the embedded worker runs renderer.render in a child process) a
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -110,14 +111,19 @@ def test_render_lifecycle_to_a_downloadable_mp4(api_for: Callable[..., Api], tmp
     assert final["completedAt"] >= final["createdAt"]
     url = final["outputUrl"]
     assert url == final["output"]["url"] == final["data"]["outputUrl"]
-    assert url == f"{api.client.base_url}/api/render/proxy/render_1/download"
+    # a full link ending in the render's name, like the cloud's CDN links (api-contract.md)
+    assert re.fullmatch(rf"{api.client.base_url}/media/renders/\d+-[0-9a-f]{{32}}/render_1\.mp4", url), url
     assert (final["output"]["width"], final["output"]["height"]) == (160, 284)
 
-    download = httpx.get(url, headers=bearer(api.token))  # exactly as `curl -o` would: no redirects
+    # `curl -o "$outputUrl"`, as skills do and as a person's browser does: no token, no redirect
+    download = httpx.get(url)
     assert download.status_code == 200
     assert download.headers["content-type"] == "video/mp4"
-    assert download.headers["content-disposition"].startswith("attachment")
     assert 'filename="render_1.mp4"' in download.headers["content-disposition"]
+    # the token-checked download route serves the same bytes, as an attachment
+    direct = httpx.get(f"{api.client.base_url}/api/render/proxy/render_1/download", headers=bearer(api.token))
+    assert direct.status_code == 200 and direct.content == download.content
+    assert direct.headers["content-disposition"].startswith("attachment")
     assert len(download.content) == final["output"]["size"]
     out = tmp_path / "out.mp4"
     out.write_bytes(download.content)
@@ -127,7 +133,7 @@ def test_render_lifecycle_to_a_downloadable_mp4(api_for: Callable[..., Api], tmp
     assert (kinds["video"]["width"], kinds["video"]["height"]) == (160, 284)
     assert abs(float(probe["format"]["duration"]) - 1.0) < 0.15
 
-    ranged = httpx.get(url, headers={**bearer(api.token), "Range": "bytes=100-199"})
+    ranged = httpx.get(url, headers={"Range": "bytes=100-199"})
     assert ranged.status_code == 206
     assert ranged.content == download.content[100:200]
     assert ranged.headers["content-range"] == f"bytes 100-199/{len(download.content)}"
@@ -136,6 +142,18 @@ def test_render_lifecycle_to_a_downloadable_mp4(api_for: Callable[..., Api], tmp
     generated = state.json()["data"]["state"]["generated_media"]
     renders = [g for g in generated if g["type"] == "render"]
     assert len(renders) == 1 and renders[0]["url"] == url and abs(renders[0]["duration"] - 1.0) < 0.15
+
+    # the link is its own key: any other key, job or name opens nothing
+    job_key, name = url.split("/media/renders/")[1].split("/")
+    job, mac = job_key.split("-")
+    forged_mac = f"{int(mac[0], 16) ^ 1:x}{mac[1:]}"
+    for forged in (
+        f"/media/renders/{job}-{forged_mac}/{name}",
+        f"/media/renders/{int(job) + 1}-{mac}/{name}",
+        f"/media/renders/{job}-{mac}/render_2.mp4",
+    ):
+        refused = httpx.get(f"{api.client.base_url}{forged}")
+        assert refused.status_code == 404 and refused.json()["code"] == 4004, forged
 
 
 def test_legacy_aliases_and_path_prefix(api_for: Callable[..., Api]) -> None:
