@@ -17,7 +17,7 @@ from PIL import Image
 from renderer.draft import Draft
 from renderer.output import OutputSpec
 from renderer.render import render
-from tests.ffprobe import ffprobe  # noqa: F401  (re-exported for renderer tests)
+from tests.ffprobe import ffprobe
 
 TESTS = Path(__file__).resolve().parent.parent
 DRAFTS = TESTS / "drafts"
@@ -68,3 +68,19 @@ def dominant_hz(samples: np.ndarray, rate: int = 48_000) -> float:
 
 def near(pixel: np.ndarray, rgb: tuple[int, int, int], tolerance: int = 30) -> bool:
     return bool(np.abs(pixel - np.array(rgb)).max() <= tolerance)
+
+
+def assert_output_streams(out: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """What every render must be (api-contract.md, renderer spec): an MP4 (whatever the file's
+    name) with H.264 High yuv420p tagged BT.709 limited range, and AAC-LC 48 kHz stereo. Returns
+    (ffprobe's answer, the video stream, the audio stream) for the test's own checks."""
+    info = ffprobe(out)
+    video = next(s for s in info["streams"] if s["codec_type"] == "video")
+    audio = next(s for s in info["streams"] if s["codec_type"] == "audio")
+    assert info["format"]["format_name"].startswith("mov,mp4")
+    assert (video["codec_name"], video["profile"], video["pix_fmt"]) == ("h264", "High", "yuv420p")
+    assert (video["color_primaries"], video["color_transfer"], video["color_space"]) == ("bt709",) * 3
+    assert video["color_range"] == "tv"
+    assert (audio["codec_name"], audio["profile"]) == ("aac", "LC")
+    assert (int(audio["sample_rate"]), audio["channels"]) == (48000, 2)
+    return info, video, audio

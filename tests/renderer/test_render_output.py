@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from render_check import draft, ffprobe, needs_ffprobe, render_file, solid, sound
+from render_check import assert_output_streams, draft, ffprobe, needs_ffprobe, render_file, solid, sound
 
 from renderer.errors import RenderError
 from renderer.output import OutputSpec, RenderProgress
@@ -21,18 +21,10 @@ def red(tmp_path: Path) -> Path:
 
 def test_output_is_h264_high_bt709_with_aac_stereo_48k_and_exact_duration(tmp_path: Path, red: Path) -> None:
     out = render_file(draft("silent"), {"red": red}, tmp_path / "out.mp4.part")
-    info = ffprobe(out)
-    video = next(s for s in info["streams"] if s["codec_type"] == "video")
-    audio = next(s for s in info["streams"] if s["codec_type"] == "audio")
-    assert info["format"]["format_name"].startswith("mov,mp4")  # forced mp4 despite ".part"
-    assert (video["codec_name"], video["profile"], video["pix_fmt"]) == ("h264", "High", "yuv420p")
-    assert (video["color_primaries"], video["color_transfer"], video["color_space"]) == ("bt709",) * 3
-    assert video["color_range"] == "tv"
+    info, video, _ = assert_output_streams(out)  # forced mp4 despite ".part"
     assert (video["width"], video["height"]) == (180, 320)
     assert int(video["nb_frames"]) == 15  # 1.5 s at 10 fps
     assert float(video["duration"]) == pytest.approx(1.5, abs=0.001)
-    assert (audio["codec_name"], audio["profile"]) == ("aac", "LC")
-    assert (int(audio["sample_rate"]), audio["channels"]) == (48000, 2)
     assert float(info["format"]["duration"]) == pytest.approx(1.5, abs=0.03)
 
 
