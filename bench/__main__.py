@@ -71,17 +71,12 @@ def main() -> None:
     _in_child("bench.job.media()")
     load_before = os.getloadavg()[0]
     runs: list[dict] = []
-    results = runs
     with tempfile.TemporaryDirectory() as tmp:
         for name in [c for _ in range(max(1, args.repeat)) for c in cases]:
             print(f"bench: running {name}...", flush=True)
             if name == "encoder_floor" and not floor_frames_path().exists():
-                reference = next((Path(tmp) / f"{r['case']}.mp4" for r in results if "wall_s" in r), None)
-                if reference is None:
-                    reference = Path(tmp) / "reference.mp4"
-                    run_case("ffmpeg_cli", reference)
-                print("bench: decoding the reference render into raw frames for the floor...", flush=True)
-                _in_child(f"bench.cases.prepare_floor_frames(__import__('pathlib').Path({str(reference)!r}))")
+                print("bench: compositing the job's frames into a raw file for the floor...", flush=True)
+                _in_child("bench.cases.prepare_floor_frames()")
             runs.append(run_case(name, Path(tmp) / f"{name}.mp4"))
     results = [_median([r for r in runs if r["case"] == name]) for name in cases]
     floor_run = next((r for r in results if r["case"] == "encoder_floor" and "wall_s" in r), None)

@@ -1,14 +1,16 @@
 """render(): draft + local files -> MP4. The pipelined frame loop, nothing else.
 
-Three overlapping stages: a decode thread loads upcoming photos (sources.py), the calling thread
-composites each frame straight into yuv420p planes, and an encoder thread turns queued frames
-into H.264 and muxes the AAC soundtrack beside them. OpenCV and FFmpeg release the GIL, so the
+Three overlapping stages: a decode thread loads upcoming photos (sources.py), a compositing
+thread (at a lower CPU priority than the encoder's: _behind_the_encoder) draws each frame
+straight into yuv420p planes, and an encoder thread turns queued frames into H.264 and muxes
+the AAC soundtrack beside them. OpenCV and FFmpeg release the GIL, so the
 stages really run in parallel; the queue is bounded, so memory does not grow with the video.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -33,6 +35,10 @@ log = logging.getLogger("nemo.renderer")
 QUEUE_FRAMES = 4
 CANCEL_EVERY = 5
 LOOKAHEAD_SECONDS = 1.0
+# Compositing runs at this much lower CPU priority than the encoder (see _behind_the_encoder).
+# Benchmark job, 2 cores, interleaved runs: wall 1.10 x the encoder floor at +0, 1.03 at +10,
+# 1.00 at +19 (bench/README.md).
+COMPOSITE_NICE = 19
 
 
 def choose_device(device: str) -> str:
@@ -139,7 +145,9 @@ def render(
     finished = False
     try:
         encoder_thread.start()
-        _frame_loop(plan, pool, encoder_thread, chosen_device, progress, should_cancel)
+        _behind_the_encoder(
+            lambda stop: _frame_loop(plan, pool, encoder_thread, chosen_device, progress, should_cancel, stop)
+        )
         encoder_thread.frames.put(None)
         encoder_thread.join()
         encoder_thread.check()
@@ -167,6 +175,46 @@ def render(
     )
 
 
+def _behind_the_encoder(work: Callable[[threading.Event], None]) -> None:
+    """Run `work` (the frame loop) in a thread of its own at COMPOSITE_NICE below the caller.
+
+    The encoder is the critical path, and x264's frame threads leave the cores partly idle while
+    they wait on each other (the floor keeps 2 cores about 75% busy). At equal priority the
+    compositor takes time slices from x264 and the render ends later; at a lower one it runs in
+    those gaps, and total CPU stays the same. It cannot starve: when x264 runs out of frames it
+    waits, and the compositor gets the cores. The decode thread and OpenCV's workers, when first
+    started from this thread, inherit its priority. Lowering a thread's priority needs no
+    privilege, raising it back would: hence a thread of its own, never the caller's.
+
+    `work` gets an event that is set when the caller is interrupted (KeyboardInterrupt while
+    waiting): it must then stop soon. Its exceptions are raised here, in the caller.
+    """
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            tid = threading.get_native_id()
+            try:
+                os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + COMPOSITE_NICE)
+            except OSError:  # not Linux-like, or a sandbox that forbids it: same speed as the caller
+                log.debug("could not lower the compositing thread's priority", exc_info=True)
+            work(stop)
+        except BaseException as exc:  # raised again in the calling thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="nemo-compose", daemon=True)
+    thread.start()
+    try:
+        thread.join()
+    except BaseException:
+        stop.set()
+        thread.join()
+        raise
+    if failure:
+        raise failure[0]
+
+
 def _frame_loop(
     plan: RenderPlan,
     pool: SourcePool,
@@ -174,10 +222,11 @@ def _frame_loop(
     device: str,
     progress: _Progress,
     should_cancel: Callable[[], bool] | None,
+    stop: threading.Event,
 ) -> None:
     compositor = Compositor(plan, pool, device)
     for frame in range(plan.n_frames):
-        if should_cancel is not None and frame % CANCEL_EVERY == 0 and should_cancel():
+        if stop.is_set() or (should_cancel is not None and frame % CANCEL_EVERY == 0 and should_cancel()):
             raise RenderError("cancelled", "the render was cancelled")
         buffer = encoder_thread.take_buffer()
         compositor.draw(frame, buffer)

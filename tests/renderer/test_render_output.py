@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,7 @@ from render_check import assert_output_streams, draft, ffprobe, needs_ffprobe, r
 
 from renderer.errors import RenderError
 from renderer.output import OutputSpec, RenderProgress
-from renderer.render import render
+from renderer.render import COMPOSITE_NICE, render
 
 pytestmark = needs_ffprobe
 
@@ -84,6 +86,32 @@ def test_cancel_stops_the_render_and_leaves_no_file(tmp_path: Path, red: Path) -
         render(draft("silent"), {"red": red}, out, OutputSpec(), device="cpu", should_cancel=lambda: True)
     assert caught.value.code == "cancelled"
     assert not out.exists()
+
+
+def test_compositing_yields_the_cpu_to_the_encoder_and_leaves_the_caller_as_it_was(
+    tmp_path: Path, red: Path
+) -> None:
+    # Frames are composited at a lower priority than x264 encodes them (the render ends sooner
+    # on a busy machine; bench/README.md), in a thread of its own: the caller's own priority,
+    # which it could not raise back, is untouched.
+    def nice() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    before = nice()
+    seen: list[tuple[str, int]] = []
+
+    def on_progress(p: RenderProgress) -> None:
+        if p.phase == "compose":
+            seen.append((threading.current_thread().name, nice()))
+
+    render(
+        draft("silent"), {"red": red}, tmp_path / "o.mp4", OutputSpec(), device="cpu", on_progress=on_progress
+    )
+    assert seen
+    assert {name for name, _ in seen} == {"nemo-compose"}
+    assert {value for _, value in seen} == {min(19, before + COMPOSITE_NICE)}
+    assert before == 19 or seen[0][1] > before
+    assert nice() == before
 
 
 def test_a_missing_source_names_the_segment(tmp_path: Path) -> None:
