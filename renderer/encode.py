@@ -15,6 +15,8 @@ BT.709 primaries/transfer/matrix, limited ("tv") range; audio AAC-LC 48 kHz ster
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,7 @@ from av.video.stream import VideoStream
 
 from renderer.errors import RenderError
 from renderer.output import ENCODERS, OutputSpec
+from renderer.priority import lower_this_thread
 
 log = logging.getLogger("nemo.renderer")
 
@@ -157,6 +160,79 @@ def add_aac_stream(container: OutputContainer) -> Any:
     return sound
 
 
+AAC_AHEAD_PACKETS = 1500  # about 32 s of AAC packets (~1.5 KB each at 192 kb/s) encoded ahead
+
+
+class _AacAhead(threading.Thread):
+    """Encodes the whole soundtrack to AAC packets, ahead of the video, in a thread of its own.
+
+    FFmpeg's AAC encoder costs about a second of CPU per 30 s of stereo, and on the encoder
+    thread that second would delay every x264_encoder_encode call behind it. Here it runs at
+    the compositor's lower priority, in the time x264 leaves idle (priority.py); the queue of
+    packets is bounded, so it never runs more than AAC_AHEAD_PACKETS ahead."""
+
+    def __init__(self, sound: Any, audio: AudioSource) -> None:
+        super().__init__(name="nemo-aac", daemon=True)
+        self.sound, self.audio = sound, audio
+        self.packets: queue.Queue[av.Packet | BaseException | None] = queue.Queue(AAC_AHEAD_PACKETS)
+        self.stopping = threading.Event()
+        self._next: av.Packet | None = None
+        self._done = False
+
+    def run(self) -> None:
+        lower_this_thread()
+        try:
+            try:
+                for frame in audio_frames(self.audio, 0, self.audio.shape[1]):
+                    self._put_all(self.sound.encode(frame))
+                self._put_all(self.sound.encode(None))
+                self._put(None)
+            except _Stopped:
+                raise
+            except BaseException as exc:  # handed to the muxing thread, which raises it
+                self._put(exc)
+        except _Stopped:
+            return
+
+    def _put_all(self, packets: list[av.Packet]) -> None:
+        for packet in packets:
+            self._put(packet)
+
+    def _put(self, item: av.Packet | BaseException | None) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.packets.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+        raise _Stopped
+
+    def take_until(self, sample: int | None) -> Iterator[av.Packet]:
+        """Packets starting before `sample` (all when None), in order; waits for them."""
+        while not self._done:
+            if self._next is None:
+                item = self.packets.get()
+                if item is None:
+                    self._done = True
+                    return
+                if isinstance(item, BaseException):
+                    self._done = True
+                    raise RenderError("encoder", f"audio encoding failed: {item}") from item
+                self._next = item
+            if sample is not None and self._next.pts is not None and self._next.pts >= sample:
+                return
+            packet, self._next = self._next, None
+            yield packet
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join()
+
+
+class _Stopped(Exception):
+    """The muxer was aborted: the AAC thread stops where it is."""
+
+
 class Muxer:
     """Owns the output container; video frames in order, audio interleaved up to the video time."""
 
@@ -175,8 +251,6 @@ class Muxer:
         # encode() returns: it can read our buffer in place (no 3 MB copy per frame). Other
         # encoders may hold a frame until later, so they get a copy.
         self.zero_copy = settings.codec == "libx264"
-        self.audio = audio
-        self._audio_pos = 0
         self._frames = 0
         try:
             # format forced: the caller's path ends in ".part"
@@ -194,6 +268,16 @@ class Muxer:
         context.color_range = _TV_RANGE
         context.thread_count = threads
         self.sound = add_aac_stream(self.container)
+        try:
+            # Opens both encoders and writes the header here, before the AAC thread starts: it
+            # must not race the muxer opening its codec on the first packet.
+            self.container.start_encoding()
+        except (av.FFmpegError, ValueError) as exc:
+            self.abort()
+            out_path.unlink(missing_ok=True)
+            raise RenderError("encoder", f"cannot open the {settings.codec} encoder ({exc})") from exc
+        self._aac = _AacAhead(self.sound, audio)
+        self._aac.start()
 
     def add_video(self, yuv420p: np.ndarray) -> None:
         """Encode one (h * 3 / 2, w) yuv420p frame. The array may be reused once this returns."""
@@ -206,20 +290,18 @@ class Muxer:
         frame.pts = self._frames
         self._frames += 1
         self.container.mux(self.video.encode(frame))
-        self._add_audio_until(round(self._frames / self.fps * SAMPLE_RATE))
-
-    def _add_audio_until(self, sample: int) -> None:
-        for frame in audio_frames(self.audio, self._audio_pos, sample):
-            self._audio_pos += frame.samples
-            self.container.mux(self.sound.encode(frame))
+        for packet in self._aac.take_until(round(self._frames / self.fps * SAMPLE_RATE)):
+            self.container.mux(packet)
 
     def finish(self) -> None:
         self.container.mux(self.video.encode(None))
-        self._add_audio_until(self.audio.shape[1])
-        self.container.mux(self.sound.encode(None))
+        for packet in self._aac.take_until(None):
+            self.container.mux(packet)
         self.container.close()
 
     def abort(self) -> None:
+        if hasattr(self, "_aac"):
+            self._aac.stop()
         try:
             self.container.close()
         except (av.FFmpegError, OSError, ValueError):

@@ -10,7 +10,6 @@ stages really run in parallel; the queue is bounded, so memory does not grow wit
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 import time
@@ -21,12 +20,13 @@ from renderer import audio as soundtrack
 from renderer.compositor import Compositor
 from renderer.decode_image import is_photo
 from renderer.draft import Draft
-from renderer.encode import Muxer, VideoMuxer, choose_encoder
+from renderer.encode import EncoderSettings, Muxer, VideoMuxer, choose_encoder
 from renderer.encode_ffmpeg import FfmpegMuxer
 from renderer.errors import RenderError
 from renderer.ops import DEVICES
 from renderer.output import OutputSpec, Phase, RenderProgress, RenderResult
 from renderer.planes import FrameBuffer
+from renderer.priority import BEHIND_ENCODER, lower_this_thread
 from renderer.sources import SourcePool
 from renderer.timeline import RenderPlan, build_plan
 
@@ -35,10 +35,6 @@ log = logging.getLogger("nemo.renderer")
 QUEUE_FRAMES = 4
 CANCEL_EVERY = 5
 LOOKAHEAD_SECONDS = 1.0
-# Compositing runs at this much lower CPU priority than the encoder (see _behind_the_encoder).
-# Benchmark job, 2 cores, interleaved runs: wall 1.10 x the encoder floor at +0, 1.03 at +10,
-# 1.00 at +19 (bench/README.md).
-COMPOSITE_NICE = 19
 
 
 def choose_device(device: str) -> str:
@@ -133,35 +129,14 @@ def render(
     settings = choose_encoder(encoder, output)
     items = [a for a in plan.audio if not is_photo(a.path) and soundtrack.has_audio(a.path)]
     mix = soundtrack.soundtrack_for(plan, items)  # streamed to the muxer in blocks (pass 2)
-    mix.measure()  # pass 1: loudness; here, so a bad audio file fails as bad_media before encoding
-    progress.report("decode", 3)
-    muxer: VideoMuxer
-    if settings.via == "ffmpeg":
-        muxer = FfmpegMuxer(out_path, plan.width, plan.height, plan.fps, settings, mix)
-    else:
-        muxer = Muxer(out_path, plan.width, plan.height, plan.fps, settings, mix)
-    encoder_thread = _EncoderThread(muxer, plan.width, plan.height)
-    pool = SourcePool(plan, lookahead=max(1, round(LOOKAHEAD_SECONDS * plan.fps)))
-    finished = False
+    pool = SourcePool(plan, lookahead=max(1, round(LOOKAHEAD_SECONDS * plan.fps)), nice=BEHIND_ENCODER)
     try:
-        encoder_thread.start()
-        _behind_the_encoder(
-            lambda stop: _frame_loop(plan, pool, encoder_thread, chosen_device, progress, should_cancel, stop)
-        )
-        encoder_thread.frames.put(None)
-        encoder_thread.join()
-        encoder_thread.check()
-        progress.report("encode", 98)
-        muxer.finish()
-        finished = True
+        pool.advance(0)  # the first photos decode while the soundtrack is measured
+        mix.measure()  # pass 1: loudness; here, so a bad audio file fails as bad_media before encoding
+        progress.report("decode", 3)
+        _encode(plan, pool, mix, settings, out_path, chosen_device, progress, should_cancel)
     finally:
         pool.close()
-        if not finished:
-            if encoder_thread.is_alive():
-                encoder_thread.frames.put(None)
-                encoder_thread.join()
-            muxer.abort()
-            out_path.unlink(missing_ok=True)
     progress.report("mux", 100)
     return RenderResult(
         size=out_path.stat().st_size,
@@ -175,16 +150,48 @@ def render(
     )
 
 
-def _behind_the_encoder(work: Callable[[threading.Event], None]) -> None:
-    """Run `work` (the frame loop) in a thread of its own at COMPOSITE_NICE below the caller.
+def _encode(
+    plan: RenderPlan,
+    pool: SourcePool,
+    mix: soundtrack.Soundtrack,
+    settings: EncoderSettings,
+    out_path: Path,
+    device: str,
+    progress: _Progress,
+    should_cancel: Callable[[], bool] | None,
+) -> None:
+    """Composite and encode every frame into `out_path`; on any failure, no file is left."""
+    muxer: VideoMuxer
+    if settings.via == "ffmpeg":
+        muxer = FfmpegMuxer(out_path, plan.width, plan.height, plan.fps, settings, mix)
+    else:
+        muxer = Muxer(out_path, plan.width, plan.height, plan.fps, settings, mix)
+    encoder_thread = _EncoderThread(muxer, plan.width, plan.height)
+    finished = False
+    try:
+        encoder_thread.start()
+        _behind_the_encoder(
+            lambda stop: _frame_loop(plan, pool, encoder_thread, device, progress, should_cancel, stop)
+        )
+        encoder_thread.frames.put(None)
+        encoder_thread.join()
+        encoder_thread.check()
+        progress.report("encode", 98)
+        muxer.finish()
+        finished = True
+    finally:
+        if not finished:
+            if encoder_thread.is_alive():
+                encoder_thread.frames.put(None)
+                encoder_thread.join()
+            muxer.abort()
+            out_path.unlink(missing_ok=True)
 
-    The encoder is the critical path, and x264's frame threads leave the cores partly idle while
-    they wait on each other (the floor keeps 2 cores about 75% busy). At equal priority the
-    compositor takes time slices from x264 and the render ends later; at a lower one it runs in
-    those gaps, and total CPU stays the same. It cannot starve: when x264 runs out of frames it
-    waits, and the compositor gets the cores. The decode thread and OpenCV's workers, when first
-    started from this thread, inherit its priority. Lowering a thread's priority needs no
-    privilege, raising it back would: hence a thread of its own, never the caller's.
+
+def _behind_the_encoder(work: Callable[[threading.Event], None]) -> None:
+    """Run `work` (the frame loop) in a thread of its own at a lower CPU priority than the
+    caller's and the encoder's (priority.py). OpenCV's workers, when first started from it,
+    inherit that priority.
 
     `work` gets an event that is set when the caller is interrupted (KeyboardInterrupt while
     waiting): it must then stop soon. Its exceptions are raised here, in the caller.
@@ -194,11 +201,7 @@ def _behind_the_encoder(work: Callable[[threading.Event], None]) -> None:
 
     def run() -> None:
         try:
-            tid = threading.get_native_id()
-            try:
-                os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + COMPOSITE_NICE)
-            except OSError:  # not Linux-like, or a sandbox that forbids it: same speed as the caller
-                log.debug("could not lower the compositing thread's priority", exc_info=True)
+            lower_this_thread()
             work(stop)
         except BaseException as exc:  # raised again in the calling thread
             failure.append(exc)

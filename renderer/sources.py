@@ -20,6 +20,7 @@ from renderer.decode_image import is_photo, load_photo
 from renderer.decode_video import ClipReader
 from renderer.motion import needed_scale
 from renderer.planes import Planes
+from renderer.priority import lower_this_thread
 from renderer.timeline import RenderPlan, VisualItem
 
 
@@ -74,12 +75,15 @@ def load(item: VisualItem, bg: tuple[int, int, int]) -> Loaded:
 class SourcePool:
     """Prefetches the sources of segments starting within `lookahead` frames; frees finished ones."""
 
-    def __init__(self, plan: RenderPlan, lookahead: int) -> None:
+    def __init__(self, plan: RenderPlan, lookahead: int, nice: int = 0) -> None:
+        """`nice`: how much lower than the creator's the decode thread's CPU priority is."""
         self.plan = plan
         self.lookahead = lookahead
         self.pending = sorted(plan.visual_items(), key=lambda it: it.start)
         self.loading: dict[VisualItem, Future[Loaded]] = {}
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nemo-decode")
+        self.executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="nemo-decode", initializer=lower_this_thread, initargs=(nice,)
+        )
 
     def advance(self, frame: int) -> None:
         """Start loads for what appears soon; drop what has ended."""

@@ -11,7 +11,8 @@ from render_check import assert_output_streams, draft, ffprobe, needs_ffprobe, r
 
 from renderer.errors import RenderError
 from renderer.output import OutputSpec, RenderProgress
-from renderer.render import COMPOSITE_NICE, render
+from renderer.priority import BEHIND_ENCODER
+from renderer.render import render
 
 pytestmark = needs_ffprobe
 
@@ -88,29 +89,39 @@ def test_cancel_stops_the_render_and_leaves_no_file(tmp_path: Path, red: Path) -
     assert not out.exists()
 
 
-def test_compositing_yields_the_cpu_to_the_encoder_and_leaves_the_caller_as_it_was(
+def test_helper_threads_yield_the_cpu_to_the_encoder_and_leave_the_caller_as_it_was(
     tmp_path: Path, red: Path
 ) -> None:
-    # Frames are composited at a lower priority than x264 encodes them (the render ends sooner
-    # on a busy machine; bench/README.md), in a thread of its own: the caller's own priority,
-    # which it could not raise back, is untouched.
-    def nice() -> int:
-        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    # Photos are decoded, frames composited and audio encoded at a lower priority than x264's
+    # (the render ends sooner on a busy machine; bench/README.md), in threads of their own: the
+    # caller's own priority, which it could not raise back, is untouched.
+    def nice(thread: threading.Thread | None = None) -> int:
+        tid = (thread or threading.current_thread()).native_id
+        assert tid is not None
+        return os.getpriority(os.PRIO_PROCESS, tid)
 
     before = nice()
-    seen: list[tuple[str, int]] = []
+    seen: dict[str, set[int]] = {}
 
     def on_progress(p: RenderProgress) -> None:
         if p.phase == "compose":
-            seen.append((threading.current_thread().name, nice()))
+            for thread in threading.enumerate():
+                if thread.name.startswith("nemo-"):
+                    seen.setdefault(thread.name.rstrip("_0123456789"), set()).add(nice(thread))
 
     render(
         draft("silent"), {"red": red}, tmp_path / "o.mp4", OutputSpec(), device="cpu", on_progress=on_progress
     )
-    assert seen
-    assert {name for name, _ in seen} == {"nemo-compose"}
-    assert {value for _, value in seen} == {min(19, before + COMPOSITE_NICE)}
-    assert before == 19 or seen[0][1] > before
+    behind = min(19, before + BEHIND_ENCODER)
+    assert before == 19 or behind > before
+    expected = {
+        "nemo-compose": {behind},
+        "nemo-decode": {behind},
+        "nemo-encode": {before},
+        "nemo-aac": {behind},
+    }
+    assert {"nemo-compose", "nemo-decode", "nemo-encode"} <= seen.keys()  # AAC may be done already
+    assert seen == {name: expected[name] for name in seen}
     assert nice() == before
 
 
