@@ -4,8 +4,8 @@ x264's frame threads leave the cores partly idle while they wait on each other (
 floor keeps 2 cores about 75% busy). At equal priority compositing and decoding take time
 slices from x264 and the render ends later; at a lower one they run in those gaps, for the same
 CPU seconds. They cannot starve: when x264 runs out of frames it waits, and they get the cores.
-On 2 cores, the benchmark job measured 1.10 x the encoder floor at +0, 1.03 at +10 and 1.00 at
-+19 (bench/README.md).
+On 2 cores, interleaved runs of the benchmark job took 1.10 x the encoder floor at +0, 1.03 at
++10 and 1.00 at +19 (a floor since made stricter; bench/README.md).
 """
 
 from __future__ import annotations
