@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bench.job import CROSSFADE_MS, FPS, HEIGHT, SECONDS, TITLE, WIDTH, draft_json, media, segment_ms
+
 if TYPE_CHECKING:
     from renderer.draft import Draft
     from renderer.output import OutputSpec
-
-from bench.job import CROSSFADE_MS, FPS, HEIGHT, SECONDS, TITLE, WIDTH, draft_json, media, segment_ms
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 
@@ -68,6 +68,9 @@ def prepare_floor_frames() -> Path:
     draft = _job_draft()
     plan = build_plan(draft, {src: Path(src) for src in draft.sources()}, _job_output())
     raw = floor_frames_path()
+    for stale in raw.parent.glob("floor_*.yuv"):  # an older floor's frames: 2.8 GB each
+        if stale != raw:
+            stale.unlink()
     partial = raw.with_suffix(".part")
     pool = SourcePool(plan, lookahead=FPS)
     buffer = FrameBuffer(plan.width, plan.height)

@@ -14,6 +14,7 @@ BT.709 primaries/transfer/matrix, limited ("tv") range; audio AAC-LC 48 kHz ster
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -160,7 +161,7 @@ def add_aac_stream(container: OutputContainer) -> Any:
     return sound
 
 
-AAC_AHEAD_PACKETS = 1500  # about 32 s of AAC packets (~1.5 KB each at 192 kb/s) encoded ahead
+AAC_AHEAD_PACKETS = 1500  # 1024 samples each: 32 s of audio (~0.75 MB at 192 kb/s) encoded ahead
 
 
 class _AacAhead(threading.Thread):
@@ -182,17 +183,15 @@ class _AacAhead(threading.Thread):
     def run(self) -> None:
         lower_this_thread()
         try:
-            try:
-                for frame in audio_frames(self.audio, 0, self.audio.shape[1]):
-                    self._put_all(self.sound.encode(frame))
-                self._put_all(self.sound.encode(None))
-                self._put(None)
-            except _Stopped:
-                raise
-            except BaseException as exc:  # handed to the muxing thread, which raises it
-                self._put(exc)
+            for frame in audio_frames(self.audio, 0, self.audio.shape[1]):
+                self._put_all(self.sound.encode(frame))
+            self._put_all(self.sound.encode(None))
+            self._put(None)
         except _Stopped:
-            return
+            pass
+        except BaseException as exc:  # handed to the muxing thread, which raises it
+            with contextlib.suppress(_Stopped):
+                self._put(exc)
 
     def _put_all(self, packets: list[av.Packet]) -> None:
         for packet in packets:
@@ -273,7 +272,7 @@ class Muxer:
             # must not race the muxer opening its codec on the first packet.
             self.container.start_encoding()
         except (av.FFmpegError, ValueError) as exc:
-            self.abort()
+            self._close()
             out_path.unlink(missing_ok=True)
             raise RenderError("encoder", f"cannot open the {settings.codec} encoder ({exc})") from exc
         self._aac = _AacAhead(self.sound, audio)
@@ -300,8 +299,10 @@ class Muxer:
         self.container.close()
 
     def abort(self) -> None:
-        if hasattr(self, "_aac"):
-            self._aac.stop()
+        self._aac.stop()
+        self._close()
+
+    def _close(self) -> None:
         try:
             self.container.close()
         except (av.FFmpegError, OSError, ValueError):

@@ -16,7 +16,7 @@ import threading
 
 log = logging.getLogger("nemo.renderer")
 
-BEHIND_ENCODER = 19  # nice increment for compositing and decode threads; the kernel caps at 19
+BEHIND_ENCODER = 19  # nice increment for the compositing, decode and AAC threads; the kernel caps at 19
 
 
 def lower_this_thread(by: int = BEHIND_ENCODER) -> None:

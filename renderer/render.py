@@ -14,6 +14,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from renderer import audio as soundtrack
@@ -197,25 +198,12 @@ def _behind_the_encoder(work: Callable[[threading.Event], None]) -> None:
     waiting): it must then stop soon. Its exceptions are raised here, in the caller.
     """
     stop = threading.Event()
-    failure: list[BaseException] = []
-
-    def run() -> None:
+    with ThreadPoolExecutor(1, thread_name_prefix="nemo-compose", initializer=lower_this_thread) as thread:
+        done = thread.submit(work, stop)
         try:
-            lower_this_thread()
-            work(stop)
-        except BaseException as exc:  # raised again in the calling thread
-            failure.append(exc)
-
-    thread = threading.Thread(target=run, name="nemo-compose", daemon=True)
-    thread.start()
-    try:
-        thread.join()
-    except BaseException:
-        stop.set()
-        thread.join()
-        raise
-    if failure:
-        raise failure[0]
+            done.result()
+        finally:
+            stop.set()  # a no-op once `work` has returned; else it stops before the executor joins
 
 
 def _frame_loop(
