@@ -375,6 +375,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--render-target", default=DEFAULT_TARGET, help="module:function that renders")
     parser.add_argument("--threads", type=int, default=1, help="renders at once on this machine")
     parser.add_argument("--lease-seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--heartbeat-seconds",
+        type=float,
+        default=None,
+        help="renew the lease and write progress this often (default: a third of the lease, at most 1 s)",
+    )
     parser.add_argument("--poll-seconds", type=float, default=0.5)
     parser.add_argument("--grace-seconds", type=float, default=30.0, help="on SIGTERM, finish within this")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -396,27 +402,27 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.celery and not args.broker_url:
         parser.error("--celery needs --broker-url")
+    if args.heartbeat_seconds is not None and not 0 < args.heartbeat_seconds < args.lease_seconds:
+        parser.error("--heartbeat-seconds must be above 0 and below --lease-seconds")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     url: str = args.database_url
     connect_args = {"check_same_thread": False, "timeout": 30} if url.startswith("sqlite") else {}
     engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
     SQLModel.metadata.create_all(engine, tables=[jobs.RenderJob.__table__])  # type: ignore[attr-defined]
+    common: dict[str, Any] = dict(
+        data_dir=args.data_dir, render_target=args.render_target, lease_seconds=args.lease_seconds,
+        heartbeat_seconds=args.heartbeat_seconds, device=args.device, encoder=args.encoder,
+        grace_seconds=args.grace_seconds,
+    )  # fmt: skip
     if args.celery:
         from renderer.celery_app import run_worker
 
-        celery_worker = Worker(engine, data_dir=args.data_dir, render_target=args.render_target,
-                               lease_seconds=args.lease_seconds, device=args.device, encoder=args.encoder,
-                               grace_seconds=args.grace_seconds)  # fmt: skip
+        celery_worker = Worker(engine, **common)
         run_worker(args.broker_url, celery_worker, concurrency=args.threads,
                    sweep_seconds=args.sweep_seconds, grace_seconds=args.grace_seconds)  # fmt: skip
         return
-    workers = [
-        Worker(engine, data_dir=args.data_dir, render_target=args.render_target,
-               lease_seconds=args.lease_seconds, poll_seconds=args.poll_seconds,
-               device=args.device, encoder=args.encoder, grace_seconds=args.grace_seconds)
-        for _ in range(max(1, args.threads))
-    ]  # fmt: skip
+    workers = [Worker(engine, poll_seconds=args.poll_seconds, **common) for _ in range(max(1, args.threads))]
 
     def _on_term(signum: int, _: Any) -> None:
         log.info("signal %s: finishing within %.0f s, then releasing leases", signum, args.grace_seconds)

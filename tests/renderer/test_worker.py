@@ -256,3 +256,15 @@ def test_standalone_worker_renders_and_sigterm_releases_the_lease(engine: Engine
     assert row is not None and (row.status, row.attempts, row.lease_owner) == ("pending", 0, None)
     assert sorted(p.name for p in (tmp_path / "renders").iterdir()) == [f"{quick.id}.mp4"]
     assert int(ffprobe(tmp_path / "renders" / f"{quick.id}.mp4")["streams"][0]["nb_frames"]) == 10
+
+
+def test_a_heartbeat_no_shorter_than_the_lease_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    """A lease renewed less often than it lapses would hand every running job to another worker."""
+    run = subprocess.run(
+        [sys.executable, "-m", "renderer.worker", "--database-url", f"sqlite:///{tmp_path / 'w.db'}",
+         "--data-dir", str(tmp_path), "--lease-seconds", "10", "--heartbeat-seconds", "10"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 2
+    assert "--heartbeat-seconds must be above 0 and below --lease-seconds" in run.stderr
+    assert not (tmp_path / "w.db").exists()  # refused before it touched the database

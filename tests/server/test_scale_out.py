@@ -35,6 +35,11 @@ from tests.server_process import operator_env, stop_process
 REDIS_URL = "redis://127.0.0.1:6379/15"
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
 DEADLINE_S = 180  # any one wait; a render here takes seconds
+# Tests that stop a worker mid-render need a render long enough to be caught at it (a 20 s tiny
+# draft took 2.3 s in all on CI, and one-second progress writes let a poller miss it) and progress
+# written often.
+MID_RENDER_S = 60
+FAST_BEAT = ("--heartbeat-seconds", "0.2")
 
 
 def tiny_draft(duration_ms: int = 1000, title: str = "Scale") -> dict[str, Any]:
@@ -299,9 +304,11 @@ def test_a_killed_celery_worker_s_job_is_finished_by_another(
 ) -> None:
     """kill -9 mid-render: the lease lapses, the job is delivered again (acks_late, or the sweep),
     and a second worker renders it from the start into one whole file."""
-    seconds = 30
+    seconds = MID_RENDER_S
     deployment = deploy(celery_broker_url=redis_url, lease_seconds=2)
-    first = deployment.start_worker("--lease-seconds", "2", "--sweep-seconds", "0", broker=redis_url)
+    first = deployment.start_worker(
+        "--lease-seconds", "2", "--sweep-seconds", "0", *FAST_BEAT, broker=redis_url
+    )  # fmt: skip
     deployment.submit("killed_1", tiny_draft(seconds * 1000))
     deployment.wait("killed_1", until=lambda s: s["status"] == "processing" and s["progress"] > 0)
     first.kill9()
@@ -334,9 +341,11 @@ def test_sigterm_mid_render_hands_the_job_to_another_worker(
 ) -> None:
     """A worker told to stop (scale-in, deploy) gives its running job back at once and sends it
     again; another worker renders it. Nothing waits for a lease to lapse."""
-    seconds = 20
+    seconds = MID_RENDER_S
     deployment = deploy(celery_broker_url=redis_url)
-    workers = [deployment.start_worker("--sweep-seconds", "0", broker=redis_url) for _ in range(2)]
+    workers = [
+        deployment.start_worker("--sweep-seconds", "0", *FAST_BEAT, broker=redis_url) for _ in range(2)
+    ]
     deployment.submit("term_1", tiny_draft(seconds * 1000))
     deployment.wait("term_1", until=lambda s: s["status"] == "processing" and s["progress"] > 0)
     busy = next(w for w in workers if "attempt 1 token 1" in w.output())
