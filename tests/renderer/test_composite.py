@@ -10,7 +10,7 @@ import pytest
 from render_check import draft, frames, render_file
 
 from renderer.motion import Pose, view_matrix
-from renderer.ops_cpu import cv2_warp
+from renderer.ops_cpu import affine_warp, cv2_warp, fastest_warp, resize_first_warp
 
 torch = pytest.importorskip("torch")
 
@@ -30,10 +30,11 @@ def _compare(device: str) -> None:
     )
     from renderer.ops_torch import TorchOps
 
-    expected = cv2_warp(plane, matrix, (180, 320)).astype(int)
     got = TorchOps(device).warp(plane, matrix, (180, 320)).cpu().numpy().astype(int)
-    assert got.shape == expected.shape
-    assert np.abs(got - expected).max() <= 2
+    for cpu_warp in (resize_first_warp, affine_warp):  # whichever fastest_warp picks here
+        expected = cpu_warp(plane, matrix, (180, 320)).astype(int)
+        assert got.shape == expected.shape
+        assert np.abs(got - expected).max() <= 2, cpu_warp.__name__
 
 
 def test_torch_warp_matches_opencv_on_cpu() -> None:
@@ -105,9 +106,26 @@ def test_resize_fast_path_matches_warp_affine(zoom: float, motion_pan: float) ->
         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
         borderMode=cv2.BORDER_REPLICATE,
     )
-    fast = cv2_warp(plane, matrix, (270, 480))  # resize_warp, or warpAffine when it says no
+    fast = resize_first_warp(plane, matrix, (270, 480))  # resize_warp, or warpAffine when it says no
     assert fast.shape == reference.shape
     assert np.abs(fast.astype(int) - reference.astype(int)).max() <= 2
+
+
+def test_a_process_measures_its_cpu_warps_once_keeps_the_faster_and_logs_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Which warp is faster depends on the OpenCV build (5.1 rewrote warpAffine: 4x faster) and
+    the CPU; both draw the same picture within 2 levels (test above), so only speed differs."""
+    fastest_warp.cache_clear()
+    with caplog.at_level("INFO", logger="nemo.renderer"):
+        chosen = fastest_warp()
+    assert chosen in (resize_first_warp, affine_warp)
+    assert fastest_warp() is chosen and caplog.text.count("CPU warp:") == 1  # measured once
+    said = "warpAffine" if chosen is affine_warp else "resize path"
+    assert f"CPU warp: {said} (" in caplog.text
+    plane = _textured(700, 520)
+    matrix = np.array([[0.93, 0.0, 40.3], [0.0, 0.93, 41.7]])
+    assert np.array_equal(cv2_warp(plane, matrix, (270, 480)), chosen(plane, matrix, (270, 480)))
 
 
 def test_resize_fast_path_is_taken_for_most_frames_of_a_zoom() -> None:
