@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from renderer.composite import draw_text, draw_visual
 from renderer.motion import MOTION_REGISTRY
-from renderer.ops import make_ops
+from renderer.ops import PlaneOps, make_ops
 from renderer.planes import FrameBuffer, Planes, solid_planes
 from renderer.sources import SourcePool
 from renderer.text import TEXT_ANIM_REGISTRY, TextLayer
@@ -19,11 +19,11 @@ class Compositor:
     """Draws frame after frame of `plan` into the encoder's buffers, on `device` ("cpu",
     "cuda" or "torch-cpu", as render.choose_device gives). Frames must come in order: the
     source pool loads ahead and frees behind, and static layers are reused from the frame
-    before."""
+    before. `ops` replaces the device's default backend (a CpuOps with a chosen warp, say)."""
 
-    def __init__(self, plan: RenderPlan, pool: SourcePool, device: str) -> None:
+    def __init__(self, plan: RenderPlan, pool: SourcePool, device: str, ops: PlaneOps | None = None) -> None:
         self.plan, self.pool = plan, pool
-        self.ops = make_ops(device)
+        self.ops = ops if ops is not None else make_ops(device)
         self.background = self.ops.resident(solid_planes(plan.width, plan.height, plan.bg))
         self.texts: dict[int, TextLayer] = {}
 

@@ -3,11 +3,12 @@
 Warps: two correct ways, and which one is faster depends on the OpenCV build and the CPU, so
 each process measures both once and keeps the faster (`fastest_warp`). Axis-aligned matrices
 (every Ken Burns zoom and pan) can go through the separable `resize` (resample.py, exact to
-1/128 px); anything, axis-aligned or not, through SIMD `warpAffine` (1/32 px coordinate grid).
+1/512 px); anything, axis-aligned or not, through SIMD `warpAffine` (1/32 px coordinate grid).
 Per frame of the benchmark (1080x1920 Y + U + V, one core): OpenCV 5.0 resize 5.7 ms,
 warpAffine 11.4 ms; OpenCV 5.1, whose warpAffine was rewritten, resize 5.5 ms, warpAffine 2.6 ms.
-At the pixel level both paths track a marker through a slow zoom or pan equally smoothly
-(second difference about 0.02 px per frame squared, the uint8 rounding of the output). torch's
+Both keep slow motion smooth at the pixel level: a patch tracked through 3 s zooms and pans at
+1080x1920 moves with a second difference of 0.008-0.016 px per frame squared on either path
+(tests/renderer/test_motion_pixels.py; the plan's own path: 0.005-0.014). torch's
 grid_sample on the CPU is about 60 ms per luma plane, so torch (ops_torch.py) is for CUDA.
 """
 
@@ -29,6 +30,9 @@ log = logging.getLogger("nemo.renderer")
 # warpAffine must win by this much to replace the resize path: in a near tie keep the finer
 # one, and do not let timing noise flip the choice (and the output's last bit) run to run.
 AFFINE_MUST_WIN_BY = 0.8
+# A Ken Burns zoom's scale with sub-pixel offsets that the resize path takes (resample.py finds a
+# region for it; a test checks), so the measurement times that path and not its fallback.
+PROBE_MATRIX = np.array([[1 / 1.0537, 0.0, 20.11], [0.0, 1 / 1.0537, 31.11]])
 
 
 def affine_warp(plane: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -53,13 +57,11 @@ def fastest_warp() -> Warp:
     on a zoom like the benchmark's at a quarter of its size; logged."""
     rng = np.random.default_rng(7)
     plane = cv2.GaussianBlur(rng.integers(0, 256, (1056, 600), dtype=np.uint8), (0, 0), 1.5)
-    scale = 1 / 1.0537  # a Ken Burns zoom's scale, with sub-pixel offsets
-    matrix = np.array([[scale, 0.0, 20.37], [0.0, scale, 31.61]])
     best = {resize_first_warp: float("inf"), affine_warp: float("inf")}
     for _ in range(5):  # interleaved, best of five: fair when something else is running
         for warp in best:
             started = time.perf_counter()
-            warp(plane, matrix, (540, 960))
+            warp(plane, PROBE_MATRIX, (540, 960))
             best[warp] = min(best[warp], time.perf_counter() - started)
     chosen: Warp = resize_first_warp
     if best[affine_warp] < AFFINE_MUST_WIN_BY * best[resize_first_warp]:
