@@ -11,6 +11,7 @@ import wave
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 import pytest
 from render_check import dominant_hz, draft, ffprobe, media_factory, render_file, solid, sound
@@ -239,10 +240,58 @@ def test_streamed_ten_minute_mix_is_exact_in_length_and_small_in_memory(tmp_path
 
 @needs_ffmpeg
 def test_ten_minute_render_keeps_audio_within_a_frame_of_video(tmp_path: Path, grey: Path) -> None:
-    song = _wav(tmp_path / "song.wav", _sine(300, 7.3, 0.2))
-    d = _music_draft(600.0, {"st": 0, "d": 600_000, "m": {"loop": True}})
-    out = render_file(d, {"grey": grey, "song": song}, tmp_path / "o.mp4", preset="ultrafast")
+    """Ten minutes at 30 fps under a looping song; at 9:59 the picture turns white and a 1 kHz
+    beep starts, both placed at 599,000 ms in the draft. In the file, the first white frame and
+    the beep's onset must lie within one frame (33 ms) of each other and of 599 s: no drift
+    from the sample counting, the loop, the AAC packets or the muxer's timestamps."""
+    song = _wav(tmp_path / "song.wav", _sine(300, 7.3, 0.05))
+    beep = _wav(tmp_path / "beep.wav", _sine(1000, 1.0, 0.5))
+    white = solid(tmp_path, "white.png", (250, 250, 250))
+    fps, cue = 30, 599.0
+    d = Draft.model_validate(
+        {
+            "d": 600_000,
+            "m": {"width": 64, "height": 64, "fps": fps},
+            "t": [
+                {
+                    "id": "v",
+                    "tt": 0,
+                    "sg": [
+                        {"id": "g", "src": "grey", "st": 0, "d": 599_000},
+                        {"id": "w", "src": "white", "st": 599_000, "d": 1000},
+                    ],
+                },
+                {
+                    "id": "a",
+                    "tt": 1,
+                    "sg": [{"id": "m", "src": "song", "st": 0, "d": 600_000, "m": {"loop": True}}],
+                },
+                {"id": "b", "tt": 1, "sg": [{"id": "b", "src": "beep", "st": 599_000, "d": 1000}]},
+            ],
+        }
+    )
+    out = render_file(
+        d, {"grey": grey, "white": white, "song": song, "beep": beep}, tmp_path / "o.mp4", preset="ultrafast"
+    )
     streams = {s["codec_type"]: s for s in ffprobe(out)["streams"]}
     video, audio = float(streams["video"]["duration"]), float(streams["audio"]["duration"])
     assert video == pytest.approx(600.0, abs=0.1)
-    assert abs(audio - video) <= 1 / 10  # at most one frame at 10 fps
+    assert abs(audio - video) <= 1 / fps
+
+    with av.open(str(out)) as container:
+        flash = next(
+            float(f.time)
+            for f in container.decode(video=0)
+            if f.time is not None and f.time > cue - 1 and f.to_ndarray(format="gray").mean() > 170
+        )
+    with av.open(str(out)) as container:
+        tail = [f for f in container.decode(audio=0) if f.time is not None and f.time > cue - 1]
+        start = float(tail[0].time)
+        mono = np.concatenate([f.to_ndarray() for f in tail], axis=1).mean(axis=0)
+    # the 1 kHz envelope (complex demodulation, 2 ms average); onset where it reaches half its peak
+    t = start + np.arange(mono.size) / RATE
+    envelope = np.abs(np.convolve(mono * np.exp(-2j * np.pi * 1000 * t), np.ones(96) / 96, mode="same"))
+    onset = float(t[np.argmax(envelope > envelope.max() / 2)])
+    assert flash == pytest.approx(cue, abs=1 / fps)
+    assert onset == pytest.approx(cue, abs=1 / fps)
+    assert abs(onset - flash) <= 1 / fps
