@@ -1,5 +1,6 @@
 """The two warp backends agree: OpenCV on the CPU and torch grid_sample (CPU here, CUDA on GPU
-machines). Tolerance: at most 2 levels on any pixel (bilinear rounding, fp16 on CUDA)."""
+machines). Tolerance: at most 2 levels on any pixel (both bilinear; OpenCV rounds its weights to
+fixed point, torch samples in float32)."""
 
 from __future__ import annotations
 
