@@ -15,7 +15,7 @@ second difference measured 0.030-0.032 px/frame^2 through slow zooms and pans at
 (the plan's own path: 0.005-0.014; the issue's bound: 0.02); at 1/512, 0.008-0.016, as
 warpAffine gives (its 1/32 px grid rounds each pixel differently, so it averages out over a
 picture). tests/renderer/test_motion_pixels.py measures it. The price is more fallbacks to
-warpAffine: about 40-70% of a Ken Burns job's warps still fit.
+warpAffine: 30-75% of a Ken Burns job's warps still fit (were 85-100%).
 """
 
 from __future__ import annotations

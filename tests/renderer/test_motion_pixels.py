@@ -33,6 +33,7 @@ from renderer.sources import SourcePool
 from renderer.timeline import build_plan
 
 W, H, FPS, FRAMES = 1080, 1920, 30, 90
+MILLISECONDS = FRAMES * 1000 // FPS  # 3 s
 PHOTO_W, PHOTO_H = 3000, 4000
 MARKER = np.array([1250.0, 1700.0])  # photo px: the patch tracked, off the zoom's centre
 RADIUS = 60  # output px around the marker fitted in each frame
@@ -65,11 +66,11 @@ def photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _locate(luma: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+def _locate(luma: np.ndarray, matrix: np.ndarray, planned: np.ndarray) -> np.ndarray:
     """Where the marker sits in `luma` (output px), found by fitting the photo's function around
-    where `matrix` (output px -> photo px) puts it: Gauss-Newton on shift, gain and offset."""
+    `planned`, where `matrix` (output px -> photo px) puts it: Gauss-Newton on shift, gain and
+    offset."""
     a, b = matrix[:, :2], matrix[:, 2]
-    planned = np.linalg.solve(a, MARKER - b)
     cx, cy = (round(float(v)) for v in planned)
     oy, ox = np.mgrid[cy - RADIUS : cy + RADIUS + 1, cx - RADIUS : cx + RADIUS + 1].astype(np.float64)
     seen = luma[cy - RADIUS : cy + RADIUS + 1, cx - RADIUS : cx + RADIUS + 1].astype(np.float64).ravel()
@@ -93,13 +94,13 @@ def _track(photo: Path, motion: str, ops: PlaneOps) -> tuple[np.ndarray, np.ndar
     """(the marker's planned path, its path in the rendered frames), output px per frame."""
     draft = Draft.model_validate(
         {
-            "d": FRAMES * 1000 // FPS,
+            "d": MILLISECONDS,
             "m": {"width": W, "height": H, "fps": FPS, "bg": "#000000"},
             "t": [
                 {
                     "id": "v1",
                     "tt": 0,
-                    "sg": [{"id": "s", "src": "p", "st": 0, "d": 3000, "m": {"motion": motion}}],
+                    "sg": [{"id": "s", "src": "p", "st": 0, "d": MILLISECONDS, "m": {"motion": motion}}],
                 }
             ],
         }
@@ -115,7 +116,7 @@ def _track(photo: Path, motion: str, ops: PlaneOps) -> tuple[np.ndarray, np.ndar
             pose = MOTION_REGISTRY[motion]((frame + 0.5) / FRAMES)
             matrix, _ = view_matrix(PHOTO_W, PHOTO_H, (0.0, 0.0, W, H), "cover", pose, (0.5, 0.5))
             planned.append(np.linalg.solve(matrix[:, :2], MARKER - matrix[:, 2]))
-            rendered.append(_locate(buffer.planes.y, matrix))
+            rendered.append(_locate(buffer.planes.y, matrix, planned[-1]))
     finally:
         pool.close()
     return np.array(planned), np.array(rendered)
