@@ -36,6 +36,7 @@ def create_app(
 ) -> FastAPI:
     """The whole server. `planner` and `engine` are for tests and embedders; None builds the defaults."""
     from server import credits
+    from server.gateway import ROUTERS as GATEWAY_ROUTERS
     from server.render_service import RenderService
     from server.routes import ROUTERS
     from server.storage import Storage
@@ -97,7 +98,7 @@ def create_app(
     )
     app.state.ctx = ctx
     install_handlers(app)
-    for router in ROUTERS:
+    for router in (*ROUTERS, *GATEWAY_ROUTERS):  # the skills' routes, then the official CLI's
         app.include_router(router)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     if fake:  # /_fake routes and the fault/journal middleware, inside the observer and prefix ones

@@ -52,5 +52,9 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     for name in ("HTTPValidationError", "ValidationError"):
         schema.get("components", {}).get("schemas", {}).pop(name, None)
     schema["x-error-codes"] = error_table()
+    # OpenAPI has no WebSocket operations; the gateway's chat socket is described beside them.
+    from server.gateway.socket_doc import SOCKET_DOC
+
+    schema["x-websockets"] = SOCKET_DOC
     app.openapi_schema = schema
     return schema

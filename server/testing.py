@@ -111,7 +111,7 @@ class LiveServer:
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         config = uvicorn.Config(
-            app, log_config=None, ws="none", lifespan="on", proxy_headers=False, timeout_graceful_shutdown=5
+            app, log_config=None, ws="auto", lifespan="on", proxy_headers=False, timeout_graceful_shutdown=5
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
