@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install serve test lint demo bench soak load ffprobe clean
+.PHONY: install serve test lint demo bench soak load ffprobe cli-client clean
 
 # torch first, pinned, so pip never pulls the multi-GB CUDA wheels on a CPU machine.
 # GPU machines: see README ("GPU install") for the CUDA build.
@@ -28,7 +28,18 @@ ffprobe:
 	  fi; }
 	@command -v ffprobe >/dev/null 2>&1 || echo "WARNING: ffprobe not found; tests that need it will be skipped. Install ffmpeg."
 
-test: install ffprobe
+# The official NemoVideo CLI (npm nemovideo-tools, pinned in scripts/cli_client.py) for the tests
+# that drive it (tests/clients): Debian's nodejs and npm where we can, then the package into
+# .cache/clients (NEMO_CLI_CACHE). Network: apt's mirror and the npm registry only.
+cli-client: install
+	@{ command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; } || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing nodejs and npm (for the official CLI's tests) with apt-get"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null) || true; \
+	  fi; }
+	$(BIN)/python scripts/cli_client.py install
+
+test: install ffprobe cli-client
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
@@ -54,4 +65,4 @@ soak: install ffprobe
 	NEMO_FUZZ_CASES=500 NEMO_KILL_ROUNDS=100 NEMO_SCHEMA_EXAMPLES=100 $(BIN)/python -m pytest tests/security $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) data demo_out demo.mp4
+	rm -rf $(VENV) data demo_out demo.mp4 .cache/clients
