@@ -118,5 +118,6 @@ def cli_or_skip_reason() -> tuple[Path | None, str]:
     """The pinned CLI's command (installed into the cache when missing), or why it cannot run."""
     missing = cli_client.missing_tools()
     if missing:
-        return None, f"{' and '.join(missing)} not found: install Debian's nodejs and npm (`make test` does as root)"
+        tools = " and ".join(missing)
+        return None, f"{tools} not found: install Debian's nodejs and npm (`make test` does, as root)"
     return cli_client.ensure_installed(), ""
