@@ -59,6 +59,7 @@ def _balance(base_url: str, key: str) -> dict[str, Any]:
 
 def test_the_published_cli_walks_through_a_project(server_url: str, tmp_path: Path) -> None:
     assert COMMAND is not None
+    fake = httpx.get(f"{server_url}/_fake/faults").status_code == 200
     cli = Cli(COMMAND, tmp_path / "home")
     # How a user gets a key from this server (README, "Clients"): the anonymous-token call.
     issued = httpx.post(f"{server_url}/api/auth/anonymous-token", headers={"X-Client-Id": "cli-walk"})
@@ -100,6 +101,8 @@ def test_the_published_cli_walks_through_a_project(server_url: str, tmp_path: Pa
     for name in ("export.mp4", "latest.mp4"):
         info = ffprobe(cli.workdir / name)
         assert stream(info, "video")["codec_name"] == "h264"
+        # The fake renders the CLI's exports small and fast, as it does the skills'.
+        assert stream(info, "video")["height"] == (240 if fake else 1080)
         assert float(info["format"]["duration"]) == pytest.approx(6.0, abs=0.2)
     assert (cli.workdir / "export.mp4").read_bytes() == (cli.workdir / "latest.mp4").read_bytes()
 
@@ -109,3 +112,9 @@ def test_the_published_cli_walks_through_a_project(server_url: str, tmp_path: Pa
     assert f"Total consumed: {spent}" in cli.run("credits").ok().output
     assert cli.run("credits", "history").ok().output.count("conversation") == 2
     assert project in cli.run("project", "list").ok().output
+
+    if fake:  # what a client developer's CI does next: make the server fail, see the CLI cope
+        fault = {"route": "GET /billing/balance", "error": 1001}
+        assert httpx.post(f"{server_url}/_fake/faults", json=fault).status_code == 200
+        refused = cli.run("credits")
+        assert refused.code == 1 and "Authentication failed. Run `nemovideo setup`" in refused.output
