@@ -103,7 +103,9 @@ class Settings(BaseSettings):
     fetch_allowed_ports: list[int] = Field(
         default_factory=lambda: [80, 443], description="ports URL uploads may use"
     )
-    heartbeat_seconds: float = Field(15.0, gt=0, description="heartbeat interval: SSE comments, chat socket messages")
+    heartbeat_seconds: float = Field(
+        15.0, gt=0, description="heartbeat interval: SSE comments, chat socket messages"
+    )
     stream_cap_seconds: float = Field(900.0, gt=0, description="hard cap on one /run_sse stream")
     turn_wait_seconds: float = Field(
         30.0, ge=0, description="a second turn on a busy session waits this long, then 429"

@@ -20,6 +20,17 @@ _SERVER_MESSAGES: dict[str, str] = {
     "done": "`session_id`, `ok`: the turn of the last `message` is over (exactly one per message)",
 }
 
+
+def _query(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": description,
+    }
+
+
 SOCKET_DOC: dict[str, Any] = {
     "/ws/chat": {
         "summary": "Chat turns over a WebSocket (the official CLI's `create` and `chat`)",
@@ -33,11 +44,9 @@ SOCKET_DOC: dict[str, Any] = {
             "after the turn ended)."
         ),
         "parameters": [
-            {"name": "token", "in": "query", "required": True, "schema": {"type": "string"},
-             "description": "the key (`nmv_usr_...`)"},
-            {"name": "session_id", "in": "query", "required": True, "schema": {"type": "string"},
-             "description": "the project's session (GET /projects/{id}/sessions)"},
-        ],  # fmt: skip
+            _query("token", "the key (`nmv_usr_...`)"),
+            _query("session_id", "the project's session (GET /projects/{id}/sessions)"),
+        ],
         "client_messages": {
             "schema": SocketMessage.model_json_schema(),
             "types": {
