@@ -22,7 +22,7 @@ from server.errors import install_handlers
 from server.metrics import Metrics
 from server.openapi_doc import build_openapi
 from server.prefix import PrefixMiddleware
-from server.request_log import RequestObserver
+from server.request_log import RequestObserver, redact_server_logs
 
 log = logging.getLogger("nemo.server")
 
@@ -105,6 +105,7 @@ def create_app(
         fake_setup.install(app, ctx)
     # Added last = outermost: the prefix is moved into root_path before anything looks at the path.
     app.add_middleware(RequestObserver, metrics=ctx.metrics)
+    redact_server_logs()
     app.add_middleware(PrefixMiddleware, routes=app.router.routes)
     return app
 

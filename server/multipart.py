@@ -22,6 +22,7 @@ from server.errors import ApiError, ErrorCode
 FILE_FIELDS = ("files", "file")
 HEAD_BYTES = 4096
 _FIELD_LIMIT = 64 * 1024  # a plain (non-file) field is kept as text up to this, then refused
+_FIELDS_KEPT_LIMIT = 64 * 1024  # all plain fields kept together: many small ones cannot pile up
 
 
 @dataclass
@@ -72,6 +73,7 @@ class MultipartReceiver:
         self.fields: dict[str, str] = {}
         self._plain_name: str | None = None
         self._plain = bytearray()
+        self._fields_kept_bytes = 0
         self._headers: dict[bytes, bytes] = {}
         self._field = b""
         self._value = b""
@@ -136,6 +138,9 @@ class MultipartReceiver:
                 raise ApiError(ErrorCode.BAD_REQUEST, "a form field is too long")
             if self._plain_name is not None:
                 self._plain += data[start:end]
+                self._fields_kept_bytes += end - start
+                if self._fields_kept_bytes > _FIELDS_KEPT_LIMIT:
+                    raise ApiError(ErrorCode.BAD_REQUEST, "too many form fields")
             return
         chunk = data[start:end]
         current.size += len(chunk)

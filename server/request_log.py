@@ -8,6 +8,7 @@ header, a token or a query string (claim links carry a secret in theirs).
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -15,6 +16,36 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from server.metrics import ATTRIBUTION_HEADERS, Metrics
 
 log = logging.getLogger("nemo.access")
+
+# Query parameters that carry a secret: the CLI's key on its chat socket (`/ws/chat?token=`; the
+# client puts it there, we cannot), and claim links (`?ct=`). uvicorn logs request paths with their
+# query string (its access log, and "WebSocket <path> [accepted]"), so those lines are redacted.
+_SECRET_IN_QUERY = re.compile(r"([?&](?:token|ct)=)[^&\s\"']+")
+SERVER_LOGGERS = ("uvicorn.access", "uvicorn.error")
+
+
+def redact(text: str) -> str:
+    return _SECRET_IN_QUERY.sub(r"\1[redacted]", text)
+
+
+class QuerySecretFilter(logging.Filter):
+    """Rewrites a record's message and string arguments with the secrets taken out (in place:
+    uvicorn's access formatter unpacks the arguments by position)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def redact_server_logs() -> None:
+    """Install the filter on uvicorn's loggers, once per process."""
+    for name in SERVER_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, QuerySecretFilter) for f in logger.filters):
+            logger.addFilter(QuerySecretFilter())
 
 
 class RequestObserver:

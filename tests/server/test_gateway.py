@@ -126,6 +126,11 @@ def test_upload_refusals_name_what_to_fix(gateway: Gateway, tmp_path: Path) -> N
     text = tmp_path / "notes.jpg"
     text.write_text("not a photo at all\n" * 20)
     _error(gateway.upload(text, session), 415, 4001)
+    # Plain fields are kept (the session is one), but not without end.
+    padding = {f"note{i}": "x" * 1024 for i in range(100)}
+    piled = gateway.post("/files/upload", files=[("file", (photo.name, photo.read_bytes(), "image/jpeg"))],
+                         data={"session_id": session, **padding})  # fmt: skip
+    assert "too many form fields" in _error(piled, 400, 400)
     # Nothing was added by the refused uploads.
     frontend = gateway.get(f"/api/v1/state/frontend/{_project}").json()["data"]
     assert frontend["project"] == {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,17 @@ def test_a_second_socket_waits_its_turn_on_the_session_lease(gateway: Gateway, t
     # Both ran, one after the other (the lease's wait), never both at once on one session.
     assert one[-1]["ok"] is True and two[-1]["ok"] is True
     assert gateway.get("/billing/balance").json()["data"]["total_consumed"] == 10
+
+
+def test_the_key_in_the_socket_url_never_reaches_the_log(
+    gateway: Gateway, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    _project, session = _with_photos(gateway, tmp_path)
+    gateway.chat(session, SLIDESHOW)
+    lines = [record.getMessage() for record in caplog.records]
+    assert any("WebSocket /ws/chat?token=[redacted]&session_id=" in line for line in lines), lines
+    assert not any(gateway.key in line for line in lines)
 
 
 # ---- the feed, without a socket ------------------------------------------------------------------
