@@ -13,7 +13,8 @@ The protocol (README, "WebSocket chat"; the CLI's `src/core/ws.ts` and `agent.ts
   (`{"type":"done","ok":bool}`): `tool_start` / `tool_end` (`tool`), `text` (`text`),
   `state_update` (`keys` the step changed), and `error` (`code`, `error`, `data`) when the turn
   is refused (2001 not enough credits, 429 another turn runs on the session) or fails. A
-  `heartbeat` message goes out every `heartbeat_seconds` while the turn is quiet.
+  `heartbeat` message goes out every `heartbeat_seconds` while the turn is quiet. A socket with no
+  `message` for `stream_cap_seconds` is closed (1000, `idle`).
 - The turn is the one /run_sse runs (server/turns.py): the same credit hold, per-session lease,
   time cap and persistence. A socket that drops loses nothing: see turn_feeds.py for how a client
   that reconnects without sending anything gets the turn's messages and its `done`.
@@ -22,6 +23,7 @@ The protocol (README, "WebSocket chat"; the CLI's `src/core/ws.ts` and `agent.ts
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from typing import Any
@@ -45,6 +47,7 @@ router = APIRouter(tags=["gateway"])
 CLOSE_AUTH = 4001  # the CLI: "Authentication failed (invalid token)"
 CLOSE_NO_SESSION_ID = 4002  # the CLI: "Missing session_id"
 CLOSE_POLICY = 1008
+CLOSE_NORMAL = 1000
 # How long a new socket waits for the client's first message before it takes the socket for a
 # reconnect (the CLI sends its message the moment it reads session_ready; a reconnecting CLI sends
 # nothing and waits for the turn it started to end).
@@ -117,16 +120,26 @@ class SocketChat:
                 feed = self.feeds.undelivered(self.session.id)
                 if feed is not None:  # a client back after its socket dropped mid-turn
                     await self._follow(feed)
-                first = await self._inbox.get()
+                first = await self._next()
             message = first
             while message is not None:
                 await self._handle(message)
-                message = await self._inbox.get()
+                message = await self._next()
         except _Gone:
             pass
         finally:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
+
+    async def _next(self) -> SocketMessage | None:
+        """The client's next `message`; None when it closed the socket, or sent nothing (pings
+        aside) for as long as a turn may last: such a socket is closed, so idle sockets do not pile up."""
+        try:
+            return await asyncio.wait_for(self._inbox.get(), self.ctx.settings.stream_cap_seconds)
+        except TimeoutError:
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+                await self.websocket.close(CLOSE_NORMAL, "idle")
+            return None
 
     async def send(self, message: dict[str, Any]) -> None:
         try:
@@ -194,7 +207,7 @@ class SocketChat:
         await self.send({"type": "done", "session_id": self.session.id, "ok": False})
 
     async def _follow(self, feed: TurnFeed) -> None:
-        async for message in feed.follow(self.ctx.settings.heartbeat_seconds):
+        async for message in feed.follow(self.ctx.settings.heartbeat_seconds, self.ctx.clock.time):
             await self.send(message)
         self.feeds.delivered(feed)
 

@@ -59,6 +59,7 @@ SOCKET_DOC: dict[str, Any] = {
             "4001": "the key is missing, unknown or expired",
             "4002": "no session_id",
             "1008": "refused (after an `error` message)",
+            "1000": "`idle`: no `message` for `stream_cap_seconds`",
         },
     }
 }

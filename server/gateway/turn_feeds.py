@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from agent.events import Event
@@ -76,7 +76,9 @@ class TurnFeed:
             self.finished = True
             self._changed.notify_all()
 
-    async def follow(self, heartbeat_seconds: float) -> AsyncIterator[dict[str, Any]]:
+    async def follow(
+        self, heartbeat_seconds: float, now: Callable[[], float] = time.time
+    ) -> AsyncIterator[dict[str, Any]]:
         """Every message from the first, as they come, `done` last; a `heartbeat` message after
         each `heartbeat_seconds` without one (proxies close sockets that stay silent)."""
         sent = 0
@@ -88,7 +90,7 @@ class TurnFeed:
                 fresh = self.messages[sent:]
                 finished = self.finished
             if not fresh:
-                yield {"type": "heartbeat", "ts": int(time.time())}
+                yield {"type": "heartbeat", "ts": int(now())}
                 continue
             for message in fresh:
                 yield message

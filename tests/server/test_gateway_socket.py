@@ -130,6 +130,20 @@ def test_a_second_socket_waits_its_turn_on_the_session_lease(gateway: Gateway, t
     assert gateway.get("/billing/balance").json()["data"]["total_consumed"] == 10
 
 
+def test_the_socket_works_under_a_path_prefix_and_idle_sockets_are_closed(
+    make_settings: Callable[..., Any],
+    make_app: Callable[..., FastAPI],
+    make_client: Callable[[FastAPI], httpx.Client],
+) -> None:
+    client = make_client(make_app(make_settings(stream_cap_seconds=1.0)))
+    gateway = Gateway(client, get_anon_token(client))
+    _project, session = gateway.new_project()
+    with connect(socket_url(client, gateway.key, session, prefix="/nemo/gw")) as ws:
+        assert receive(ws)["type"] == "session_ready"
+        # Nothing sent for as long as a turn may last (here 1 s): the server closes the socket.
+        assert close_code(ws) == (1000, "idle")
+
+
 def test_the_key_in_the_socket_url_never_reaches_the_log(
     gateway: Gateway, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
