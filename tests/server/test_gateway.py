@@ -53,6 +53,7 @@ def test_verify_names_the_keys_user_and_refuses_others_with_401(client: httpx.Cl
 # ---- projects ------------------------------------------------------------------------------------
 
 
+@pytest.mark.all_dbs
 def test_projects_are_our_tasks_and_their_one_session(gateway: Gateway, client: httpx.Client) -> None:
     first, first_session = gateway.new_project()
     assert first.startswith("task_") and first_session.isdigit()
@@ -139,6 +140,7 @@ def test_upload_refusals_name_what_to_fix(gateway: Gateway, tmp_path: Path) -> N
 # ---- billing -------------------------------------------------------------------------------------
 
 
+@pytest.mark.all_dbs
 def test_balance_and_history_count_each_charged_turn(
     make_settings: Callable[..., Any],
     make_app: Callable[..., FastAPI],
