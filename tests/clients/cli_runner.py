@@ -19,7 +19,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import cli_client  # noqa: E402
 
-COMMAND_TIMEOUT_SECONDS = 300  # the CLI's own render wait is 5 minutes
+COMMAND_TIMEOUT_SECONDS = 300
+MIN_NODE_MAJOR = 20  # the CLI's own render wait is 5 minutes
 
 
 @dataclass
@@ -120,4 +121,16 @@ def cli_or_skip_reason() -> tuple[Path | None, str]:
     if missing:
         tools = " and ".join(missing)
         return None, f"{tools} not found: install Debian's nodejs and npm (`make test` does, as root)"
-    return cli_client.ensure_installed(), ""
+    command = cli_client.ensure_installed()
+    started = subprocess.run(
+        [str(command), "--version"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_UPDATE_NOTIFIER": "1"},
+    )
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    major = int(node.lstrip("v").split(".")[0]) if node.lstrip("v")[:1].isdigit() else 0
+    if started.returncode != 0 and major < MIN_NODE_MAJOR:
+        # Debian 12's nodejs is 18; the CLI's dependencies (commander 14, ora 9, conf 15) want 20.
+        return None, f"node {node} cannot run nemovideo-tools {cli_client.VERSION}: it needs node >= 20"
+    return command, ""
