@@ -17,6 +17,7 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request
 from agent.state import CanvasConfig
 from server import session_store
 from server.auth import iso_utc
+from server.context import AppContext
 from server.db import read_session
 from server.deps import CtxDep, CurrentUser, owned_session
 from server.errors import ApiError, ErrorCode, envelope
@@ -57,7 +58,7 @@ def session_json(session: ChatSession) -> dict[str, Any]:
     }
 
 
-def owned_project(ctx: CtxDep, user: User, project_id: str) -> ChatSession:
+def owned_project(ctx: AppContext, user: User, project_id: str) -> ChatSession:
     """The session of the caller's project, or 1002 (missing and not-yours look the same)."""
     session = session_store.session_of_task(ctx.engine, project_id)
     if session is None or session.user_id != user.id:
