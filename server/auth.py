@@ -203,7 +203,8 @@ def _owned_account(db: Session, secret: bytes, client_id: str, ip: str, presente
     if presented and presented.startswith(TOKEN_PREFIX) and len(presented) <= 128:
         digest = hash_token(secret, presented)
         found = db.exec(select(Token).where(Token.token_hash == digest)).first()
-        if found is not None and hmac.compare_digest(found.token_hash, digest) and found.client_id == client_id:
+        proven = found is not None and hmac.compare_digest(found.token_hash, digest)
+        if proven and found is not None and found.client_id == client_id:
             row = found
     if row is None:
         row = db.exec(

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the finding -> test map is a wide table)
 """Hardening II (issue 14): each finding of the attack-and-fault pass, as a named test that failed
 before its fix. The long fault loops (kills, a full disk, a corrupt database) are in
 tests/security/test_fault_loops.py (`make soak` runs them at full count).
