@@ -7,16 +7,26 @@ tests/security/test_fault_loops.py (`make soak` runs them at full count).
 |-----------------------------------------------------|-------------------------------------------------------------|
 | 1. account takeover by X-Client-Id                  | test_a_client_id_sent_from_elsewhere_never_gets_the_owners_token, |
 |                                                     | test_the_owner_keeps_its_token_from_a_new_address_by_presenting_it |
+| 7. zero-byte / corrupt nemo.db                      | test_an_empty_or_corrupt_database_file_refuses_to_start_with_one_clear_line |
 """
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
+from server.app import create_app
+from server.config import Settings
 from tests.conftest import bearer
+from tests.server_process import free_port, operator_env
 
 
 def _from_address(client: httpx.Client, address: str) -> httpx.Client:
@@ -63,3 +73,75 @@ def test_the_owner_keeps_its_token_from_a_new_address_by_presenting_it(client: h
         other = _token_call(client, "another-id")
         foreign = _token_call(elsewhere, "roaming-laptop-2", token=other["token"])
         assert foreign["user_id"] not in (owner["user_id"], other["user_id"])
+
+
+# ------------------------------------------------------------------ 7. refuse to start on doubt
+
+
+def _start_once(data_dir: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m server` as an operator runs it, on a database file we prepared; it must exit."""
+    env = {
+        **operator_env(),
+        "NEMO_DATA_DIR": str(data_dir),
+        "NEMO_PORT": str(free_port()),
+        "NEMO_SECRET_KEY": "start-test-key",
+        "NEMO_RENDER__WORKERS": "0",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "server"],
+        cwd=data_dir.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _corrupt_pages(path: Path) -> None:
+    """A real database with rows, then its second and later pages overwritten: SQLite opens it."""
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE t (x TEXT)")
+    conn.executemany("INSERT INTO t VALUES (?)", [(f"row {i}" * 40,) for i in range(2000)])
+    conn.execute("CREATE INDEX t_x ON t (x)")
+    conn.commit()
+    conn.close()
+    with open(path, "r+b") as fh:
+        fh.seek(4096 * 2)
+        fh.write(os.urandom(4096 * 6))
+
+
+@pytest.mark.parametrize(
+    ("kind", "words"),
+    [
+        ("zero_bytes", "is empty (0 bytes)"),
+        ("garbage", "not an SQLite database"),
+        ("bad_pages", "is corrupt"),
+    ],
+)
+def test_an_empty_or_corrupt_database_file_refuses_to_start_with_one_clear_line(
+    tmp_path: Path, kind: str, words: str
+) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    db_file = data_dir / "nemo.db"
+    if kind == "zero_bytes":
+        db_file.touch()
+    elif kind == "garbage":
+        db_file.write_bytes(os.urandom(64 * 1024))
+    else:
+        _corrupt_pages(db_file)
+    before = db_file.read_bytes()
+    done = _start_once(data_dir)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    line = [ln for ln in done.stderr.splitlines() if "refusing to start" in ln]
+    assert len(line) == 1 and words in line[0] and str(db_file) in line[0], done.stderr[-2000:]
+    assert "backup" in line[0]
+    assert db_file.read_bytes() == before  # nothing was written over the evidence
+
+
+def test_a_fresh_data_dir_still_starts(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings()
+    assert not (settings.data_dir / "nemo.db").exists()
+    create_app(settings, start_workers=False)  # builds the database file: no refusal on a first start
+    assert (settings.data_dir / "nemo.db").stat().st_size > 0
