@@ -22,7 +22,7 @@ from server.errors import install_handlers
 from server.metrics import Metrics
 from server.openapi_doc import build_openapi
 from server.prefix import PrefixMiddleware
-from server.request_log import RequestObserver
+from server.request_log import RequestObserver, redact_access_log
 
 log = logging.getLogger("nemo.server")
 
@@ -96,6 +96,7 @@ def create_app(
         strict_content_type=False,
     )
     app.state.ctx = ctx
+    redact_access_log()
     install_handlers(app)
     for router in ROUTERS:
         app.include_router(router)

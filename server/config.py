@@ -74,7 +74,15 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535, description="port to listen on")
     data_dir: Path = Field(Path("./data"), description="database file, media and renders")
     database_url: str | None = Field(None, description="SQLAlchemy URL; unset: SQLite file in the data dir")
-    public_url: str | None = Field(None, description="base of cdn_url/outputUrl; unset: from the request")
+    public_url: str | None = Field(
+        None,
+        description="base of cdn_url/outputUrl/claim_url; unset: from the request's Host when it is "
+        "loopback or in allowed_hosts, else http://<host>:<port>",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="with public_url unset: Host header names (besides loopback) that links may use",
+    )
     max_upload_mb: int = Field(200, ge=1, description="largest accepted upload")
     max_image_pixels: int = Field(50_000_000, ge=1, description="largest accepted photo, in pixels")
     max_request_mb: int = Field(

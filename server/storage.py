@@ -13,6 +13,8 @@ are what URLs and rows carry, never absolute paths.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import os
 import re
 import shutil
@@ -25,6 +27,16 @@ from urllib.parse import quote
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _EXT = re.compile(r"^[a-z0-9]{1,8}$")
 _KEY_PART = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
+_URL_MAC = re.compile(r"^[0-9a-f]{32}$")
+
+
+def media_mac(secret: bytes, key: str) -> str:
+    """The part of a media URL only this server can make: HMAC(server secret, key), 128 bits.
+
+    A key is the content's SHA-256, which anyone holding the file can compute; without this MAC
+    in the URL, holding a file would be enough to test whether it was uploaded here and to fetch
+    the stored original (GPS tags and all)."""
+    return hmac.new(secret, b"media-url:" + key.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 class StorageError(ValueError):
@@ -93,16 +105,28 @@ class Storage:
             return False
 
     @staticmethod
-    def public_url(key: str, base_url: str) -> str:
-        """Absolute URL this server serves the key at: `/media/<sha[:2]>/<sha>.<ext>` for uploads,
-        `/media/proxies/...` for proxies (GET /media/{path}, see key_from_url_path)."""
+    def public_url(key: str, base_url: str, secret: bytes) -> str:
+        """Absolute URL this server serves the key at: `/media/<mac>/<sha[:2]>/<sha>.<ext>` for
+        uploads, `/media/<mac>/proxies/...` for proxies, where `<mac>` is media_mac (GET
+        /media/{path} checks it; see parse_url_path)."""
         path = key.removeprefix("media/") if key.startswith("media/") else key
-        return f"{base_url.rstrip('/')}/media/{quote(path, safe='/')}"
+        return f"{base_url.rstrip('/')}/media/{media_mac(secret, key)}/{quote(path, safe='/')}"
+
+    @staticmethod
+    def parse_url_path(path: str) -> tuple[str, str | None]:
+        """The storage key behind `/media/<path>` and the MAC the path carries (None: a link of
+        the older, unkeyed shape, which drafts may still name but which is no longer served)."""
+        first, _, rest = path.partition("/")
+        mac = None
+        if _URL_MAC.match(first) and rest:
+            mac, path = first, rest
+        key = path if path.startswith(("proxies/", "renders/")) else f"media/{path}"
+        return key, mac
 
     @staticmethod
     def key_from_url_path(path: str) -> str:
         """The storage key behind `/media/<path>` (the inverse of public_url)."""
-        return path if path.startswith(("proxies/", "renders/")) else f"media/{path}"
+        return Storage.parse_url_path(path)[0]
 
     # ------------------------------------------------------------ temp files and publishing
 

@@ -174,14 +174,14 @@ def _make_proxy(storage: Storage, source: Path, sha256: str, max_pixels: int) ->
         return key
 
 
-def media_file(item: Intaken, *, media_id: str, base_url: str) -> MediaFile:
+def media_file(item: Intaken, *, media_id: str, base_url: str, secret: bytes) -> MediaFile:
     facts = item.facts
     return MediaFile.model_validate(
         {
             "media_id": media_id,
             "filename": item.filename,
             "file_type": facts.file_type,
-            "cdn_url": Storage.public_url(item.key, base_url),
+            "cdn_url": Storage.public_url(item.key, base_url, secret),
             "duration": facts.duration,
             "width": facts.width,
             "height": facts.height,

@@ -137,7 +137,10 @@ async def upload(
         raise ApiError(first.code, first.message, data={"errors": [f.as_json() for f in failures]})
 
     base_url = public_base_url(request, ctx)
-    items = [(item, media_file(item, media_id=ctx.ids.media_id(), base_url=base_url)) for item in published]
+    items = [
+        (item, media_file(item, media_id=ctx.ids.media_id(), base_url=base_url, secret=ctx.secret))
+        for item in published
+    ]
     await anyio.to_thread.run_sync(
         lambda: record(ctx.engine, user_id=caller.id, session_id=session, items=items)
     )

@@ -7,11 +7,16 @@ tests/security/test_fault_loops.py (`make soak` runs them at full count).
 |-----------------------------------------------------|-------------------------------------------------------------|
 | 1. account takeover by X-Client-Id                  | test_a_client_id_sent_from_elsewhere_never_gets_the_owners_token, |
 |                                                     | test_the_owner_keeps_its_token_from_a_new_address_by_presenting_it |
+| 6. claim tokens in the access log                  | test_claim_tokens_never_reach_the_access_log                |
+| 6. cdn_url a bare content hash                      | test_a_cdn_url_is_keyed_with_the_server_secret              |
+| 6. the Host header picks the host of links          | test_the_host_header_does_not_choose_the_host_of_links      |
 | 7. zero-byte / corrupt nemo.db                      | test_an_empty_or_corrupt_database_file_refuses_to_start_with_one_clear_line |
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 import sqlite3
 import subprocess
@@ -25,6 +30,7 @@ import pytest
 
 from server.app import create_app
 from server.config import Settings
+from tests import media_factory as mf
 from tests.conftest import bearer
 from tests.server_process import free_port, operator_env
 
@@ -145,3 +151,83 @@ def test_a_fresh_data_dir_still_starts(make_settings: Callable[..., Settings]) -
     assert not (settings.data_dir / "nemo.db").exists()
     create_app(settings, start_workers=False)  # builds the database file: no refusal on a first start
     assert (settings.data_dir / "nemo.db").stat().st_size > 0
+
+
+# ------------------------------------------------------------------ 6. secrets in URLs and logs
+
+
+def _upload_photo(
+    http: httpx.Client, token: str, sid: str, tmp_path: Path, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    photo = mf.png_tiny(tmp_path)
+    return http.post(
+        f"/api/upload-video/nemo_agent/me/{sid}",
+        headers={**bearer(token), **(headers or {})},
+        files={"files": ("p.png", photo.read_bytes())},
+    )
+
+
+def test_claim_tokens_never_reach_the_access_log(
+    client: httpx.Client,
+    anon_token: Callable[..., str],
+    new_session: Callable[..., str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    token = anon_token(client)
+    sid = new_session(client, token)
+    claim = client.post("/api/auth/claim-token", headers=bearer(token), json={"session_id": sid}).json()
+    secret = claim["data"]["claim_token"]
+    assert client.get(claim["data"]["claim_url"]).status_code == 200
+    assert client.get("/workspace/claim/video", params={"ct": secret}).status_code == 404
+    access = [r for r in caplog.records if r.name == "uvicorn.access"]
+    assert any("/workspace/claim" in r.getMessage() for r in access)  # the requests were logged
+    server_side = [r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]  # not ours
+    for record in server_side:
+        assert secret not in record.getMessage() and secret[4:20] not in repr(record.args)
+
+
+def test_a_cdn_url_is_keyed_with_the_server_secret(
+    client: httpx.Client, anon_token: Callable[..., str], new_session: Callable[..., str], tmp_path: Path
+) -> None:
+    token = anon_token(client)
+    sid = new_session(client, token)
+    answer = _upload_photo(client, token, sid, tmp_path)
+    info = answer.json()["data"]["files"][0]
+    assert client.get(info["cdn_url"]).status_code == 200
+    # Anyone holding the file knows its SHA-256: that alone must neither confirm the upload nor
+    # fetch the stored original.
+    sha = hashlib.sha256(mf.png_tiny(tmp_path).read_bytes()).hexdigest()
+    for guess in (f"/media/{sha[:2]}/{sha}.png", f"/media/{'0' * 32}/{sha[:2]}/{sha}.png"):
+        probe = client.get(guess)
+        assert probe.status_code == 404 and probe.json()["code"] == 4004
+    unknown = client.get(f"/media/{'0' * 32}/00/{'0' * 64}.png")
+    assert unknown.status_code == 404 and unknown.json() == probe.json()  # a miss looks the same
+    # The link still works where a draft names it: a render resolves it to the upload.
+    assert info["cdn_url"].split("/media/", 1)[1].split("/", 1)[0] not in sha
+
+
+def test_the_host_header_does_not_choose_the_host_of_links(
+    make_settings: Callable[..., Settings],
+    make_app: Callable[..., Any],
+    make_client: Callable[[Any], httpx.Client],
+    anon_token: Callable[..., str],
+    new_session: Callable[..., str],
+    tmp_path: Path,
+) -> None:
+    settings = make_settings(allowed_hosts=["videos.example"], port=8123)
+    http = make_client(make_app(settings))
+    token = anon_token(http)
+    sid = new_session(http, token)
+    links = {}
+    for host in ("evil.example", "videos.example", "127.0.0.1"):
+        headers = {"Host": host}
+        up = _upload_photo(http, token, sid, tmp_path, headers)
+        claim = http.post(
+            "/api/auth/claim-token", headers={**bearer(token), **headers}, json={"session_id": sid}
+        )
+        links[host] = (up.json()["data"]["files"][0]["cdn_url"], claim.json()["data"]["claim_url"])
+    for url in links["evil.example"]:
+        assert httpx.URL(url).host == "127.0.0.1" and httpx.URL(url).port == 8123, url
+    assert all(httpx.URL(u).host == "videos.example" for u in links["videos.example"])
+    assert all(httpx.URL(u).host == "127.0.0.1" for u in links["127.0.0.1"])
