@@ -57,7 +57,9 @@ _HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
 class _Open(BaseModel):
     """Base of every draft model: unknown keys are kept and written back."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    # No NaN or infinity in any float of a draft: NaN passes every `<`/`>` check (a NaN box sailed
+    # through `w <= 0` and crashed the render on each attempt).
+    model_config = ConfigDict(extra="allow", populate_by_name=True, allow_inf_nan=False)
 
 
 def _check_colour(value: str | None) -> str | None:
@@ -165,7 +167,7 @@ class Segment(_Open):
     src: str | None = Field(None, max_length=4096)
     st: int = Field(..., ge=0, le=MAX_DURATION_MS)
     d: int = Field(..., gt=0, le=MAX_DURATION_MS)
-    ss: int = Field(0, ge=0)
+    ss: int = Field(0, ge=0, le=MAX_DURATION_MS)  # where in the source the segment starts
     m: SegmentMeta = Field(default_factory=SegmentMeta)
 
     @property

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from server.auth import load_secret
+from server.body_guard import BodyGuard
 from server.config import Settings
 from server.context import AppContext
 from server.db import init_db, make_engine
@@ -103,6 +104,10 @@ def create_app(
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     if fake:  # /_fake routes and the fault/journal middleware, inside the observer and prefix ones
         fake_setup.install(app, ctx)
+    # Inside the observer, so refused bodies are logged and counted like any answer.
+    app.add_middleware(
+        BodyGuard, max_json_bytes=settings.max_json_bytes, idle_timeout_s=settings.body_idle_timeout_seconds
+    )
     # Added last = outermost: the prefix is moved into root_path before anything looks at the path.
     app.add_middleware(RequestObserver, metrics=ctx.metrics)
     app.add_middleware(PrefixMiddleware, routes=app.router.routes)

@@ -88,6 +88,15 @@ class Settings(BaseSettings):
     max_request_mb: int = Field(
         2048, ge=1, description="largest upload request (all its files together); each file: max_upload_mb"
     )
+    max_json_mb: float = Field(
+        8.0,
+        gt=0,
+        description="largest JSON request body (a render's draft included); refused from Content-Length "
+        "before reading",
+    )
+    body_idle_timeout_seconds: float = Field(
+        60.0, gt=0, description="a request body that sends nothing for this long is dropped (408)"
+    )
     anon_credits: int = Field(100, ge=0, description="credits of a new anonymous user")
     turn_cost: int = Field(5, ge=0, description="credits one chat turn costs")
     token_ttl_days: int = Field(7, ge=1, description="life of an anonymous token")
@@ -139,6 +148,10 @@ class Settings(BaseSettings):
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def max_json_bytes(self) -> int:
+        return int(self.max_json_mb * 1024 * 1024)
 
     @property
     def max_request_bytes(self) -> int:
