@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -36,10 +35,10 @@ def create_app(
     start_workers: bool = True,
 ) -> FastAPI:
     """The whole server. `planner` and `engine` are for tests and embedders; None builds the defaults."""
-    from server import credits
     from server.render_service import RenderService
     from server.routes import ROUTERS
     from server.storage import Storage
+    from server.sweeper import Sweeper
     from server.turns import Turns
 
     fake = settings.mode == "fake"
@@ -59,6 +58,12 @@ def create_app(
     if fake:
         fake_setup.configure(ctx)
     ctx.storage = Storage(settings.data_dir)
+    ctx.sweeper = Sweeper(
+        ctx,
+        interval_s=settings.sweep_seconds,
+        turn_cap_s=settings.stream_cap_seconds,
+        tmp_max_age_s=settings.tmp_max_age_seconds,
+    )
     ctx.renders = RenderService(ctx)
     ctx.metrics = Metrics()
     ctx.turns = Turns(
@@ -70,10 +75,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # Holds older than the longest possible turn belong to turns that died with a process.
-        stale = credits.refund_stale(engine, timedelta(seconds=settings.stream_cap_seconds + 60))
-        if stale:
-            log.warning("refunded %d credit holds left by turns that did not finish", stale)
+        # The first pass at start, then every sweep_seconds while the server runs.
+        ctx.sweeper.start()
         if start_workers:
             ctx.renders.start()
         log.info(
@@ -82,6 +85,7 @@ def create_app(
         try:
             yield
         finally:
+            await ctx.sweeper.stop()
             await ctx.turns.stop()
             ctx.renders.stop()
 

@@ -97,6 +97,16 @@ class Settings(BaseSettings):
     body_idle_timeout_seconds: float = Field(
         60.0, gt=0, description="a request body that sends nothing for this long is dropped (408)"
     )
+    sweep_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="how often credit holds and temp files of requests that died are released",
+    )
+    tmp_max_age_seconds: float = Field(
+        6 * 3600.0,
+        gt=0,
+        description="a temp file of a live process unwritten this long is a leak and is removed",
+    )
     anon_credits: int = Field(100, ge=0, description="credits of a new anonymous user")
     turn_cost: int = Field(5, ge=0, description="credits one chat turn costs")
     token_ttl_days: int = Field(7, ge=1, description="life of an anonymous token")

@@ -38,4 +38,6 @@ class AppContext:
     # server/metrics.py Metrics and server/turns.py Turns (chat turns and their per-session locks).
     metrics: Any = None
     turns: Any = None
+    # server/sweeper.py Sweeper: releases holds and temp files of requests that died.
+    sweeper: Any = None
     extras: dict[str, Any] = field(default_factory=dict)

@@ -73,3 +73,40 @@ def stubborn_render(
         on_progress(RenderProgress(phase="encode", progress=1, eta_seconds=3600.0))
     time.sleep(3600)
     raise AssertionError("unreachable: the worker kills this process when the render is cancelled")
+
+
+class SilentLLM:
+    """An LLM endpoint on 127.0.0.1 that takes requests and never answers (the LLM boundary): a turn
+    that asks it sits mid-turn, holding its credits, for as long as the test likes."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.asked = threading.Event()
+        self._conns: list[Any] = []
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/v1"
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self._conns.append(conn)
+            self.asked.set()
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self._conns:
+            with contextlib.suppress(OSError):
+                conn.close()

@@ -7,6 +7,10 @@ tests/security/test_fault_loops.py (`make soak` runs them at full count).
 |-----------------------------------------------------|-------------------------------------------------------------|
 | 1. account takeover by X-Client-Id                  | test_a_client_id_sent_from_elsewhere_never_gets_the_owners_token, |
 |                                                     | test_the_owner_keeps_its_token_from_a_new_address_by_presenting_it |
+| 2. credit holds only refunded at the next start     | test_a_hold_left_by_a_killed_server_is_refunded_once_by_another_one_running, |
+|    (and frozen by a full disk mid-turn)             | test_a_full_disk_is_said_so_to_uploads_and_ends_a_turn_with_a_system_event |
+| 4. temp files of uploads cut off by a crash         | test_temp_files_of_an_upload_cut_off_by_kill_9_are_cleared  |
+| 4. stalled upload bodies held forever               | test_a_stalled_upload_body_is_cut_and_its_temp_file_removed |
 | 6. claim tokens in the access log                  | test_claim_tokens_never_reach_the_access_log                |
 | 6. cdn_url a bare content hash                      | test_a_cdn_url_is_keyed_with_the_server_secret              |
 | 6. the Host header picks the host of links          | test_the_host_header_does_not_choose_the_host_of_links      |
@@ -23,11 +27,13 @@ tests/security/test_fault_loops.py (`make soak` runs them at full count).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import math
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -50,9 +56,9 @@ from renderer.worker import Worker
 from server.app import create_app
 from server.config import Settings
 from tests import media_factory as mf
-from tests.conftest import bearer
-from tests.security.faults import fill, small_disk
-from tests.server_process import free_port, operator_env
+from tests.conftest import bearer, create_session, get_anon_token
+from tests.security.faults import SilentLLM, fill, small_disk
+from tests.server_process import ServerProcess, free_port, operator_env
 
 
 def _from_address(client: httpx.Client, address: str) -> httpx.Client:
@@ -429,7 +435,7 @@ def test_a_full_disk_is_said_so_to_uploads_and_ends_a_turn_with_a_system_event(
     tmp_path: Path,
 ) -> None:
     with small_disk(tmp_path / "disk", size_mb=24) as disk:
-        settings = make_settings(data_dir=disk / "data")
+        settings = make_settings(data_dir=disk / "data", sweep_seconds=0.2)
         planner = _DiskFillingPlanner(disk)
         app = create_app(settings, planner=planner, start_workers=False)
         http = make_client(app)
@@ -454,3 +460,146 @@ def test_a_full_disk_is_said_so_to_uploads_and_ends_a_turn_with_a_system_event(
         assert lines, "the stream ended with no event at all"
         last = json.loads(lines[-1][len("data: ") :])
         assert last["author"] == "system" and "disk is full" in last["errorMessage"], last
+        # The failed turn's hold could not be refunded on a full disk; once there is room again,
+        # the sweep refunds it, once.
+        for filler in disk.glob("filler-*"):
+            filler.unlink()
+        deadline = time.monotonic() + 60
+        while (credits := _balance(str(http.base_url), token))["frozen"]:
+            assert time.monotonic() < deadline, f"the hold stayed frozen: {credits}"
+            time.sleep(0.1)
+        assert credits == {"available": 100, "frozen": 0, "total": 100}
+
+
+# ------------------------------------------------------------------ 2. credit holds: a sweep, not a start-up fix
+
+
+class _LLMServer(ServerProcess):
+    """`python -m server` whose planner asks an LLM endpoint, sweeping often, with short turn leases."""
+
+    def __init__(self, data_dir: Path, port: int, log: Path, llm_url: str = "") -> None:
+        super().__init__(data_dir, port, log)
+        self.llm_url = llm_url
+
+    def settings_env(self) -> dict[str, str]:
+        return {
+            **super().settings_env(),
+            "NEMO_RENDER__WORKERS": "0",
+            "NEMO_LLM__BASE_URL": self.llm_url,
+            "NEMO_LLM__TIMEOUT_SECONDS": "600",
+            "NEMO_TURN_LEASE_SECONDS": "1",
+            "NEMO_SWEEP_SECONDS": "0.2",
+            "NEMO_RATE_LIMIT_PER_TOKEN": "",  # the test polls balances
+        }
+
+
+def _balance(url: str, token: str) -> dict[str, int]:
+    return dict(
+        httpx.get(f"{url}/api/credits/balance/simple", headers=bearer(token), timeout=10).json()["data"]
+    )
+
+
+def test_a_hold_left_by_a_killed_server_is_refunded_once_by_another_one_running(tmp_path: Path) -> None:
+    llm = SilentLLM()
+    dying = _LLMServer.in_tmp(tmp_path)
+    dying.llm_url = llm.base_url
+    # A second API process on the same database and data dir (scale-out), started before the turn.
+    survivor = _LLMServer(dying.data_dir, free_port(), tmp_path / "survivor.log", llm.base_url)
+    try:
+        dying.start()
+        survivor.start()
+        token = get_anon_token(httpx.Client(base_url=dying.url), "held")
+        sid = create_session(httpx.Client(base_url=dying.url), token)
+
+        def ask() -> None:
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.post(
+                    f"{dying.url}/run_sse", headers=bearer(token), json=_chat(sid, "hello"), timeout=120
+                )
+
+        threading.Thread(target=ask, daemon=True).start()
+        assert llm.asked.wait(60), "the turn never reached the LLM"
+        assert _balance(survivor.url, token) == {"available": 95, "frozen": 5, "total": 100}
+        dying.kill9()
+        # The survivor's periodic sweep finds the hold's turn gone (its lease lapsed) and refunds it.
+        deadline = time.monotonic() + 60
+        while (balance := _balance(survivor.url, token))["frozen"]:
+            assert time.monotonic() < deadline, f"the hold stayed frozen: {balance}"
+            time.sleep(0.25)
+        assert balance == {"available": 100, "frozen": 0, "total": 100}
+        dying.start()  # its start-up pass and both processes' sweeps after it refund nothing twice
+        time.sleep(1.0)
+        assert _balance(survivor.url, token) == {"available": 100, "frozen": 0, "total": 100}
+    finally:
+        dying.stop()
+        survivor.stop()
+        llm.close()
+
+
+# ------------------------------------------------------------------ 4. leftovers of uploads
+
+
+def _start_upload(url: str, token: str, sid: str, declared_bytes: int) -> socket.socket:
+    """A multipart upload that declares `declared_bytes` and sends its first 2 MB, then nothing."""
+    host, port = url.removeprefix("http://").split(":")
+    boundary = "stallb0undary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="big.mp4"\r\n'
+        "Content-Type: video/mp4\r\n\r\n"
+    ).encode()
+    request = (
+        f"POST /api/upload-video/nemo_agent/me/{sid} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n"
+        f"Content-Length: {declared_bytes}\r\n\r\n"
+    ).encode()
+    conn = socket.create_connection((host, int(port)), timeout=60)
+    conn.sendall(request + head + os.urandom(2 * 1024 * 1024))
+    return conn
+
+
+def _tmp_files(data_dir: Path) -> list[Path]:
+    return sorted((data_dir / "tmp").iterdir())
+
+
+def test_temp_files_of_an_upload_cut_off_by_kill_9_are_cleared(tmp_path: Path) -> None:
+    server = ServerProcess.in_tmp(tmp_path)
+    server.start()
+    try:
+        token = get_anon_token(httpx.Client(base_url=server.url), "uploader")
+        sid = create_session(httpx.Client(base_url=server.url), token)
+        conn = _start_upload(server.url, token, sid, 50 * 1024 * 1024)
+        deadline = time.monotonic() + 60
+        while not _tmp_files(server.data_dir):
+            assert time.monotonic() < deadline, "the upload never reached a temp file"
+            time.sleep(0.05)
+        server.kill9()
+        conn.close()
+        assert _tmp_files(server.data_dir)  # what the crash left
+        server.start()  # the first sweep runs at start: the dead process's files go
+        deadline = time.monotonic() + 60
+        while left := _tmp_files(server.data_dir):
+            assert time.monotonic() < deadline, f"left behind: {left}"
+            time.sleep(0.1)
+    finally:
+        server.stop()
+
+
+def test_a_stalled_upload_body_is_cut_and_its_temp_file_removed(
+    make_settings: Callable[..., Settings],
+    make_app: Callable[..., Any],
+    make_client: Callable[[Any], httpx.Client],
+    anon_token: Callable[..., str],
+    new_session: Callable[..., str],
+) -> None:
+    settings = make_settings(body_idle_timeout_seconds=1.0)
+    http = make_client(make_app(settings))
+    token = anon_token(http)
+    sid = new_session(http, token)
+    conn = _start_upload(str(http.base_url), token, sid, 50 * 1024 * 1024)
+    with conn:
+        answer = conn.makefile("rb").read()  # the server answers and closes; the client sent no more
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert b" 408 " in status_line, answer[:500]
+    body = json.loads(rest.split(b"\r\n\r\n", 1)[1])
+    assert body["code"] == 400 and "stalled" in body["message"]
+    assert _tmp_files(settings.data_dir) == []
