@@ -14,10 +14,11 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from database.engine import make_engine
 from server.auth import load_secret
 from server.config import Settings
 from server.context import AppContext
-from server.db import init_db, make_engine
+from server.db import init_db
 from server.errors import install_handlers
 from server.metrics import Metrics
 from server.openapi_doc import build_openapi

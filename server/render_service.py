@@ -1,10 +1,10 @@
 """RenderService: the server's side of render jobs: validate and queue, report status, cancel, serve.
 
-The job row (renderer.jobs) is the source of truth. Embedded, this service runs
+The job row (render_jobs.table) is the source of truth. Embedded, this service runs
 `settings.render.workers` worker loops on threads in the server process (each render itself in a
-child process); with 0 workers the rows wait for standalone workers (`python -m renderer.worker`)
+child process); with 0 workers the rows wait for standalone workers (`python -m render_jobs`)
 polling the same database. With `settings.render.celery_broker_url` set, each committed job's id is
-also sent to Celery (`renderer.celery_app`), and embedded workers run only when `render.workers` is
+also sent to Celery (`render_jobs.celery_app`), and embedded workers run only when `render.workers` is
 set explicitly (the API machine then need not render). Export costs no credits.
 """
 
@@ -24,14 +24,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import Session, col, select
 
 from agent.state import GeneratedMedia
-from renderer import jobs
-from renderer.draft import Draft, TrackType
-from renderer.music import CATALOGUE
-from renderer.output import OutputSpec
-from renderer.worker import Worker
+from database.engine import read_session
+from render_jobs import lease
+from render_jobs.table import RENDER_ID_PATTERN, RenderJob
+from render_jobs.worker import Worker
+from renderer.music.catalogue import CATALOGUE
+from renderer.schema.draft import Draft, TrackType
+from renderer.schema.output import OutputSpec
 from server import session_store
 from server.context import AppContext
-from server.db import read_session
 from server.deps import Attribution, owned_session
 from server.errors import ApiError, ErrorCode
 from server.fetch_url import FetchError, fetcher_for
@@ -47,7 +48,7 @@ class RenderRequest(BaseModel):
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
-    id: str = Field(..., pattern=jobs.RENDER_ID_PATTERN, max_length=128, description="chosen by the client")
+    id: str = Field(..., pattern=RENDER_ID_PATTERN, max_length=128, description="chosen by the client")
     # Unbounded on purpose: an id that is not one of the caller's sessions is 1002, not a 400.
     session_id: str = Field(..., alias="sessionId")
     draft: dict[str, Any]
@@ -78,7 +79,7 @@ def output_mac(secret: bytes, job_id: int, user_id: str, render_id: str) -> str:
     ).hexdigest()[:32]
 
 
-def output_url(base_url: str, secret: bytes, job: jobs.RenderJob) -> str:
+def output_url(base_url: str, secret: bytes, job: RenderJob) -> str:
     """Where the finished MP4 is fetched without a token, as the cloud's CDN links are
     (api-contract.md: `"outputUrl": "https://host/.../render_1.mp4"`; skills `curl -o` it or hand
     it to a person). Unguessable (keyed with the server's secret) and bound to this one job, like
@@ -88,7 +89,7 @@ def output_url(base_url: str, secret: bytes, job: jobs.RenderJob) -> str:
     return f"{base_url.rstrip('/')}/media/renders/{job.id}-{mac}/{quote(job.render_id, safe='')}.mp4"
 
 
-def client_status(job: jobs.RenderJob) -> str:
+def client_status(job: RenderJob) -> str:
     """The status clients see, which only moves forward (api-contract.md: pending -> processing ->
     completed | failed). A started job that went back to the queue (its server shut down, or an
     attempt died and is retried) is still `processing` to them: it is under way, not new."""
@@ -97,7 +98,7 @@ def client_status(job: jobs.RenderJob) -> str:
     return job.status
 
 
-def status_body(job: jobs.RenderJob, base_url: str, secret: bytes) -> dict[str, Any]:
+def status_body(job: RenderJob, base_url: str, secret: bytes) -> dict[str, Any]:
     """The status answer: flat fields, `success`, and the same fields under `data` (three client styles)."""
     done = job.status == "completed"
     url = output_url(base_url, secret, job) if done else None
@@ -156,7 +157,7 @@ class RenderService:
                 poll_seconds=rs.poll_seconds,
                 device=rs.device,
                 encoder=rs.encoder,
-                render_target=self.ctx.render_target,
+                render=self.ctx.render,
                 clock=self.ctx.clock.time,
                 on_complete=self.announce,
             )
@@ -167,7 +168,7 @@ class RenderService:
         if count:
             log.info("%d embedded render worker(s) started", count)
         if rs.celery_broker_url:
-            from renderer.celery_app import describe
+            from render_jobs.celery_app import describe
 
             log.info("renders are handed to Celery workers via %s", describe(rs.celery_broker_url))
 
@@ -191,7 +192,7 @@ class RenderService:
         broker = self.ctx.settings.render.celery_broker_url
         if not broker:
             return False
-        from renderer import celery_app
+        from render_jobs import celery_app
 
         try:
             with self._celery_lock:
@@ -207,9 +208,7 @@ class RenderService:
 
     # ---- the API's operations ---------------------------------------------------------------------
 
-    def submit(
-        self, user: User, body: RenderRequest, attribution: Attribution, base_url: str
-    ) -> jobs.RenderJob:
+    def submit(self, user: User, body: RenderRequest, attribution: Attribution, base_url: str) -> RenderJob:
         settings = self.ctx.settings
         if settings.require_attribution and user.anonymous and not attribution.present:
             raise ApiError(
@@ -218,7 +217,7 @@ class RenderService:
             )
         with read_session(self.ctx.engine) as db:
             session = owned_session(db, user, body.session_id)
-        if jobs.find(self.ctx.engine, user.id, body.id) is not None:
+        if lease.find(self.ctx.engine, user.id, body.id) is not None:
             raise self._duplicate(body.id)
         try:
             draft = Draft.model_validate(body.draft)
@@ -232,7 +231,7 @@ class RenderService:
             raise _bad_draft("draft.d", "the draft is empty; nothing to render")
         sources = self._resolve_sources(user, session.id, draft, base_url)
         try:
-            job = jobs.create(
+            job = lease.create(
                 self.ctx.engine,
                 render_id=body.id,
                 user_id=user.id,
@@ -245,24 +244,24 @@ class RenderService:
                 base_url=settings.public_url or base_url,
                 now=self.ctx.clock.time(),
             )
-        except jobs.DuplicateRenderId:
+        except lease.DuplicateRenderId:
             raise self._duplicate(body.id) from None
         assert job.id is not None
         self.hand_off(job.id)  # after the commit: the task reads the row
         return job
 
-    def status(self, user: User, render_id: str) -> jobs.RenderJob:
-        job = jobs.find(self.ctx.engine, user.id, render_id)
+    def status(self, user: User, render_id: str) -> RenderJob:
+        job = lease.find(self.ctx.engine, user.id, render_id)
         if job is None:
             raise ApiError(ErrorCode.RENDER_NOT_FOUND, f"render {render_id!r} not found")
         if job.status == "completed" and not job.announced:
             self.announce(job)  # finished by a standalone worker, which cannot reach session state
         return job
 
-    def cancel(self, user: User, render_id: str) -> jobs.RenderJob:
+    def cancel(self, user: User, render_id: str) -> RenderJob:
         job = self.status(user, render_id)
         assert job.id is not None
-        return jobs.request_cancel(self.ctx.engine, job.id) or job
+        return lease.request_cancel(self.ctx.engine, job.id) or job
 
     def output_file(self, user: User, render_id: str) -> tuple[Path, str]:
         """The finished MP4 and the name to offer it under; 4004 until it exists."""
@@ -278,7 +277,7 @@ class RenderService:
     def shared_output(self, job_id: int, mac: str, render_id: str) -> tuple[Path, str]:
         """The finished MP4 behind an `output_url` (no token: the link itself is the key)."""
         with read_session(self.ctx.engine) as db:
-            job = db.get(jobs.RenderJob, job_id)
+            job = db.get(RenderJob, job_id)
         expected = output_mac(self.ctx.secret, job_id, job.user_id, job.render_id) if job is not None else ""
         if job is None or job.render_id != render_id or not hmac.compare_digest(mac, expected):
             raise ApiError(ErrorCode.RENDER_NOT_FOUND, "media not found")
@@ -289,13 +288,13 @@ class RenderService:
     def latest_output(self, session_id: str) -> tuple[Path, str] | None:
         """The session's newest finished MP4 still stored, and its name (the claim page plays it)."""
         stmt = (
-            select(jobs.RenderJob)
+            select(RenderJob)
             .where(
-                jobs.RenderJob.session_id == session_id,
-                jobs.RenderJob.status == "completed",
-                col(jobs.RenderJob.output_key).is_not(None),
+                RenderJob.session_id == session_id,
+                RenderJob.status == "completed",
+                col(RenderJob.output_key).is_not(None),
             )
-            .order_by(col(jobs.RenderJob.completed_at).desc(), col(jobs.RenderJob.id).desc())
+            .order_by(col(RenderJob.completed_at).desc(), col(RenderJob.id).desc())
         )
         with read_session(self.ctx.engine) as db:
             for job in db.exec(stmt.limit(5)):
@@ -304,9 +303,9 @@ class RenderService:
                     return path, f"{job.render_id}.mp4"
         return None
 
-    def announce(self, job: jobs.RenderJob) -> None:
+    def announce(self, job: RenderJob) -> None:
         """Add the finished render to the session's `generated_media`, exactly once per job."""
-        if job.id is None or not jobs.mark_announced(self.ctx.engine, job.id):
+        if job.id is None or not lease.mark_announced(self.ctx.engine, job.id):
             return
         base = job.base_url or self.ctx.settings.public_url or ""
         finished = datetime.fromtimestamp(job.completed_at or job.created_at, UTC)

@@ -15,7 +15,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from settings_doc import env_example, readme_table  # noqa: E402
 
 # What agent may take from renderer: the pure schema modules and the music catalogue.
-AGENT_MAY_IMPORT = {"renderer.draft", "renderer.output", "renderer.music"}
+AGENT_MAY_IMPORT = {"renderer.schema.draft", "renderer.schema.output", "renderer.music.catalogue"}
 
 
 def _imports(path: Path) -> set[str]:
@@ -62,7 +62,7 @@ def test_renderer_package_init_is_empty() -> None:
 
 def test_draft_and_agent_load_without_torch_or_pyav() -> None:
     code = (
-        "import sys, renderer.draft, renderer.output, agent.state, agent.runner;"
+        "import sys, renderer.schema.draft, renderer.schema.output, agent.state, agent.runner;"
         "heavy = {'torch', 'av', 'cv2'} & set(sys.modules); assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from server.config import Settings
+from server.fake.render import render as fake_render
 from server.fake.state import EXTRAS_KEY, FakeState
 
 if TYPE_CHECKING:
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("nemo.fake")
 
-RENDER_TARGET = "server.fake.render:render"
 # Marks a data dir the fake made for itself: deleted when the app shuts down.
 OWNED_MARK = ".nemo-fake-temporary"
 
@@ -45,7 +45,7 @@ def configure(ctx: AppContext) -> FakeState:
     state = FakeState.from_settings(ctx.settings.fake)
     ctx.ids = state.ids
     ctx.clock = state.clock
-    ctx.render_target = RENDER_TARGET
+    ctx.render = fake_render
     ctx.extras[EXTRAS_KEY] = state
     return state
 
