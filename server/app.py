@@ -37,7 +37,7 @@ def create_app(
 ) -> FastAPI:
     """The whole server. `planner` and `engine` are for tests and embedders; None builds the defaults."""
     from server import credits
-    from server.render_service import RenderService
+    from server.renders.service import RenderService
     from server.routes import ROUTERS
     from server.storage import Storage
     from server.turns import Turns
