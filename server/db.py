@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from sqlalchemy.engine import Engine
-from sqlmodel import SQLModel
+
+from server.migrate import init_schema
 
 
 def init_db(engine: Engine) -> None:
-    # Import for the side effect of registering every table on SQLModel.metadata.
-    from render_jobs import table  # noqa: F401
-    from server import tables  # noqa: F401
-
-    SQLModel.metadata.create_all(engine)
+    """Every table the app and its workers use, at the newest migration (server/migrate.py)."""
+    init_schema(engine)
