@@ -32,9 +32,9 @@ test: install ffprobe
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check server agent renderer tests bench scripts
-	$(BIN)/ruff format --check server agent renderer tests bench scripts
-	$(BIN)/mypy server agent renderer
+	$(BIN)/ruff check server agent renderer render_jobs database tests bench scripts
+	$(BIN)/ruff format --check server agent renderer render_jobs database tests bench scripts
+	$(BIN)/mypy server agent renderer render_jobs database
 
 demo: install ffprobe
 	$(BIN)/python scripts/demo.py

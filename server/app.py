@@ -13,11 +13,12 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from database.engine import make_engine
 from server.auth import load_secret
 from server.body_guard import BodyGuard
 from server.config import Settings
 from server.context import AppContext
-from server.db import init_db, make_engine
+from server.db import init_db
 from server.errors import install_handlers
 from server.metrics import Metrics
 from server.openapi_doc import build_openapi
@@ -35,7 +36,7 @@ def create_app(
     start_workers: bool = True,
 ) -> FastAPI:
     """The whole server. `planner` and `engine` are for tests and embedders; None builds the defaults."""
-    from server.render_service import RenderService
+    from server.renders.service import RenderService
     from server.routes import ROUTERS
     from server.storage import Storage
     from server.sweeper import Sweeper

@@ -23,7 +23,7 @@ from sqlalchemy import text as sa_text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from server.db import transaction
+from database.engine import transaction
 from server.errors import ApiError, ErrorCode
 from server.ids import IdSource
 from server.tables import ClientIdUse, Token, User

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
-from server.db import read_session, transaction
+from database.engine import read_session, transaction
 from server.errors import ApiError, ErrorCode
 from server.tables import CreditHold, TurnLease, User, utcnow
 

@@ -16,9 +16,9 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from sqlmodel import Session
 
+from database.engine import read_session
 from server.auth import hash_token, identify, parse_bearer
 from server.context import AppContext
-from server.db import read_session
 from server.errors import ApiError, ErrorCode
 from server.rate_limit import limiter_for
 from server.tables import ChatSession, User

@@ -19,9 +19,9 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel
 from sqlmodel import Session
 
+from database.engine import transaction
 from server import session_store
 from server.auth import hash_token
-from server.db import transaction
 from server.deps import CtxDep, CurrentUser, DbDep, owned_session, public_base_url
 from server.errors import ApiError, ErrorCode, envelope
 from server.responses import SESSION_ERRORS, Envelope, errors

@@ -54,7 +54,7 @@ CONTENT_TYPES = {
 def get_media(path: str, ctx: CtxDep) -> FileResponse:
     not_found = ApiError(ErrorCode.RENDER_NOT_FOUND, "media not found")
     shared = _RENDER_OUTPUT.fullmatch(path)
-    if shared is not None:  # a render's outputUrl: the link is its own key (render_service.output_url)
+    if shared is not None:  # a render's outputUrl: the link is its own key (renders/links.py output_url)
         file, filename = ctx.renders.shared_output(
             int(shared["job"]), shared["mac"], unquote(shared["render_id"])
         )

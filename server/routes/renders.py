@@ -14,7 +14,9 @@ from pydantic import BaseModel
 
 from server.deps import AttributionDep, CtxDep, CurrentUser, public_base_url
 from server.errors import ErrorCode
-from server.render_service import RenderRequest, RenderService, status_body
+from server.renders.links import status_body
+from server.renders.service import RenderService
+from server.renders.submission import RenderRequest
 from server.responses import errors
 
 router = APIRouter(tags=["renders"])

@@ -20,7 +20,7 @@ from fastapi import APIRouter, BackgroundTasks, Request
 from pydantic import BaseModel, Field, ValidationError
 
 from agent.state import MediaFile
-from server.db import read_session
+from database.engine import read_session
 from server.deps import CtxDep, CurrentUser, check_user_segment, owned_session, public_base_url
 from server.errors import ApiError, ErrorCode, envelope
 from server.fetch_url import FetchError, fetcher_for

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from renderer.draft import Draft
-from renderer.output import OutputSpec, RenderProgress, RenderResult
+from renderer.schema.draft import Draft
+from renderer.schema.output import OutputSpec, RenderProgress, RenderResult
 
 
 @contextlib.contextmanager

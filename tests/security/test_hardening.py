@@ -50,14 +50,14 @@ from sqlalchemy.engine import Engine
 
 from agent.planner import PlanRequest, PlanStep
 from agent.rule_planner import RulePlanner
-from renderer import jobs
-from renderer.draft import Draft
-from renderer.worker import Worker
+from render_jobs import lease as jobs
+from render_jobs.worker import Worker
+from renderer.schema.draft import Draft
 from server.app import create_app
 from server.config import Settings
 from tests import media_factory as mf
 from tests.conftest import bearer, create_session, get_anon_token
-from tests.security.faults import SilentLLM, fill, small_disk
+from tests.security.faults import SilentLLM, fill, small_disk, stubborn_render
 from tests.server_process import ServerProcess, free_port, operator_env
 
 
@@ -393,7 +393,7 @@ def test_cancelling_a_render_stops_its_process_at_once(engine: Engine, tmp_path:
     )  # fmt: skip
     assert job.id is not None
     worker = Worker(
-        engine, data_dir=tmp_path, render_target="tests.security.faults:stubborn_render",
+        engine, data_dir=tmp_path, render=stubborn_render,
         lease_seconds=5.0, poll_seconds=0.05,
     )  # fmt: skip
     runner = threading.Thread(target=worker.run_once)

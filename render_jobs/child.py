@@ -1,0 +1,146 @@
+"""The render process a worker spawns for each attempt, and the typed messages the two exchange.
+
+The child renders to `part` and reports over a pipe: `Progress` while it works, then exactly one
+of `Done`, `Failed` (a RenderError: the render cannot succeed) or `Crashed` (anything else). The
+parent sends `Cancel` when the user cancels. The render function arrives as the function itself
+(spawn pickles it by module and name, so it must be a module-level function), never as a string.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from renderer.errors import RenderError
+from renderer.schema.draft import Draft
+from renderer.schema.output import OutputSpec, RenderProgress, RenderResult
+
+# render(draft, sources, out_path, output, *, device, encoder, on_progress, should_cancel), as
+# renderer.render.render; returns a RenderResult (or its JSON dict).
+RenderFn = Callable[..., RenderResult | dict[str, Any]]
+
+
+def render_draft(*args: Any, **kwargs: Any) -> RenderResult:
+    """renderer.render.render, imported in the child only: the worker's parent process (the server,
+    embedded) never loads torch, OpenCV or PyAV."""
+    from renderer.render import render
+
+    return render(*args, **kwargs)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Child -> parent, any number of times: where the render is."""
+
+    phase: str
+    percent: int
+    eta_seconds: float | None
+
+
+@dataclass(frozen=True)
+class Done:
+    """Child -> parent, last: `part` is complete; `result` is the RenderResult as JSON."""
+
+    result: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Failed:
+    """Child -> parent, last: a RenderError (bad media, a missing source, cancelled)."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Crashed:
+    """Child -> parent, last: an unexpected exception; the message names only its type."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """Parent -> child: stop rendering (the render raises RenderError("cancelled"))."""
+
+
+ChildMessage = Progress | Done | Failed | Crashed
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """A render orphaned by a killed worker stops itself: nobody would ever rename its file."""
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent_pid:
+            os._exit(3)
+
+
+def resolve_sources(sources: dict[str, str], data_dir: Path) -> dict[str, Path]:
+    """The job row's `sources` (src -> stored key, absolute path or `builtin:<name>`) as files."""
+    paths: dict[str, Path] = {}
+    for src, where in sources.items():
+        if where.startswith("builtin:"):
+            from renderer.music.synth import ensure_track  # numpy: only in the child
+
+            paths[src] = ensure_track(where.removeprefix("builtin:"), data_dir / "builtin")
+        else:
+            path = Path(where)
+            paths[src] = path if path.is_absolute() else data_dir / path
+    return paths
+
+
+def child_main(
+    conn: Any,
+    render: RenderFn,
+    draft_json: str,
+    sources: dict[str, str],
+    data_dir: str,
+    part: str,
+    output_json: str,
+    device: str,
+    encoder: str,
+) -> None:
+    """Entry of the spawned render process: render to `part`, report over `conn`, exit."""
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    lock = threading.Lock()  # renders may report from several pipeline threads
+    cancelled = False
+
+    def send(msg: ChildMessage) -> None:
+        with lock:
+            conn.send(msg)
+
+    def should_cancel() -> bool:
+        nonlocal cancelled
+        with lock:
+            while not cancelled and conn.poll():
+                cancelled = isinstance(conn.recv(), Cancel)
+        return cancelled
+
+    def on_progress(p: RenderProgress) -> None:
+        send(Progress(p.phase, p.progress, p.eta_seconds))
+
+    try:
+        try:
+            result = render(
+                Draft.model_validate_json(draft_json),
+                resolve_sources(sources, Path(data_dir)),
+                Path(part),
+                OutputSpec.model_validate_json(output_json),
+                device=device,
+                encoder=encoder,
+                on_progress=on_progress,
+                should_cancel=should_cancel,
+            )
+            send(Done(result if isinstance(result, dict) else result.model_dump(mode="json")))
+        except RenderError as exc:
+            send(Failed(exc.code, exc.message))
+    except Exception as exc:
+        # The traceback goes to this process's stderr (the worker's log); the row gets no internals.
+        logging.getLogger("nemo.render").exception("render crashed")
+        send(Crashed(f"the render failed unexpectedly ({type(exc).__name__})"))
