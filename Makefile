@@ -4,17 +4,39 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install serve test lint demo bench soak load ffprobe clean
+.PHONY: install serve test lint lock lock-check demo bench soak load ffprobe clean
 
-# torch first, pinned, so pip never pulls the multi-GB CUDA wheels on a CPU machine.
-# GPU machines: see README ("GPU install") for the CUDA build.
-$(STAMP): pyproject.toml
+# torch first, pinned, so pip never pulls the multi-GB CUDA wheels on a CPU machine: pip finds this
+# machine's CPU build on disk. It stays out of the hashed lock (README "Installs"): its build is
+# per machine (CPU here, CUDA on GPU machines). `make install TORCH=` skips it (CPU renders never
+# import torch; only the GPU compositor and its torch-cpu check do).
+TORCH ?= torch==2.13.0
+# Everything else comes from the lock, every file checked against its sha256.
+LOCK := requirements/dev.lock
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+	--excludes requirements/excludes.txt --custom-compile-command "make lock" --quiet
+
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(if $(TORCH),$(BIN)/python -m pip install -q $(TORCH))
+	$(BIN)/python -m pip install -q --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# After changing dependencies in pyproject.toml: rewrites both locks. Versions already locked are
+# kept unless pyproject.toml rules them out (uv prefers the output file's pins).
+lock: install
+	$(UV_COMPILE) -o requirements/runtime.lock
+	$(UV_COMPILE) --extra dev -o requirements/dev.lock
+
+# Fails when the locks are not what `make lock` would write from pyproject.toml (CI runs it).
+lock-check: install
+	@tmp=$$(mktemp -d) && cp requirements/runtime.lock requirements/dev.lock $$tmp/ && \
+	$(UV_COMPILE) -o $$tmp/runtime.lock && $(UV_COMPILE) --extra dev -o $$tmp/dev.lock && \
+	diff -u requirements/runtime.lock $$tmp/runtime.lock && diff -u requirements/dev.lock $$tmp/dev.lock && \
+	echo "locks match pyproject.toml" || { echo "the locks disagree with pyproject.toml: run make lock"; exit 1; }
 
 serve: install
 	$(BIN)/python -m server
