@@ -62,14 +62,16 @@ def declared(extra: str | None) -> list[Requirement]:
 
 @pytest.mark.parametrize(("lock", "extra"), [("runtime.lock", None), ("dev.lock", "dev")])
 @pytest.mark.parametrize("python", SUPPORTED_PYTHONS)
-def test_every_declared_dependency_is_locked_within_its_range(lock: str, extra: str | None, python: str) -> None:
+def test_every_declared_dependency_is_locked_within_its_range(
+    lock: str, extra: str | None, python: str
+) -> None:
     pins = {p.name: p for p in read_lock(lock) if p.applies(python)}
     for req in declared(extra):
         pin = pins.get(canonicalize_name(req.name))
-        assert pin is not None, f"{req.name} is in pyproject.toml but not in requirements/{lock}: run make lock"
+        assert pin is not None, f"{req.name} is in pyproject.toml, not in requirements/{lock}: run make lock"
         assert req.specifier.contains(pin.version, prereleases=True), (
-            f"requirements/{lock} pins {req.name}=={pin.version} on Python {python}, outside pyproject.toml's "
-            f"{req.specifier}: run make lock"
+            f"requirements/{lock} pins {req.name}=={pin.version} on Python {python}, outside "
+            f"pyproject.toml's {req.specifier}: run make lock"
         )
 
 

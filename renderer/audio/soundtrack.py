@@ -62,7 +62,7 @@ def _decoded(path: Path, ss_seconds: float) -> Iterator[np.ndarray]:
         if not container.streams.audio:
             return
         stream = container.streams.audio[0]
-        if ss_seconds > 0 and stream.time_base is not None:
+        if ss_seconds > 0 and stream.time_base:  # PyAV 19: 0/1 when unknown, not None
             container.seek(int(ss_seconds / stream.time_base), stream=stream, backward=True)
         skip: int | None = None
         try:
