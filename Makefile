@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install serve test lint lock lock-check demo bench soak load ffprobe clean
+.PHONY: install serve test lint lock lock-check demo bench soak load ffprobe chromium clean
 
 # torch first, pinned, so pip never pulls the multi-GB CUDA wheels on a CPU machine: pip finds this
 # machine's CPU build on disk. It stays out of the hashed lock (README "Installs"): its build is
@@ -50,7 +50,16 @@ ffprobe:
 	  fi; }
 	@command -v ffprobe >/dev/null 2>&1 || echo "WARNING: ffprobe not found; tests that need it will be skipped. Install ffmpeg."
 
-test: install ffprobe
+# The docs test screenshots /docs in headless Chromium with the internet blocked; Debian's build.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium (for the offline /docs test) with apt-get"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || true; \
+	  fi; }
+	@command -v chromium >/dev/null 2>&1 || echo "WARNING: chromium not found; the /docs screenshot test will be skipped."
+
+test: install ffprobe chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install

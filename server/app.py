@@ -89,7 +89,8 @@ def create_app(
         title="NemoVideo-compatible backend",
         version="0.1.0",
         lifespan=lifespan,
-        docs_url="/docs",
+        # /docs and /redoc are server/routes/docs.py's: FastAPI's own load Swagger UI from a CDN.
+        docs_url=None,
         redoc_url=None,
         # A JSON body sent without a Content-Type (Python's requests with data=json.dumps(...)) is
         # read as JSON, as the FastAPI the real service runs on did. The strict default guards
