@@ -20,6 +20,7 @@ from server.config import Settings
 from server.context import AppContext
 from server.db import init_db
 from server.errors import install_handlers
+from server.form_json import FormEncodedJsonMiddleware
 from server.metrics import Metrics
 from server.openapi_doc import build_openapi
 from server.prefix import PrefixMiddleware
@@ -105,6 +106,7 @@ def create_app(
     if fake:  # /_fake routes and the fault/journal middleware, inside the observer and prefix ones
         fake_setup.install(app, ctx)
     # Added last = outermost: the prefix is moved into root_path before anything looks at the path.
+    app.add_middleware(FormEncodedJsonMiddleware)  # `curl -d '{...}'` labels JSON as a form
     app.add_middleware(RequestObserver, metrics=ctx.metrics)
     app.add_middleware(PrefixMiddleware, routes=app.router.routes)
     return app
