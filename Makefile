@@ -67,8 +67,9 @@ lint: install
 	$(BIN)/ruff format --check server agent renderer render_jobs database tests bench scripts
 	$(BIN)/mypy server agent renderer render_jobs database
 
+# DEMO_ARGS="--base-url http://127.0.0.1:8000 --out DIR": use a running server; write to DIR.
 demo: install ffprobe
-	$(BIN)/python scripts/demo.py
+	$(BIN)/python scripts/demo.py $(DEMO_ARGS)
 
 bench: install ffprobe
 	$(BIN)/python -m bench $(BENCH_ARGS)
