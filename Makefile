@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install serve test lint lock lock-check demo bench soak load ffprobe chromium clean
+.PHONY: install serve test lint lock lock-check demo bench soak load ffprobe test-tools clean
 
 # torch first, pinned, so pip never pulls the multi-GB CUDA wheels on a CPU machine: pip finds this
 # machine's CPU build on disk. It stays out of the hashed lock (README "Installs"): its build is
@@ -50,16 +50,17 @@ ffprobe:
 	  fi; }
 	@command -v ffprobe >/dev/null 2>&1 || echo "WARNING: ffprobe not found; tests that need it will be skipped. Install ffmpeg."
 
-# The docs test screenshots /docs in headless Chromium with the internet blocked; Debian's build.
-chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing chromium (for the offline /docs test) with apt-get"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || true; \
-	  fi; }
-	@command -v chromium >/dev/null 2>&1 || echo "WARNING: chromium not found; the /docs screenshot test will be skipped."
+# The docs test screenshots /docs in headless Chromium with the internet blocked; the README test
+# runs the walkthrough, which uses curl and jq. Debian's packages, when root; else the tests skip.
+test-tools:
+	@missing=""; for tool in chromium jq curl; do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing$$missing (for the docs and README tests) with apt-get"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) || true; \
+	fi
+	@for tool in chromium jq curl; do command -v $$tool >/dev/null 2>&1 || echo "WARNING: $$tool not found; tests that need it will be skipped."; done
 
-test: install ffprobe chromium
+test: install ffprobe test-tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
@@ -86,4 +87,4 @@ soak: install ffprobe
 	NEMO_FUZZ_CASES=500 NEMO_KILL_ROUNDS=100 NEMO_SCHEMA_EXAMPLES=100 $(BIN)/python -m pytest tests/security $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) data demo_out demo.mp4
+	rm -rf $(VENV) data

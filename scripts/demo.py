@@ -77,12 +77,14 @@ LABEL_FONT = ROOT / "renderer" / "fonts" / "DejaVuSans-Bold.ttf"
 
 def draw_label(img: Image.Image, text: str) -> None:
     """The photo's name, large enough to read on a phone once the photo is a slide: 7% of the
-    shorter side, white with a dark outline, so that the order and the cuts can be followed."""
+    shorter side, white with a dark outline, centred near the top. Centred because a portrait
+    canvas crops the sides of a photo (a 4:3 one keeps its middle 42% in 9:16), and Ken Burns
+    motion crops a little more."""
     w, h = img.size
     font = ImageFont.truetype(str(LABEL_FONT), size=max(12, round(min(w, h) * 0.07)))
-    edge = max(2, font.size // 14)
+    edge = max(2, round(font.size / 14))
     ImageDraw.Draw(img).text(
-        (round(w * 0.06), round(h * 0.06)), text, font=font, fill=(255, 255, 255),
+        (w / 2, h * 0.12), text, font=font, anchor="mt", fill=(255, 255, 255),
         stroke_width=edge, stroke_fill=(20, 20, 30),
     )  # fmt: skip
 
@@ -281,6 +283,9 @@ def main(argv: list[str] | None = None) -> None:
         "--out", type=Path, default=DEFAULT_OUT,
         help=f"folder for demo.mp4, the sample media and a started server's data (default {DEFAULT_OUT})",
     )  # fmt: skip
+    parser.add_argument(
+        "--media-only", action="store_true", help="only write the sample photos and song to <out>/media"
+    )
     args = parser.parse_args(argv)
     out_dir = args.out.expanduser().resolve()
     media = out_dir / "media"
@@ -289,6 +294,9 @@ def main(argv: list[str] | None = None) -> None:
     say("making sample photos and a song")
     photos = make_sample_photos(media)
     song = make_sample_song(media / "song.wav")
+    if args.media_only:
+        say(f"wrote {len(photos)} photos and a song to {media}")
+        return
     video = out_dir / "demo.mp4"
     if args.base_url:
         say(f"using the server at {args.base_url}")
