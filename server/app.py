@@ -20,6 +20,7 @@ from server.config import Settings
 from server.context import AppContext
 from server.db import init_db
 from server.errors import install_handlers
+from server.form_json import FormEncodedJsonMiddleware
 from server.metrics import Metrics
 from server.openapi_doc import build_openapi
 from server.prefix import PrefixMiddleware
@@ -94,7 +95,8 @@ def create_app(
         title="NemoVideo-compatible backend",
         version="0.1.0",
         lifespan=lifespan,
-        docs_url="/docs",
+        # /docs and /redoc are server/routes/docs.py's: FastAPI's own load Swagger UI from a CDN.
+        docs_url=None,
         redoc_url=None,
         # A JSON body sent without a Content-Type (Python's requests with data=json.dumps(...)) is
         # read as JSON, as the FastAPI the real service runs on did. The strict default guards
@@ -114,6 +116,7 @@ def create_app(
         BodyGuard, max_json_bytes=settings.max_json_bytes, idle_timeout_s=settings.body_idle_timeout_seconds
     )
     # Added last = outermost: the prefix is moved into root_path before anything looks at the path.
+    app.add_middleware(FormEncodedJsonMiddleware)  # `curl -d '{...}'` labels JSON as a form
     app.add_middleware(RequestObserver, metrics=ctx.metrics)
     app.add_middleware(PrefixMiddleware, routes=app.router.routes)
     return app

@@ -33,9 +33,16 @@ def output_url(base_url: str, secret: bytes, job: RenderJob) -> str:
 def client_status(job: RenderJob) -> str:
     """The status clients see, which only moves forward (api-contract.md: pending -> processing ->
     completed | failed). A started job that went back to the queue (its server shut down, or an
-    attempt died and is retried) is still `processing` to them: it is under way, not new."""
+    attempt died and is retried) is still `processing` to them: it is under way, not new.
+
+    A cancelled render reads `failed`, with `error.code` "cancelled": clients know only those four
+    statuses (api-contract.md, render status) and poll on through anything else until their
+    5-minute cap; `failed` stops them at once, and the error says why. The job row keeps
+    `cancelled` (a retry never picks it up)."""
     if job.status == "pending" and job.started_at is not None:
         return "processing"
+    if job.status == "cancelled":
+        return "failed"
     return job.status
 
 
@@ -56,8 +63,10 @@ def status_body(job: RenderJob, base_url: str, secret: bytes) -> dict[str, Any]:
             else None
         ),
         "error": (
-            {"code": job.error_code or job.status, "message": job.error_message or job.status}
-            if job.status in ("failed", "cancelled")
+            {"code": job.error_code or "failed", "message": job.error_message or "the render failed"}
+            if job.status == "failed"
+            else {"code": "cancelled", "message": "the render was cancelled (POST .../cancel)"}
+            if job.status == "cancelled"
             else None
         ),
         "createdAt": _ms(job.created_at),

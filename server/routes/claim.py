@@ -30,7 +30,8 @@ from server.tables import ChatSession, ClaimToken
 router = APIRouter(tags=["claim"])
 
 CLAIM_PREFIX = "clm_"
-CLAIM_TTL = timedelta(days=1)
+# 7 days, as the official skill (v1.9) documents `expires_in: 604800`.
+CLAIM_TTL = timedelta(days=7)
 
 
 class ClaimCreate(BaseModel):
