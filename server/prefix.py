@@ -19,13 +19,23 @@ ROOTS_WITH_CHILDREN = (
     "/api/",
     "/media/",
     "/workspace/",
+    # the official CLI's gateway (server/gateway)
     "/auth/",
     "/billing/",
     "/files/",
     "/services/",
     "/ws/",
 )
-EXACT_ROOTS = ("/run_sse", "/healthz", "/metrics", "/projects")
+EXACT_ROOTS = (
+    "/run_sse",
+    "/healthz",
+    "/metrics",
+    "/docs",
+    "/redoc",
+    "/openapi.json",
+    "/openapi.yaml",
+    "/projects",
+)
 
 
 def _is_root(rest: str) -> bool:

@@ -8,7 +8,6 @@ header, a token or a query string (claim links carry a secret in theirs).
 from __future__ import annotations
 
 import logging
-import re
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,36 +15,49 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from server.metrics import ATTRIBUTION_HEADERS, Metrics
 
 log = logging.getLogger("nemo.access")
-
-# Query parameters that carry a secret: the CLI's key on its chat socket (`/ws/chat?token=`; the
-# client puts it there, we cannot), and claim links (`?ct=`). uvicorn logs request paths with their
-# query string (its access log, and "WebSocket <path> [accepted]"), so those lines are redacted.
-_SECRET_IN_QUERY = re.compile(r"([?&](?:token|ct)=)[^&\s\"']+")
-SERVER_LOGGERS = ("uvicorn.access", "uvicorn.error")
+UVICORN_ACCESS = "uvicorn.access"
+# uvicorn's other logger, where it writes `WebSocket /ws/chat?token=nmv_usr_... [accepted]`: the
+# official CLI puts its key in the chat socket's URL (its choice, not ours).
+UVICORN_SERVER = "uvicorn.error"
 
 
-def redact(text: str) -> str:
-    return _SECRET_IN_QUERY.sub(r"\1[redacted]", text)
+class QueryStringRedactor(logging.Filter):
+    """On uvicorn's access log: the request line without its query string.
 
-
-class QuerySecretFilter(logging.Filter):
-    """Rewrites a record's message and string arguments with the secrets taken out (in place:
-    uvicorn's access formatter unpacks the arguments by position)."""
+    uvicorn logs `GET /workspace/claim?ct=clm_... HTTP/1.1`, and a claim token is a day-long bearer
+    secret; access logs are kept and shipped by people who should not hold it. The record's
+    arguments are (client, method, path with query, http version, status); the path keeps `?`
+    followed by `[redacted]` so the line still shows a query was there."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = redact(record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str) and "?" in args[2]:
+            record.args = (*args[:2], args[2].split("?", 1)[0] + "?[redacted]", *args[3:])
         return True
 
 
-def redact_server_logs() -> None:
-    """Install the filter on uvicorn's loggers, once per process."""
-    for name in SERVER_LOGGERS:
+class SocketPathRedactor(logging.Filter):
+    """On uvicorn's server log: the paths of its WebSocket lines (`'%s - "WebSocket %s" ...'`,
+    arguments (client, path with query)) without their query string."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(record.msg, str) and "WebSocket" in record.msg and isinstance(args, tuple):
+            record.args = tuple(
+                a.split("?", 1)[0] + "?[redacted]"
+                if isinstance(a, str) and a.startswith("/") and "?" in a
+                else a
+                for a in args
+            )
+        return True
+
+
+def redact_access_log() -> None:
+    """Install the redactors on uvicorn's loggers once per process (every app calls it)."""
+    for name, kind in ((UVICORN_ACCESS, QueryStringRedactor), (UVICORN_SERVER, SocketPathRedactor)):
         logger = logging.getLogger(name)
-        if not any(isinstance(f, QuerySecretFilter) for f in logger.filters):
-            logger.addFilter(QuerySecretFilter())
+        if not any(isinstance(f, kind) for f in logger.filters):
+            logger.addFilter(kind())
 
 
 class RequestObserver:

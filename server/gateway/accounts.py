@@ -14,9 +14,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query
 from fastapi.concurrency import run_in_threadpool
 
+from database.engine import read_session
 from server import credits
 from server.auth import identify, iso_utc
-from server.db import read_session
 from server.deps import CtxDep, CurrentUser
 from server.errors import ApiError, ErrorCode, envelope
 from server.gateway.models import GatewayBalance, UsagePage, Verified, VerifyRequest

@@ -15,10 +15,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Query, Request
 
 from agent.state import CanvasConfig
+from database.engine import read_session
 from server import session_store
 from server.auth import iso_utc
 from server.context import AppContext
-from server.db import read_session
 from server.deps import CtxDep, CurrentUser, owned_session
 from server.errors import ApiError, ErrorCode, envelope
 from server.gateway.models import (

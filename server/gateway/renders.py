@@ -15,7 +15,7 @@ from server import session_store
 from server.deps import CtxDep, CurrentUser, public_base_url
 from server.errors import ApiError, ErrorCode, envelope
 from server.gateway.models import ProjectDownload
-from server.render_service import status_body
+from server.renders.links import status_body
 from server.responses import Envelope, errors
 from server.routes.renders import RenderStatus, cancel_render, render_status, submit_render
 

@@ -17,9 +17,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from agent.events import Event
+from database.engine import read_session
 from server import credits
 from server.auth import iso_utc
-from server.db import read_session
 from server.gateway.models import ConversationUsage, CreditGrant, ToolUse, UsageItem, UsagePage
 from server.tables import ChatSession, CreditHold, SessionEvent, User
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from server.routes import auth, chat, claim, credits, health, media, renders, sessions, state, uploads
+from server.routes import auth, chat, claim, credits, docs, health, media, renders, sessions, state, uploads
 
 ROUTERS: list[APIRouter] = [
     health.router,
@@ -17,4 +17,5 @@ ROUTERS: list[APIRouter] = [
     renders.router,
     claim.router,
     media.router,
+    docs.router,
 ]

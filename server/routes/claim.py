@@ -19,9 +19,9 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel
 from sqlmodel import Session
 
+from database.engine import transaction
 from server import session_store
 from server.auth import hash_token
-from server.db import transaction
 from server.deps import CtxDep, CurrentUser, DbDep, owned_session, public_base_url
 from server.errors import ApiError, ErrorCode, envelope
 from server.responses import SESSION_ERRORS, Envelope, errors
@@ -30,7 +30,8 @@ from server.tables import ChatSession, ClaimToken
 router = APIRouter(tags=["claim"])
 
 CLAIM_PREFIX = "clm_"
-CLAIM_TTL = timedelta(days=1)
+# 7 days, as the official skill (v1.9) documents `expires_in: 604800`.
+CLAIM_TTL = timedelta(days=7)
 
 
 class ClaimCreate(BaseModel):

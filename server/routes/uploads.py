@@ -12,7 +12,7 @@ import contextlib
 import functools
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
@@ -20,7 +20,7 @@ from fastapi import APIRouter, BackgroundTasks, Request
 from pydantic import BaseModel, Field, ValidationError
 
 from agent.state import MediaFile
-from server.db import read_session
+from database.engine import read_session
 from server.deps import CtxDep, CurrentUser, check_user_segment, owned_session, public_base_url
 from server.errors import ApiError, ErrorCode, envelope
 from server.fetch_url import FetchError, fetcher_for
@@ -151,7 +151,10 @@ async def publish(
         first = failures[0] if failures else FileFailure("", ErrorCode.BAD_REQUEST, "no files in the upload")
         raise ApiError(first.code, first.message, data={"errors": [f.as_json() for f in failures]})
     base_url = public_base_url(request, ctx)
-    items = [(item, media_file(item, media_id=ctx.ids.media_id(), base_url=base_url)) for item in published]
+    items = [
+        (item, media_file(item, media_id=ctx.ids.media_id(), base_url=base_url, secret=ctx.secret))
+        for item in published
+    ]
     await anyio.to_thread.run_sync(
         lambda: record(ctx.engine, user_id=user_id, session_id=session_id, items=items)
     )
@@ -190,14 +193,21 @@ async def read_multipart(
         content_type, storage.new_tmp_path, file_limit=ctx.settings.max_upload_bytes, max_files=MAX_FILES
     )
     received: list[ReceivedFile] = []
+    chunks = request.stream()
+    total = 0
     try:
-        total = 0
-        async for chunk in request.stream():
-            total += len(chunk)
-            if total > body_limit:
-                raise request_too_large(body_limit)
-            if chunk:
-                await anyio.to_thread.run_sync(receiver.feed, chunk)
+        try:
+            async for chunk in chunks:
+                total += len(chunk)
+                if total > body_limit:
+                    raise request_too_large(body_limit)
+                if chunk:
+                    await anyio.to_thread.run_sync(receiver.feed, chunk)
+        except (ApiError, OSError):
+            # Refused mid-body (a full disk, a bad part): read the rest, unstored, so the client,
+            # still sending, gets to read the answer instead of a connection reset.
+            await _drain(chunks, body_limit - total)
+            raise
         received = receiver.finish()
         if check_fields is not None:
             await anyio.to_thread.run_sync(check_fields, receiver.fields)
@@ -205,6 +215,15 @@ async def read_multipart(
     finally:
         # Whatever happened (limit, disconnect, bad body, a crash), no temp file outlives the request.
         await anyio.to_thread.run_sync(receiver.discard)
+
+
+async def _drain(chunks: AsyncIterator[bytes], budget_bytes: int) -> None:
+    """Read and drop what is left of a body, at most `budget_bytes` (the request's own limit)."""
+    with contextlib.suppress(Exception):
+        async for chunk in chunks:
+            budget_bytes -= len(chunk)
+            if budget_bytes < 0:
+                return
 
 
 def _intake_all(ctx: CtxDep, received: list[ReceivedFile]) -> tuple[list[Intaken], list[FileFailure]]:
