@@ -3,8 +3,9 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+LINT_PATHS := server agent renderer render_jobs database tests bench scripts
 
-.PHONY: install serve test lint lock lock-check demo bench soak load ffprobe test-tools clean
+.PHONY: install serve test test-fast fmt lint lock lock-check demo bench soak load ffprobe test-tools clean
 
 # torch first, pinned, so pip never pulls the multi-GB CUDA wheels on a CPU machine: pip finds this
 # machine's CPU build on disk. It stays out of the hashed lock (README "Installs"): its build is
@@ -63,9 +64,21 @@ test-tools:
 test: install ffprobe test-tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The quick tier (minutes, not the full 17+): the layout rules, the agent, the server over real HTTP,
+# the job lease, the plan and media probing. Leaves out full-size renders, the compositor and
+# encoder pixel tests, subprocess fleets (scale-out) and the security soak; `make test` runs them.
+FAST_TESTS := tests/test_architecture.py tests/agent tests/server tests/fake tests/render_jobs/test_lease.py \
+	tests/renderer/test_plan.py tests/renderer/media
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow" $(FAST_TESTS) --ignore=tests/server/test_scale_out.py $(PYTEST_ARGS)
+
+fmt: install
+	$(BIN)/ruff check --fix --quiet $(LINT_PATHS) || true
+	$(BIN)/ruff format $(LINT_PATHS)
+
 lint: install
-	$(BIN)/ruff check server agent renderer render_jobs database tests bench scripts
-	$(BIN)/ruff format --check server agent renderer render_jobs database tests bench scripts
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy server agent renderer render_jobs database
 
 # DEMO_ARGS="--base-url http://127.0.0.1:8000 --out DIR": use a running server; write to DIR.

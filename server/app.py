@@ -54,7 +54,9 @@ def create_app(
     ctx = AppContext(
         settings=settings,
         engine=engine,
-        secret=load_secret(settings.secret_key, settings.data_dir),
+        secret=load_secret(
+            settings.secret_key.get_secret_value() if settings.secret_key else None, settings.data_dir
+        ),
         planner=planner if planner is not None else _default_planner(settings),
     )
     if fake:
@@ -130,6 +132,10 @@ def _default_planner(settings: Settings) -> Any:
         from agent.llm_planner import LLMPlanner
 
         return LLMPlanner(
-            llm.base_url, llm.model, llm.api_key, timeout_seconds=llm.timeout_seconds, fallback=RulePlanner()
+            llm.base_url,
+            llm.model,
+            llm.api_key.get_secret_value() if llm.api_key else None,
+            timeout_seconds=llm.timeout_seconds,
+            fallback=RulePlanner(),
         )
     return RulePlanner()

@@ -19,6 +19,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel
 from sqlmodel import Session
 
+from agent.state import SessionState
 from database.engine import transaction
 from server import session_store
 from server.auth import hash_token
@@ -155,7 +156,7 @@ def _claimed_session(db: Session, secret: bytes, ct: str) -> ChatSession | None:
     return db.get(ChatSession, row.session_id)
 
 
-def _summary(state: session_store.SessionState) -> str:
+def _summary(state: SessionState) -> str:
     draft = state.draft
     if draft is None or not draft.t:
         return "The timeline is empty."
