@@ -64,6 +64,7 @@ def create(
     sources: dict[str, str],
     output: dict[str, Any],
     max_attempts: int = 3,
+    max_lost_leases: int = 10,
     attribution: tuple[str | None, str | None, str | None] = (None, None, None),
     base_url: str | None = None,
     now: float | None = None,
@@ -77,6 +78,7 @@ def create(
         sources_json=json.dumps(sources, separators=(",", ":")),
         output_json=json.dumps(output, separators=(",", ":")),
         max_attempts=max_attempts,
+        max_lost_leases=max_lost_leases,
         attribution_source=attribution[0],
         attribution_version=attribution[1],
         attribution_platform=attribution[2],
@@ -136,7 +138,9 @@ def claim_next(
 
     The claim is one conditional UPDATE on (id, fencing token seen, still claimable); the row count
     says who won, so two workers racing for one job cannot both get it. Jobs out of attempts are
-    marked failed here instead of being run again, so a job that always kills its worker ends.
+    marked failed here instead of being run again, so a job that always kills its worker ends:
+    `max_attempts` bounds the render's own failures, `max_lost_leases` the workers that vanished
+    under it (a job whose render takes its whole worker down ends there).
     """
     for _ in range(50):  # each pass either wins, or retires/loses one candidate
         t = _now(now)
@@ -155,19 +159,37 @@ def claim_next(
                  "error_code": "cancelled", "error_message": "cancelled by the user", "completed_at": t},
             )  # fmt: skip
             continue
-        if job.attempts >= job.max_attempts:
+        # Claimable while `processing` means its lease lapsed: the worker running it vanished
+        # (killed, its machine gone). That run is not the render's fault: it is taken back off
+        # `attempts` and counted in `lost_leases` instead, each with its own bound.
+        lost = job.status == "processing"
+        attempts = job.attempts - 1 if lost and job.attempts > 0 else job.attempts
+        lost_leases = job.lost_leases + (1 if lost else 0)
+        give_up = None
+        if attempts >= job.max_attempts:
             last = job.error_message or "the render process stopped without finishing"
+            give_up = (
+                job.error_code or "attempts_exhausted",
+                f"gave up after {attempts} attempts; last: {last}",
+            )
+        elif lost_leases > job.max_lost_leases:
+            give_up = (
+                "workers_lost",
+                f"gave up after the worker rendering it stopped {job.lost_leases + 1} times without "
+                "finishing (its process or machine died); try again later",
+            )
+        if give_up is not None:
             _conditional(
                 engine, job.id, seen, _claimable(t),
                 {"status": "failed", "lease_owner": None, "lease_expires_at": None, "eta_seconds": None,
-                 "error_code": job.error_code or "attempts_exhausted",
-                 "error_message": f"gave up after {job.attempts} attempts; last: {last}", "completed_at": t},
+                 "attempts": attempts, "lost_leases": lost_leases,
+                 "error_code": give_up[0][:64], "error_message": give_up[1], "completed_at": t},
             )  # fmt: skip
             continue
         won = _conditional(
             engine, job.id, seen, _claimable(t),
             {"status": "processing", "lease_owner": worker_id, "lease_expires_at": t + lease_s,
-             "fencing_token": seen + 1, "attempts": job.attempts + 1,
+             "fencing_token": seen + 1, "attempts": attempts + 1, "lost_leases": lost_leases,
              "started_at": job.started_at if job.started_at is not None else t},
         )  # fmt: skip
         if won:

@@ -28,7 +28,15 @@ class RenderSettings(BaseModel):
         "auto", description="H.264 encoder; ffmpeg-libx264 encodes through the ffmpeg command"
     )
     lease_seconds: float = Field(30.0, gt=0, description="render job lease; renewed by heartbeats")
-    max_attempts: int = Field(3, ge=1, description="attempts before a job is marked failed")
+    max_attempts: int = Field(
+        3, ge=1, description="runs that fail on their own (an error, a crashed render) before a job is failed"
+    )
+    max_lost_leases: int = Field(
+        10,
+        ge=0,
+        description="runs whose worker vanished (its lease lapsed: a killed server or machine) before a job "
+        "is failed; counted apart from max_attempts",
+    )
     poll_seconds: float = Field(0.5, gt=0, description="how often idle workers look for jobs")
     celery_broker_url: str | None = Field(
         None, description="set to hand renders to Celery workers (redis:// or amqp://)"

@@ -87,6 +87,7 @@ def submit(
             sources=sources,
             output=output.model_dump(mode="json", exclude_none=True),
             max_attempts=settings.render.max_attempts,
+            max_lost_leases=settings.render.max_lost_leases,
             attribution=(attribution.source, attribution.version, attribution.platform),
             base_url=settings.public_url or base_url,
             now=ctx.clock.time(),

@@ -9,6 +9,8 @@ tests/security/test_fault_loops.py (`make soak` runs them at full count).
 |                                                     | test_the_owner_keeps_its_token_from_a_new_address_by_presenting_it |
 | 2. credit holds only refunded at the next start     | test_a_hold_left_by_a_killed_server_is_refunded_once_by_another_one_running, |
 |    (and frozen by a full disk mid-turn)             | test_a_full_disk_is_said_so_to_uploads_and_ends_a_turn_with_a_system_event |
+| 3. server deaths use up a render's attempts         | test_server_deaths_during_a_render_do_not_use_up_its_attempts, |
+|                                                     | render_jobs/test_lease::test_job_whose_worker_keeps_dying_fails_instead_of_looping |
 | 4. temp files of uploads cut off by a crash         | test_temp_files_of_an_upload_cut_off_by_kill_9_are_cleared  |
 | 4. stalled upload bodies held forever               | test_a_stalled_upload_body_is_cut_and_its_temp_file_removed |
 | 6. claim tokens in the access log                  | test_claim_tokens_never_reach_the_access_log                |
@@ -603,3 +605,66 @@ def test_a_stalled_upload_body_is_cut_and_its_temp_file_removed(
     body = json.loads(rest.split(b"\r\n\r\n", 1)[1])
     assert body["code"] == 400 and "stalled" in body["message"]
     assert _tmp_files(settings.data_dir) == []
+
+
+# ------------------------------------------------------------------ 3. a vanished worker is not the render's failure
+
+
+class _OneAttemptServer(ServerProcess):
+    def settings_env(self) -> dict[str, str]:
+        return {
+            **super().settings_env(),
+            "NEMO_RATE_LIMIT_PER_TOKEN": "",
+            "NEMO_RENDER__LEASE_SECONDS": "1",
+            "NEMO_RENDER__MAX_ATTEMPTS": "1",  # one failure of its own ends it; deaths of the server do not
+        }
+
+
+def test_server_deaths_during_a_render_do_not_use_up_its_attempts(tmp_path: Path) -> None:
+    server = _OneAttemptServer.in_tmp(tmp_path)
+    ms = 8000
+    draft = {
+        "d": ms,
+        "m": {"width": 160, "height": 284, "fps": 30},
+        "t": [
+            {
+                "id": "a",
+                "tt": 1,
+                "sg": [{"id": "m", "src": "builtin:lofi", "st": 0, "d": ms, "m": {"loop": True}}],
+            },
+            {"id": "x", "tt": 7, "sg": [{"id": "t", "st": 0, "d": ms, "m": {"text": "Still here"}}]},
+        ],
+    }
+    try:
+        server.start()
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            token = get_anon_token(client, "deaths")
+            sid = create_session(client, token)
+            body = {"id": "survivor", "sessionId": sid, "draft": draft, "output": {"quality": "low"}}
+            assert (
+                client.post("/api/render/proxy/lambda", json=body, headers=bearer(token)).status_code == 200
+            )
+        for _ in range(2):  # the server dies twice while the render runs
+            deadline = time.monotonic() + 120
+            while True:
+                status = httpx.get(
+                    f"{server.url}/api/render/proxy/lambda/survivor", headers=bearer(token)
+                ).json()
+                if status["status"] == "processing" and status["progress"] > 0:
+                    break
+                assert status["status"] in ("pending", "processing"), status
+                assert time.monotonic() < deadline, status
+                time.sleep(0.1)
+            server.kill9()
+            server.start()
+        deadline = time.monotonic() + 300
+        while (
+            status := httpx.get(
+                f"{server.url}/api/render/proxy/lambda/survivor", headers=bearer(token)
+            ).json()
+        )["status"] not in ("completed", "failed", "cancelled"):
+            assert time.monotonic() < deadline, status
+            time.sleep(0.2)
+        assert status["status"] == "completed", status
+    finally:
+        server.stop()
