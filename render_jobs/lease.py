@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, or_, update
+from sqlalchemy import case, func, or_, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -26,6 +26,14 @@ from render_jobs.table import RenderJob
 
 class DuplicateRenderId(Exception):
     """The user already has a render with this id."""
+
+
+class TooManyActive(Exception):
+    """The user already has `max_active` renders queued or running."""
+
+    def __init__(self, active: int) -> None:
+        super().__init__(f"{active} renders queued or running")
+        self.active = active
 
 
 @dataclass(frozen=True)
@@ -65,11 +73,15 @@ def create(
     output: dict[str, Any],
     max_attempts: int = 3,
     max_lost_leases: int = 10,
+    max_active: int | None = None,
     attribution: tuple[str | None, str | None, str | None] = (None, None, None),
     base_url: str | None = None,
     now: float | None = None,
 ) -> RenderJob:
-    """Insert a pending job; DuplicateRenderId when the user already used `render_id`."""
+    """Insert a pending job; DuplicateRenderId when the user already used `render_id`, TooManyActive
+    when `max_active` is given and the user has that many jobs pending or processing already (counted
+    and inserted in one transaction: BEGIN IMMEDIATE on SQLite, a per-user advisory lock on
+    PostgreSQL, so racing submits cannot all slip under the limit)."""
     job = RenderJob(
         render_id=render_id,
         user_id=user_id,
@@ -87,12 +99,28 @@ def create(
     )
     try:
         with Session(engine, expire_on_commit=False) as db:
+            if max_active is not None:
+                _check_active(db, user_id, max_active)
             db.add(job)
             db.commit()
             db.refresh(job)
     except IntegrityError as exc:
         raise DuplicateRenderId(render_id) from exc
     return job
+
+
+def _check_active(db: Session, user_id: str, max_active: int) -> None:
+    if db.get_bind().dialect.name == "postgresql":
+        db.connection().execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": "renders:" + user_id}
+        )
+    active = db.exec(
+        select(func.count())
+        .select_from(RenderJob)
+        .where(RenderJob.user_id == user_id, col(RenderJob.status).in_(("pending", "processing")))
+    ).one()
+    if active >= max_active:
+        raise TooManyActive(int(active))
 
 
 def get(engine: Engine, job_id: int) -> RenderJob | None:
@@ -297,12 +325,20 @@ def request_cancel(engine: Engine, job_id: int, now: float | None = None) -> Ren
     return get(engine, job_id)
 
 
-def mark_announced(engine: Engine, job_id: int) -> bool:
-    """True exactly once per completed job: the caller then records it in the session."""
-    stmt = (
+def _announce_stmt(job_id: int) -> Any:
+    return (
         update(RenderJob)
         .where(RenderJob.id == job_id, RenderJob.status == "completed", RenderJob.announced == False)  # type: ignore[arg-type]  # noqa: E712
         .values(announced=True)
     )
+
+
+def mark_announced(engine: Engine, job_id: int) -> bool:
+    """True exactly once per completed job: the caller then records it in the session."""
     with engine.begin() as conn:
-        return conn.execute(stmt).rowcount == 1
+        return conn.execute(_announce_stmt(job_id)).rowcount == 1
+
+
+def mark_announced_in(db: Session, job_id: int) -> bool:
+    """mark_announced inside the caller's transaction, so the flag commits with what it records."""
+    return db.connection().execute(_announce_stmt(job_id)).rowcount == 1

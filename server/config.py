@@ -38,6 +38,24 @@ class RenderSettings(BaseModel):
         "is failed; counted apart from max_attempts",
     )
     poll_seconds: float = Field(0.5, gt=0, description="how often idle workers look for jobs")
+    max_duration_seconds: float = Field(
+        1800.0, gt=0, description="longest draft a render accepts (its `d`), in seconds"
+    )
+    max_segments: int = Field(
+        1000, ge=1, description="most segments a rendered draft may hold, all tracks together"
+    )
+    slowest_preset: Literal[
+        "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
+    ] = Field("medium", description="slowest x264 `output.preset` a render may ask for (slower ones: 400)")
+    min_crf: int = Field(
+        18,
+        ge=0,
+        le=51,
+        description="lowest `output.crf` a render may ask for (lower is bigger and slower; 0 is lossless)",
+    )
+    max_active_per_user: int = Field(
+        2, ge=1, description="renders one user may have queued or running at once (past it: 429)"
+    )
     celery_broker_url: str | None = Field(
         None, description="set to hand renders to Celery workers (redis:// or amqp://)"
     )

@@ -56,6 +56,7 @@ class KillableServer(ServerProcess):
             "NEMO_RATE_LIMIT_PER_TOKEN": "",
             "NEMO_RENDER__LEASE_SECONDS": "1",
             "NEMO_RENDER__MAX_LOST_LEASES": str(KILL_ROUNDS + 10),
+            "NEMO_RENDER__MAX_ACTIVE_PER_USER": str(JOBS),  # one user queues them all at once
         }
 
 
