@@ -105,6 +105,11 @@ class Settings(BaseSettings):
         description="base of cdn_url/outputUrl/claim_url; unset: from the request's Host when it is "
         "loopback or in allowed_hosts, else http://<host>:<port>",
     )
+    forwarded_allow_ips: list[str] = Field(
+        default_factory=list,
+        description="addresses of reverse proxies whose X-Forwarded-For/-Proto are believed (the caller's "
+        "address decides client-id ownership and per-IP limits); empty: none",
+    )
     allowed_hosts: list[str] = Field(
         default_factory=list,
         description="with public_url unset: Host header names (besides loopback) that links may use",

@@ -6,7 +6,8 @@ tests/security/test_fault_loops.py (`make soak` runs them at full count).
 | finding                                             | test                                                        |
 |-----------------------------------------------------|-------------------------------------------------------------|
 | 1. account takeover by X-Client-Id                  | test_a_client_id_sent_from_elsewhere_never_gets_the_owners_token, |
-|                                                     | test_the_owner_keeps_its_token_from_a_new_address_by_presenting_it |
+|                                                     | test_the_owner_keeps_its_token_from_a_new_address_by_presenting_it, |
+|                                                     | test_behind_a_listed_proxy_client_ids_belong_to_the_forwarded_caller |
 | 2. credit holds only refunded at the next start     | test_a_hold_left_by_a_killed_server_is_refunded_once_by_another_one_running, |
 |    (and frozen by a full disk mid-turn)             | test_a_full_disk_is_said_so_to_uploads_and_ends_a_turn_with_a_system_event |
 | 3. server deaths use up a render's attempts         | test_server_deaths_during_a_render_do_not_use_up_its_attempts, |
@@ -757,3 +758,35 @@ def test_renders_queued_or_running_per_user_are_limited(
     assert _render(client, other, new_session(client, other), "theirs").status_code == 200
     client.post("/api/render/proxy/lambda/r0/cancel", headers=bearer(token))
     assert _render(client, token, sid, "r2").status_code == 200
+
+
+class _BehindProxy(ServerProcess):
+    """`python -m server` behind a reverse proxy on 127.0.0.1 that the operator listed."""
+
+    def settings_env(self) -> dict[str, str]:
+        return {
+            **super().settings_env(),
+            "NEMO_RENDER__WORKERS": "0",
+            "NEMO_FORWARDED_ALLOW_IPS": '["127.0.0.1"]',
+        }
+
+
+def test_behind_a_listed_proxy_client_ids_belong_to_the_forwarded_caller(tmp_path: Path) -> None:
+    server = _BehindProxy.in_tmp(tmp_path)
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as proxy:
+
+            def via(caller: str) -> dict[str, Any]:
+                answer = proxy.post(
+                    "/api/auth/anonymous-token",
+                    headers={"X-Client-Id": "my-laptop", "X-Forwarded-For": caller},
+                )
+                assert answer.status_code == 200, answer.text
+                return dict(answer.json()["data"])
+
+            owner = via("198.51.100.7")
+            assert via("198.51.100.7")["token"] == owner["token"]
+            assert via("203.0.113.9")["user_id"] != owner["user_id"]  # everyone shares the proxy's address
+    finally:
+        server.stop()
