@@ -95,9 +95,13 @@ load: install
 	$(BIN)/python -m bench.load $(LOAD_ARGS)
 
 # The long versions of the security suite (not CI): 500 mutants per format, 100 kill -9 rounds,
-# 100 schemathesis examples per operation.
+# 100 schemathesis examples per operation, and the fault loops of tests/security/test_fault_loops.py
+# (20 kills spread over uploads, turns and renders; 10 rounds of a small disk filling up, as root;
+# 10 damaged database files), which print their figures.
 soak: install ffprobe
-	NEMO_FUZZ_CASES=500 NEMO_KILL_ROUNDS=100 NEMO_SCHEMA_EXAMPLES=100 $(BIN)/python -m pytest tests/security $(PYTEST_ARGS)
+	NEMO_FUZZ_CASES=500 NEMO_KILL_ROUNDS=100 NEMO_SCHEMA_EXAMPLES=100 \
+	NEMO_FAULT_KILLS=20 NEMO_FULL_DISK_ROUNDS=10 NEMO_CORRUPT_ROUNDS=10 \
+	$(BIN)/python -m pytest tests/security $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) data

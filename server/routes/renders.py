@@ -29,6 +29,7 @@ _SUBMIT_ERRORS = errors(
     ErrorCode.EXPORT_BLOCKED,
     ErrorCode.URL_REFUSED,
     ErrorCode.DUPLICATE_RENDER,
+    ErrorCode.RATE_LIMITED,
 )
 _READ_ERRORS = errors(ErrorCode.TOKEN_INVALID, ErrorCode.RENDER_NOT_FOUND)
 
