@@ -88,7 +88,7 @@ def test_the_lock_holds_nothing_pyproject_dropped(lock: str, extra: str | None) 
 
 
 def test_both_supported_pythons_get_a_pyav_they_can_open_files_with() -> None:
-    # PyAV 19's wheels need Python 3.12; 3.11 keeps 18. renderer/probe.py works with both.
+    # PyAV 19's wheels need Python 3.12; 3.11 keeps 18. renderer/media/probe.py works with both.
     pins = read_lock("runtime.lock")
     for python, major in (("3.11", 18), ("3.12", 19)):
         av = [p for p in pins if p.name == "av" and p.applies(python)]
