@@ -4,7 +4,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from server.routes import auth, chat, claim, credits, health, media, renders, sessions, state, uploads
+from server.routes import (
+    auth,
+    chat,
+    claim,
+    credits,
+    health,
+    media,
+    preview,
+    projects,
+    renders,
+    sessions,
+    state,
+    studio,
+    uploads,
+)
 
 ROUTERS: list[APIRouter] = [
     health.router,
@@ -17,4 +31,7 @@ ROUTERS: list[APIRouter] = [
     renders.router,
     claim.router,
     media.router,
+    preview.router,
+    projects.router,
+    studio.router,
 ]
