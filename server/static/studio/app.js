@@ -17,23 +17,25 @@ const state = {
   timeline: null,
   thumbs: new Map(), // media_id -> Promise<object URL | null>
   waveforms: new Map(), // segment id -> peaks
-  still: { controller: null, timer: 0, url: null },
+  still: { controller: null, timer: 0, url: null, seq: 0 },
   busyTurn: false,
   job: null,
 };
 
 // ---- little helpers --------------------------------------------------------------------------
 
-function toast(message) {
+function toast(message, bad = false) {
   const box = $("toast");
   box.textContent = message;
+  box.classList.toggle("bad", bad);
+  box.setAttribute("role", bad ? "alert" : "status");
   box.hidden = false;
   clearTimeout(toast.timer);
   toast.timer = setTimeout(() => (box.hidden = true), 6000);
 }
 
 function showError(err) {
-  toast(errorText(err));
+  toast(errorText(err), true);
 }
 
 function el(tag, className, text) {
@@ -201,11 +203,18 @@ function loadStill(delay) {
     state.still.controller?.abort();
     const controller = new AbortController();
     state.still.controller = controller;
+    const seq = ++state.still.seq;
+    const at = state.time.toFixed(3);
     $("stage-busy").hidden = false;
-    const query = `?t=${state.time.toFixed(3)}&resolution=${STILL_RESOLUTION}`;
+    const query = `?t=${at}&resolution=${STILL_RESOLUTION}`;
     try {
       const src = await api.pictureUrl(sessionPath(`/preview/frame${query}`), controller.signal);
+      if (seq !== state.still.seq) {
+        URL.revokeObjectURL(src); // a later request owns the picture now
+        return;
+      }
       const img = $("still");
+      img.dataset.t = at;
       const old = state.still.url;
       img.onload = () => {
         if (old) URL.revokeObjectURL(old);
@@ -485,7 +494,7 @@ async function claimFromLink() {
   try {
     return await api.signInWithClaim(ct);
   } catch (err) {
-    toast(err.code === 1001 ? t("claimFailed") : errorText(err));
+    toast(err.code === 1001 ? t("claimFailed") : errorText(err), true);
     return null;
   }
 }
