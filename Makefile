@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install serve test lint demo bench soak load ffprobe clean
+.PHONY: install serve test lint demo bench soak load ffprobe chromium clean
 
 # torch first, pinned, so pip never pulls the multi-GB CUDA wheels on a CPU machine.
 # GPU machines: see README ("GPU install") for the CUDA build.
@@ -28,7 +28,17 @@ ffprobe:
 	  fi; }
 	@command -v ffprobe >/dev/null 2>&1 || echo "WARNING: ffprobe not found; tests that need it will be skipped. Install ffmpeg."
 
-test: install ffprobe
+# The studio's browser tests drive Debian's Chromium through Playwright (Playwright's own browser
+# download cannot be used here); install it where we can, else those tests skip and say why.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium (for the studio's browser tests) with apt-get"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || true; \
+	  fi; }
+	@command -v chromium >/dev/null 2>&1 || echo "WARNING: chromium not found; the studio's browser tests will be skipped. apt-get install chromium."
+
+test: install ffprobe chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install

@@ -41,6 +41,17 @@ from server.uploads import clean_filename, hash_file, intake
 
 log = logging.getLogger("nemo.renders")
 
+# `output.preview: true` marks the studio's quick low-resolution previews (server/routes/preview.py):
+# they are noted in the state as `preview`, and are never a project's "latest export".
+PREVIEW_FLAG = "preview"
+
+
+def is_preview(job: jobs.RenderJob) -> bool:
+    try:
+        return bool(json.loads(job.output_json).get(PREVIEW_FLAG))
+    except (ValueError, AttributeError):
+        return False
+
 
 class RenderRequest(BaseModel):
     """The render call's body (api-contract.md): `sessionId` as clients send it; `session_id` too."""
@@ -298,9 +309,9 @@ class RenderService:
             .order_by(col(jobs.RenderJob.completed_at).desc(), col(jobs.RenderJob.id).desc())
         )
         with read_session(self.ctx.engine) as db:
-            for job in db.exec(stmt.limit(5)):
+            for job in db.exec(stmt.limit(20)):
                 path = self.data_dir / str(job.output_key)
-                if path.is_file():
+                if path.is_file() and not is_preview(job):
                     return path, f"{job.render_id}.mp4"
         return None
 
@@ -311,7 +322,7 @@ class RenderService:
         base = job.base_url or self.ctx.settings.public_url or ""
         finished = datetime.fromtimestamp(job.completed_at or job.created_at, UTC)
         item = GeneratedMedia(
-            type="render",
+            type="preview" if is_preview(job) else "render",
             url=output_url(base, self.ctx.secret, job),
             duration=job.duration,
             created_at=finished.isoformat().replace("+00:00", "Z"),

@@ -57,7 +57,9 @@ def frame_index(t_seconds: float, fps: int, n_frames: int) -> int:
     return max(0, min(n_frames - 1, math.floor(t_seconds * fps + 1e-6)))
 
 
-def draft_still(draft: Draft, sources: Mapping[str, Path], t_seconds: float, output: OutputSpec) -> np.ndarray:
+def draft_still(
+    draft: Draft, sources: Mapping[str, Path], t_seconds: float, output: OutputSpec
+) -> np.ndarray:
     """The draft's frame at `t_seconds` as BGR, at the size `output` asks for (as a render would)."""
     plan = build_plan(draft, sources, output)
     frame = frame_index(t_seconds, plan.fps, max(1, plan.n_frames))

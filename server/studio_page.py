@@ -58,7 +58,9 @@ def _template() -> str:
     return (STATIC_DIR / "index.html").read_text(encoding="utf-8")
 
 
-def page(root: str, public_url: str | None, *, title: str = "", summary: str = "", status: int = 200) -> HTMLResponse:
+def page(
+    root: str, public_url: str | None, *, title: str = "", summary: str = "", status: int = 200
+) -> HTMLResponse:
     """The studio shell. `root`: the path prefix the page was reached under (assets and the API
     live under it). `summary`: server-made HTML shown until the script takes over (claim links
     stay readable without JavaScript)."""

@@ -23,8 +23,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from server import session_store
-from server import studio_page
+from server import session_store, studio_page
 from server.auth import hash_token, iso_utc, token_for
 from server.db import transaction
 from server.deps import CtxDep, CurrentUser, DbDep, owned_session, public_base_url
@@ -148,8 +147,10 @@ def claim_page(request: Request, ctx: CtxDep, db: DbDep, ct: Annotated[str, Quer
     root = request.scope.get("root_path", "")
     session = _claimed_session(db, ctx.secret, ct)
     if session is None:
-        summary = '<h1>Link expired</h1><p>This link is invalid or has expired.</p>'
-        return studio_page.page(root, ctx.settings.public_url, title="Link expired", summary=summary, status=404)
+        summary = "<h1>Link expired</h1><p>This link is invalid or has expired.</p>"
+        return studio_page.page(
+            root, ctx.settings.public_url, title="Link expired", summary=summary, status=404
+        )
     state, version = session_store.get_state(ctx.engine, session.id)
     title = (state.draft.m.title if state.draft else None) or session.task_name
     parts = [
@@ -190,7 +191,9 @@ def claim_video(ctx: CtxDep, db: DbDep, ct: Annotated[str, Query()] = "") -> Res
     session = _claimed_session(db, ctx.secret, ct)
     found = ctx.renders.latest_output(session.id) if session is not None else None
     if found is None:
-        return HTMLResponse("<!doctype html><title>Not found</title><p>No export for this link.</p>", status_code=404)
+        return HTMLResponse(
+            "<!doctype html><title>Not found</title><p>No export for this link.</p>", status_code=404
+        )
     path, filename = found
     return FileResponse(path, media_type="video/mp4", filename=filename, content_disposition_type="inline")
 

@@ -31,9 +31,16 @@ from renderer.errors import RenderError
 from renderer.output import OutputSpec
 from server import session_store, stills
 from server.db import read_session
-from server.deps import AttributionDep, CtxDep, CurrentUser, check_user_segment, owned_session, public_base_url
+from server.deps import (
+    AttributionDep,
+    CtxDep,
+    CurrentUser,
+    check_user_segment,
+    owned_session,
+    public_base_url,
+)
 from server.errors import ApiError, ErrorCode, envelope
-from server.render_service import RenderRequest, status_body
+from server.render_service import PREVIEW_FLAG, RenderRequest, status_body
 from server.responses import SESSION_ERRORS, Envelope, errors
 from server.routes.renders import RenderStatus
 from server.tables import Media, User
@@ -41,10 +48,12 @@ from server.tables import Media, User
 router = APIRouter(tags=["preview"])
 
 Resolution = Literal["480p", "540p", "720p", "1080p"]
-PREVIEW_RENDER_OUTPUT = {"resolution": "480p", "quality": "low", "preset": "ultrafast"}
+PREVIEW_RENDER_OUTPUT = {"resolution": "480p", "quality": "low", "preset": "ultrafast", PREVIEW_FLAG: True}
 WAVEFORM_PEAKS_PER_SECOND = 20
 WAVEFORM_MAX_PEAKS = 2000
-_JPEG = {200: {"content": {"image/jpeg": {}}, "description": "a JPEG picture"}}
+_JPEG: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/jpeg": {}}, "description": "a JPEG picture"}
+}
 
 
 def _jpeg(data: bytes, cache: str) -> Response:
@@ -64,7 +73,9 @@ def _session_draft(ctx: CtxDep, caller: User, user: str, session_id: str) -> tup
     return session.id, draft, version
 
 
-def _local_sources(ctx: CtxDep, caller: User, session_id: str, draft: Draft, base_url: str) -> dict[str, Path]:
+def _local_sources(
+    ctx: CtxDep, caller: User, session_id: str, draft: Draft, base_url: str
+) -> dict[str, Path]:
     """Every src of `draft` -> the file the renderer reads (as the render worker maps them)."""
     keys = ctx.renders._resolve_sources(caller, session_id, draft, base_url)
     root = ctx.renders.data_dir

@@ -21,7 +21,10 @@ def studio(request: Request, ctx: CtxDep) -> HTMLResponse:
 @router.get(
     "/studio/{name}",
     response_class=FileResponse,
-    responses={200: {"content": {"text/javascript": {}, "text/css": {}}}, **errors(ErrorCode.RENDER_NOT_FOUND)},
+    responses={
+        200: {"content": {"text/javascript": {}, "text/css": {}}},
+        **errors(ErrorCode.RENDER_NOT_FOUND),
+    },
     summary="The studio's static files (scripts, styles, icons)",
 )
 def studio_asset(name: str, ctx: CtxDep) -> FileResponse:

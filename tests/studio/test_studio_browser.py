@@ -39,7 +39,9 @@ def step(name: str, times: dict[str, float]) -> Iterator[None]:
 def drop_files(page: Any, selector: str, files: dict[str, bytes]) -> None:
     """A drag-and-drop of real files onto `selector`, as the browser delivers it (a DataTransfer
     carrying File objects), dispatched as dragenter, dragover and drop."""
-    payload = [{"name": n, "b64": base64.b64encode(data).decode(), "type": "image/jpeg"} for n, data in files.items()]
+    payload = [
+        {"name": n, "b64": base64.b64encode(data).decode(), "type": "image/jpeg"} for n, data in files.items()
+    ]
     transfer = page.evaluate_handle(
         """(files) => {
             const dt = new DataTransfer();
@@ -130,8 +132,10 @@ def test_drop_photos_make_a_slideshow_edit_scrub_export_and_play(
         page.focus("#scrub")
         for _ in range(25):  # 2.5 s in: the second photo, whatever the transitions
             page.keyboard.press("ArrowRight")
-        page.wait_for_function("() => { const i = document.querySelector('#still');"
-                               " return i.dataset.t === '2.500' && i.complete && i.naturalWidth > 0; }")
+        page.wait_for_function(
+            "() => { const i = document.querySelector('#still');"
+            " return i.dataset.t === '2.500' && i.complete && i.naturalWidth > 0; }"
+        )
     assert page.input_value("#scrub") == "2.5"
     preview = pixels(shots(page.locator("#still"), "preview-2.5s"))
     assert preview.std() > 10, "the preview is blank"
@@ -152,9 +156,13 @@ def test_drop_photos_make_a_slideshow_edit_scrub_export_and_play(
 
     with step("play", times):
         page.evaluate("() => { const v = document.querySelector('#player'); v.muted = true; v.play(); }")
-        page.wait_for_function("() => document.querySelector('#player').readyState === 4", timeout=STEP_TIMEOUT_MS)
-    played = page.evaluate("() => { const v = document.querySelector('#player');"
-                           " return {duration: v.duration, w: v.videoWidth, h: v.videoHeight}; }")
+        page.wait_for_function(
+            "() => document.querySelector('#player').readyState === 4", timeout=STEP_TIMEOUT_MS
+        )
+    played = page.evaluate(
+        "() => { const v = document.querySelector('#player');"
+        " return {duration: v.duration, w: v.videoWidth, h: v.videoHeight}; }"
+    )
     assert abs(played["duration"] - seconds) < 0.1, (played, seconds)
     assert (played["w"], played["h"]) == (480, 854)
     assert page.get_attribute("#download", "href", timeout=1000).endswith(".mp4")
@@ -170,9 +178,12 @@ def _project_with_a_slideshow(client: httpx.Client, photos: dict[str, bytes]) ->
     token = get_anon_token(client)
     sid = create_session(client, token)
     files = [("files", (name, data, "image/jpeg")) for name, data in photos.items()]
-    assert client.post(f"/api/upload-video/nemo_agent/me/{sid}", headers=bearer(token), files=files).status_code == 200
-    turn = {"app_name": "nemo_agent", "user_id": "me", "session_id": sid,
-            "new_message": {"parts": [{"text": "make a vertical slideshow with the title Trip"}]}}  # fmt: skip
+    assert (
+        client.post(f"/api/upload-video/nemo_agent/me/{sid}", headers=bearer(token), files=files).status_code
+        == 200
+    )
+    message = {"parts": [{"text": "make a vertical slideshow with the title Trip"}]}
+    turn = {"app_name": "nemo_agent", "user_id": "me", "session_id": sid, "new_message": message}
     with client.stream("POST", "/run_sse", headers=bearer(token), json=turn) as stream:
         for _ in stream.iter_lines():
             pass
@@ -206,7 +217,7 @@ def test_a_claim_link_opens_the_project_signed_in(
     assert not watch.errors, watch.errors
 
     # the same browser on a dead link: the page says so, in words
-    dead, dead_watch = open_page(f"{studio_server.base_url}/workspace/claim?ct=clm_{'x' * 43}")
+    dead, _ = open_page(f"{studio_server.base_url}/workspace/claim?ct=clm_{'x' * 43}")
     assert "invalid or has expired" in dead.text_content("#claim-summary")
 
 
@@ -240,11 +251,13 @@ def test_chinese_ui_on_a_phone_is_usable_by_keyboard_with_labelled_controls(
 
     # every control has a name a screen reader reads, and Tab reaches each one
     unnamed = page.evaluate(
-        """() => [...document.querySelectorAll('#studio button, #studio input, #studio select, #studio textarea, header select, header button, header a')]
+        """() => [...document.querySelectorAll(
+            '#studio :is(button, input, select, textarea), header :is(select, button, a)')]
             .filter((el) => !el.closest('[hidden]'))
             .filter((el) => {
                 const labelled = el.labels && [...el.labels].some((l) => l.textContent.trim());
-                return !(labelled || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') || el.textContent.trim());
+                const named = el.getAttribute('aria-label') || el.getAttribute('aria-labelledby');
+                return !(labelled || named || el.textContent.trim());
             }).map((el) => el.outerHTML.slice(0, 80))"""
     )
     assert not unnamed, unnamed
@@ -252,6 +265,15 @@ def test_chinese_ui_on_a_phone_is_usable_by_keyboard_with_labelled_controls(
     for _ in range(60):
         page.keyboard.press("Tab")
         reached.add(page.evaluate("() => document.activeElement.id || document.activeElement.className"))
-    for control in ("file-input", "chat-input", "send", "scrub", "export", "export-res", "preview-render", "lang-select"):
+    for control in (
+        "file-input",
+        "chat-input",
+        "send",
+        "scrub",
+        "export",
+        "export-res",
+        "preview-render",
+        "lang-select",
+    ):
         assert control in reached, (control, reached)
     assert not watch.errors, watch.errors

@@ -52,7 +52,9 @@ export function renderTimeline(root, { draft, infos, thumb, waveforms, onSeek })
   const inner = el("div", "tl-inner");
   inner.style.width = `${width}px`;
 
+  const rulerRow = el("div", "tl-row tl-ruler-row");
   const ruler = el("div", "tl-ruler");
+  rulerRow.append(el("span", "tl-name"), ruler);
   const step = seconds > 60 ? 10 : seconds > 20 ? 5 : 1;
   for (let s = 0; s <= seconds; s += step) {
     const tick = el("span", "tl-tick", `${s}s`);
@@ -63,21 +65,26 @@ export function renderTimeline(root, { draft, infos, thumb, waveforms, onSeek })
     const box = ruler.getBoundingClientRect();
     onSeek(((e.clientX - box.left) / box.width) * seconds);
   });
-  inner.append(ruler);
+  inner.append(rulerRow);
 
   for (const track of draft.t) {
     const kind = TRACK_KIND[track.tt] || "video";
-    const row = el("div", `tl-track tl-${kind}`);
+    const row = el("div", `tl-row tl-${kind}`);
+    const lane = el("div", "tl-track");
     row.setAttribute("role", "group");
     const label = track.m?.name || t(kind === "video" ? "trackVideo" : kind === "audio" ? "trackAudio" : "trackText");
     row.setAttribute("aria-label", label);
-    const name = el("span", "tl-name", label);
-    row.append(name);
-    for (const seg of [...(track.sg || [])].sort((a, b) => a.st - b.st)) {
+    row.append(el("span", "tl-name", label), lane);
+    const segments = [...(track.sg || [])].sort((a, b) => a.st - b.st);
+    segments.forEach((seg, i) => {
       const box = el("button", `tl-seg tl-seg-${kind}`);
       box.type = "button";
+      // A transition overlaps the segment before; the box stops where the next one starts, so
+      // every box keeps its labels in sight (the ◆ marks the overlap).
+      const next = segments[i + 1];
+      const end = Math.min(seg.st + seg.d, draft.d, next && next.st > seg.st ? next.st : Infinity);
       box.style.left = `${(seg.st / draft.d) * 100}%`;
-      box.style.width = `${(Math.min(seg.d, draft.d - seg.st) / draft.d) * 100}%`;
+      box.style.width = `${((end - seg.st) / draft.d) * 100}%`;
       box.dataset.segId = seg.id;
       const dur = `${(seg.d / 1000).toFixed(1)}s`;
       box.addEventListener("click", () => onSeek(seg.st / 1000 + Math.min(seg.d / 2000, 0.5)));
@@ -118,13 +125,15 @@ export function renderTimeline(root, { draft, infos, thumb, waveforms, onSeek })
         box.title = `${text} · ${dur}`;
         box.append(el("span", "tl-label", `T ${text}`));
       }
-      row.append(box);
-    }
+      lane.append(box);
+    });
     inner.append(row);
   }
+  const overlay = el("div", "tl-overlay");
   const head = el("div", "tl-playhead");
-  head.setAttribute("aria-hidden", "true");
-  inner.append(head);
+  overlay.setAttribute("aria-hidden", "true");
+  overlay.append(head);
+  inner.append(overlay);
   scroller.append(inner);
   root.append(scroller);
   return {
