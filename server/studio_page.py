@@ -18,7 +18,11 @@ from urllib.parse import urlsplit
 from fastapi.responses import FileResponse, HTMLResponse
 
 STATIC_DIR = Path(__file__).parent / "static" / "studio"
-ASSET_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,80}\.(js|css|svg|png|ico|txt)$")
+# The renderer's CJK font (SIL OFL, renderer/fonts/LICENSE-NotoSansCJK.txt), the studio's fallback
+# for Chinese on machines without a CJK system font: the stylesheet names it after the system's
+# own fonts and limits it to CJK code points, so a browser downloads it only when it must.
+SHARED_FILES = {"cjk.otf": Path(__file__).parent.parent / "renderer" / "fonts" / "NotoSansCJKsc-Bold.otf"}
+ASSET_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,80}\.(js|css|svg|png|ico|txt|otf)$")
 ASSET_TYPES = {
     "js": "text/javascript; charset=utf-8",
     "css": "text/css; charset=utf-8",
@@ -26,6 +30,7 @@ ASSET_TYPES = {
     "png": "image/png",
     "ico": "image/x-icon",
     "txt": "text/plain; charset=utf-8",
+    "otf": "font/otf",
 }
 
 
@@ -77,9 +82,11 @@ def page(
 def asset(name: str, public_url: str | None) -> FileResponse | None:
     if not ASSET_NAME.match(name):
         return None
-    path = STATIC_DIR / name
+    path = SHARED_FILES.get(name, STATIC_DIR / name)
     if not path.is_file():
         return None
     kind = name.rsplit(".", 1)[1]
-    headers = {**security_headers(public_url), "Cache-Control": "no-cache"}
+    # Scripts and styles change with the server (revalidate); the font never does (17 MB).
+    cache = "public, max-age=604800" if kind == "otf" else "no-cache"
+    headers = {**security_headers(public_url), "Cache-Control": cache}
     return FileResponse(path, media_type=ASSET_TYPES[kind], headers=headers)

@@ -77,6 +77,14 @@ def wait_thumbnails(page: Any, selector: str, count: int) -> None:
     )
 
 
+def session_state(client: httpx.Client, page: Any) -> dict[str, Any]:
+    """The state of the project the page has open, read with the page's own token."""
+    sid = page.evaluate("() => localStorage.getItem('nemo.session_id')")
+    token = page.evaluate("() => JSON.parse(localStorage.getItem('nemo.auth')).token")
+    answer = client.get(f"/api/state/nemo_agent/me/{sid}/latest", headers=bearer(token))
+    return dict(answer.json()["data"]["state"])
+
+
 def send_chat(page: Any, text: str) -> None:
     """Type a message and send it with Enter; wait until the turn's stream has closed."""
     page.fill("#chat-input", text)
@@ -113,11 +121,7 @@ def test_drop_photos_make_a_slideshow_edit_scrub_export_and_play(
     assert page.locator("#messages .msg-model .chip").count() >= 1, "no tool chip in the reply"
     assert page.locator("#messages .msg-model .msg-body").last.text_content().strip()
     assert page.locator("#timeline .tl-seg-video").count() == 3
-    state = studio_server.get(
-        f"/api/state/nemo_agent/me/{page.evaluate('() => localStorage.getItem(`nemo.session_id`)')}/latest",
-        headers=bearer(page.evaluate("() => JSON.parse(localStorage.getItem('nemo.auth')).token")),
-    ).json()["data"]["state"]
-    draft = state["draft"]
+    draft = session_state(studio_server, page)["draft"]
     assert (draft["m"]["width"], draft["m"]["height"]) == (1080, 1920)
     shots(page, "after-slideshow", full_page=True)
 
@@ -130,7 +134,7 @@ def test_drop_photos_make_a_slideshow_edit_scrub_export_and_play(
 
     with step("scrub the preview", times):
         page.focus("#scrub")
-        for _ in range(25):  # 2.5 s in: the second photo, whatever the transitions
+        for _ in range(25):  # 2.5 s in
             page.keyboard.press("ArrowRight")
         page.wait_for_function(
             "() => { const i = document.querySelector('#still');"
@@ -139,20 +143,20 @@ def test_drop_photos_make_a_slideshow_edit_scrub_export_and_play(
     assert page.input_value("#scrub") == "2.5"
     preview = pixels(shots(page.locator("#still"), "preview-2.5s"))
     assert preview.std() > 10, "the preview is blank"
+    # 2 s per photo with 0.5 s crossfades: the second photo alone fills 1.5-3.5 s (uploads finish
+    # in any order, so which photo is second is read from the draft)
+    state = session_state(studio_server, page)
+    second = sorted(state["draft"]["t"][0]["sg"], key=lambda seg: seg["st"])[1]
+    name = next(f["filename"] for f in state["video_infos"] if second["src"] in (f["cdn_url"], f["media_id"]))
     shown = dominant(preview)
-    # 2 s per photo with 0.5 s crossfades: the second photo (green) fills 1.5-3.5 s
-    assert colour_distance(shown, PHOTO_COLOURS["green.jpg"]) < 30, shown
+    assert colour_distance(shown, PHOTO_COLOURS[name]) < 30, (shown, name)
 
     with step("export", times):
         page.select_option("#export-res", "480p")
         page.click("#export")
         page.wait_for_selector("#job:not([hidden])")
         page.wait_for_selector("#result:not([hidden])", timeout=EXPORT_TIMEOUT_MS)
-    state = studio_server.get(
-        f"/api/state/nemo_agent/me/{page.evaluate('() => localStorage.getItem(`nemo.session_id`)')}/latest",
-        headers=bearer(page.evaluate("() => JSON.parse(localStorage.getItem('nemo.auth')).token")),
-    ).json()["data"]["state"]
-    seconds = state["draft"]["d"] / 1000
+    seconds = session_state(studio_server, page)["draft"]["d"] / 1000
 
     with step("play", times):
         page.evaluate("() => { const v = document.querySelector('#player'); v.muted = true; v.play(); }")
@@ -234,6 +238,25 @@ def test_chinese_ui_on_a_phone_is_usable_by_keyboard_with_labelled_controls(
     assert page.get_attribute("html", "lang") == "zh-CN"
     assert page.text_content("#export") == "导出" and page.text_content("#send") == "发送"
     assert "拖到这里" in page.text_content("#dropzone")
+    # the characters are drawn as glyphs, not as the "no glyph" box (tofu): drawn in the button's
+    # font, two Chinese characters differ from each other and from two unassigned code points
+    drawn = page.evaluate(
+        """async () => {
+            await document.fonts.ready;
+            const font = getComputedStyle(document.querySelector('#export')).font;
+            const draw = (text) => {
+                const canvas = document.createElement('canvas');
+                canvas.width = 120; canvas.height = 60;
+                const ctx = canvas.getContext('2d');
+                ctx.font = font; ctx.fillStyle = '#fff'; ctx.fillText(text, 4, 40);
+                return canvas.toDataURL();
+            };
+            const none = '\\u0378';  // an unassigned code point: every font's "no glyph" box
+            return {dao: draw('导'), chu: draw('出'), tofu: draw(none), pair: draw('导出'),
+                    tofus: draw(none + none)};
+        }"""
+    )
+    assert drawn["dao"] != drawn["chu"] and drawn["dao"] != drawn["tofu"] and drawn["pair"] != drawn["tofus"]
 
     drop_files(page, "#dropzone", photos)
     wait_thumbnails(page, "#library .lib-thumb", 3)

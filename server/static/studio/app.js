@@ -1,7 +1,7 @@
 // The studio: sign-in, projects, uploads, chat, timeline, preview, export.
 
 import * as api from "./api.js";
-import { chooseLanguage, errorText, language, setLanguage, t } from "./i18n.js";
+import { chooseLanguage, errorText, language, setLanguage, t, toolName } from "./i18n.js";
 import { formatTime, renderTimeline, summary } from "./timeline.js";
 
 const $ = (id) => document.getElementById(id);
@@ -346,7 +346,7 @@ async function sendMessage(text) {
     }
     for (const part of event.content?.parts || []) {
       if (part.functionCall) {
-        const chip = el("span", "chip busy", part.functionCall.name.replaceAll("_", " "));
+        const chip = el("span", "chip busy", toolName(part.functionCall.name));
         chip.title = part.functionCall.name;
         chips.set(part.functionCall.id || part.functionCall.name, chip);
         reply.item.insertBefore(chip, reply.body);

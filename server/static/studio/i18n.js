@@ -142,6 +142,34 @@ const WORDS = {
   },
 };
 
+// Tool activity chips: the agent's tools (agent/tools*.py) in words; others show their own name.
+const TOOLS = {
+  en: {
+    add_caption: "Caption", add_end_card: "End card", add_media: "Add media", add_title: "Title",
+    cut_to_beat: "Cut to the beat", describe: "Look", duplicate_segment: "Duplicate", edit_text: "Edit text",
+    make_slideshow: "Slideshow", move_segment: "Move", move_text: "Move text", redo: "Redo",
+    remove_music: "Remove music", remove_segment: "Remove", remove_text: "Remove text",
+    remove_title: "Remove title", reorder_segments: "Reorder", replace_segment: "Replace",
+    set_aspect: "Aspect", set_clip_volume: "Clip volume", set_duration: "Length", set_fit: "Fit",
+    set_motion: "Motion", set_music: "Music", set_seconds_per_photo: "Pace", set_title: "Title",
+    set_transition: "Transitions", swap_segments: "Swap", trim_segment: "Trim", undo: "Undo",
+  },
+  zh: {
+    add_caption: "字幕", add_end_card: "片尾", add_media: "添加素材", add_title: "标题",
+    cut_to_beat: "踩点剪辑", describe: "查看画面", duplicate_segment: "复制片段", edit_text: "修改文字",
+    make_slideshow: "幻灯片", move_segment: "移动片段", move_text: "移动文字", redo: "重做",
+    remove_music: "移除音乐", remove_segment: "删除片段", remove_text: "删除文字",
+    remove_title: "删除标题", reorder_segments: "调整顺序", replace_segment: "替换片段",
+    set_aspect: "画幅", set_clip_volume: "片段音量", set_duration: "时长", set_fit: "填充方式",
+    set_motion: "镜头运动", set_music: "音乐", set_seconds_per_photo: "节奏", set_title: "标题",
+    set_transition: "转场", swap_segments: "交换片段", trim_segment: "裁剪", undo: "撤销",
+  },
+};
+
+export function toolName(name) {
+  return TOOLS[lang][name] || String(name).replaceAll("_", " ");
+}
+
 let lang = "en";
 
 export function chooseLanguage(saved) {
