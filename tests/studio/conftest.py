@@ -54,9 +54,11 @@ def photos() -> dict[str, bytes]:
 
 @pytest.fixture
 def studio_server(make_settings: Any, make_app: Any, make_client: Any) -> httpx.Client:
-    """The whole server on 127.0.0.1 with one embedded render worker (CPU)."""
+    """The whole server on 127.0.0.1 with one embedded render worker (CPU), and SSE heartbeats
+    every 50 ms (15 s by default), so even a quick turn shows the studio's "still working"."""
     render = RenderSettings(workers=1, device="cpu", poll_seconds=0.05)
-    return make_client(make_app(make_settings(render=render), start_workers=True))  # type: ignore[no-any-return]
+    settings = make_settings(render=render, heartbeat_seconds=0.05)
+    return make_client(make_app(settings, start_workers=True))  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="session")

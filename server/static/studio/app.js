@@ -94,6 +94,7 @@ async function newProject() {
 async function openProject(sessionId) {
   state.sessionId = sessionId;
   state.snapshot = null;
+  state.job = null; // a render of the project left behind is no longer followed
   state.time = 0;
   state.thumbs.clear();
   state.waveforms.clear();
@@ -421,9 +422,7 @@ async function followRender(status, kind) {
       throw new api.ApiError(400, current.error?.message || current.status);
     }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-    current = await api.get(`/api/render/proxy/lambda/${encodeURIComponent(id)}`).catch((err) => {
-      throw err;
-    });
+    current = await api.get(`/api/render/proxy/lambda/${encodeURIComponent(id)}`);
   }
   return null;
 }
@@ -484,6 +483,22 @@ async function exportVideo() {
 }
 
 // ---- start -------------------------------------------------------------------------------------
+
+// Chinese on machines without a CJK system font: the renderer's own Noto Sans CJK (17 MB), named
+// last in the stylesheet's font list and limited to CJK code points, so a browser fetches it only
+// when no font before it has the characters. Added after the page's load event, so it never
+// delays the load; until it arrives, the system's fallback shows.
+const CJK_RANGES =
+  "U+2E80-2FFF, U+3000-303F, U+3100-312F, U+31A0-31BF, U+3400-4DBF, U+4E00-9FFF, U+F900-FAFF, U+FE30-FE4F, U+FF00-FFEF";
+
+function addCjkFallback() {
+  const root = document.querySelector('meta[name="nemo-root"]').content;
+  const face = new FontFace("Nemo CJK", `url(${root}/studio/cjk.otf)`, { unicodeRange: CJK_RANGES, display: "swap" });
+  document.fonts.add(face);
+}
+
+if (document.readyState === "complete") addCjkFallback();
+else window.addEventListener("load", addCjkFallback, { once: true });
 
 async function claimFromLink() {
   const params = new URLSearchParams(location.search);
