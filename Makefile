@@ -4,17 +4,39 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install serve test lint demo bench soak load ffprobe chromium clean
+.PHONY: install serve test lint lock lock-check demo bench soak load ffprobe test-tools clean
 
-# torch first, pinned, so pip never pulls the multi-GB CUDA wheels on a CPU machine.
-# GPU machines: see README ("GPU install") for the CUDA build.
-$(STAMP): pyproject.toml
+# torch first, pinned, so pip never pulls the multi-GB CUDA wheels on a CPU machine: pip finds this
+# machine's CPU build on disk. It stays out of the hashed lock (README "Installs"): its build is
+# per machine (CPU here, CUDA on GPU machines). `make install TORCH=` skips it (CPU renders never
+# import torch; only the GPU compositor and its torch-cpu check do).
+TORCH ?= torch==2.13.0
+# Everything else comes from the lock, every file checked against its sha256.
+LOCK := requirements/dev.lock
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+	--excludes requirements/excludes.txt --custom-compile-command "make lock" --quiet
+
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(if $(TORCH),$(BIN)/python -m pip install -q $(TORCH))
+	$(BIN)/python -m pip install -q --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# After changing dependencies in pyproject.toml: rewrites both locks. Versions already locked are
+# kept unless pyproject.toml rules them out (uv prefers the output file's pins).
+lock: install
+	$(UV_COMPILE) -o requirements/runtime.lock
+	$(UV_COMPILE) --extra dev -o requirements/dev.lock
+
+# Fails when the locks are not what `make lock` would write from pyproject.toml (CI runs it).
+lock-check: install
+	@tmp=$$(mktemp -d) && cp requirements/runtime.lock requirements/dev.lock $$tmp/ && \
+	$(UV_COMPILE) -o $$tmp/runtime.lock && $(UV_COMPILE) --extra dev -o $$tmp/dev.lock && \
+	diff -u requirements/runtime.lock $$tmp/runtime.lock && diff -u requirements/dev.lock $$tmp/dev.lock && \
+	echo "locks match pyproject.toml" || { echo "the locks disagree with pyproject.toml: run make lock"; exit 1; }
 
 serve: install
 	$(BIN)/python -m server
@@ -28,26 +50,28 @@ ffprobe:
 	  fi; }
 	@command -v ffprobe >/dev/null 2>&1 || echo "WARNING: ffprobe not found; tests that need it will be skipped. Install ffmpeg."
 
-# The studio's browser tests drive Debian's Chromium through Playwright (Playwright's own browser
-# download cannot be used here); install it where we can, else those tests skip and say why.
-chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing chromium (for the studio's browser tests) with apt-get"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || true; \
-	  fi; }
-	@command -v chromium >/dev/null 2>&1 || echo "WARNING: chromium not found; the studio's browser tests will be skipped. apt-get install chromium."
+# The docs test screenshots /docs in headless Chromium with the internet blocked, and tests/studio
+# drives the studio in it through Playwright; the README test runs the walkthrough, which uses curl
+# and jq. Debian's packages, when root; else the tests skip.
+test-tools:
+	@missing=""; for tool in chromium jq curl; do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing$$missing (for the docs and README tests) with apt-get"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) || true; \
+	fi
+	@for tool in chromium jq curl; do command -v $$tool >/dev/null 2>&1 || echo "WARNING: $$tool not found; tests that need it will be skipped."; done
 
-test: install ffprobe chromium
+test: install ffprobe test-tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check server agent renderer tests bench scripts
-	$(BIN)/ruff format --check server agent renderer tests bench scripts
-	$(BIN)/mypy server agent renderer
+	$(BIN)/ruff check server agent renderer render_jobs database tests bench scripts
+	$(BIN)/ruff format --check server agent renderer render_jobs database tests bench scripts
+	$(BIN)/mypy server agent renderer render_jobs database
 
+# DEMO_ARGS="--base-url http://127.0.0.1:8000 --out DIR": use a running server; write to DIR.
 demo: install ffprobe
-	$(BIN)/python scripts/demo.py
+	$(BIN)/python scripts/demo.py $(DEMO_ARGS)
 
 bench: install ffprobe
 	$(BIN)/python -m bench $(BENCH_ARGS)
@@ -64,4 +88,4 @@ soak: install ffprobe
 	NEMO_FUZZ_CASES=500 NEMO_KILL_ROUNDS=100 NEMO_SCHEMA_EXAMPLES=100 $(BIN)/python -m pytest tests/security $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) data demo_out demo.mp4
+	rm -rf $(VENV) data

@@ -20,7 +20,7 @@ from agent.segment_refs import Target, resolve
 from agent.state import SessionState
 from agent.state_view import clip_srcs, visual_media
 from agent.tools import ToolError
-from renderer.draft import TrackType
+from renderer.schema.draft import TrackType
 
 
 class Question(Exception):

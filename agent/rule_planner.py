@@ -17,7 +17,7 @@ from agent.rule_edits import Question, segment_calls, text_calls
 from agent.rule_music import music_calls, music_extras
 from agent.state import SessionState
 from agent.state_view import audio_media, visual_media
-from renderer.draft import TrackType
+from renderer.schema.draft import TrackType
 
 _TEXT: dict[str, dict[Lang, str]] = {
     "no_media": {

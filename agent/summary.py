@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Set
 
-from renderer.draft import Draft, Segment, Track, TrackType
+from renderer.schema.draft import Draft, Segment, Track, TrackType
 
 
 def _secs(ms: int) -> str:

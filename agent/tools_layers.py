@@ -21,8 +21,16 @@ from agent.state_view import (
 from agent.summary import timeline_summary
 from agent.tools import ToolContext, ToolError, ToolResult, tool
 from agent.tools_text import text_track
-from renderer.draft import TEXT_ANIMS, TEXT_POSITIONS, Segment, SegmentMeta, Track, TrackMeta, TrackType
-from renderer.music import BUILTIN_PREFIX, CATALOGUE, BuiltinTrack
+from renderer.music.catalogue import BUILTIN_PREFIX, CATALOGUE, BuiltinTrack
+from renderer.schema.draft import (
+    TEXT_ANIMS,
+    TEXT_POSITIONS,
+    Segment,
+    SegmentMeta,
+    Track,
+    TrackMeta,
+    TrackType,
+)
 
 _T = TypeVar("_T")
 _POS_DESC = ", ".join(TEXT_POSITIONS)

@@ -31,7 +31,7 @@ from agent.state_view import (
 )
 from agent.tools import ToolContext, ToolError, ToolResult, tool
 from agent.tools_beats import CutToBeatArgs, beats_per_cut, cut_to_beat
-from renderer.draft import ASPECT_SIZES, Transition, empty_draft
+from renderer.schema.draft import ASPECT_SIZES, Transition, empty_draft
 
 
 class MakeSlideshowArgs(BaseModel):

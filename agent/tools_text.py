@@ -16,7 +16,7 @@ from agent.segment_refs import Target, describe_target, describe_target_zh, reso
 from agent.state import SessionState
 from agent.state_view import commit, natural_ms, require_draft, result, secs
 from agent.tools import ToolContext, ToolError, ToolResult, tool
-from renderer.draft import TEXT_POSITIONS, Draft, Segment, SegmentMeta, Track, TrackMeta, TrackType
+from renderer.schema.draft import TEXT_POSITIONS, Draft, Segment, SegmentMeta, Track, TrackMeta, TrackType
 
 Position = Literal[TEXT_POSITIONS]  # type: ignore[valid-type]
 TextKind = Literal["title", "caption", "end_card"]

@@ -35,7 +35,7 @@ _RGB_TO_YUV = np.array(
 )
 
 
-# numpy arrays on the CPU; torch tensors where the torch backend (ops_torch.py) holds a frame
+# numpy arrays on the CPU; torch tensors where the torch backend (ops/torch_ops.py) holds a frame
 Array = Any
 
 

@@ -74,11 +74,38 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535, description="port to listen on")
     data_dir: Path = Field(Path("./data"), description="database file, media and renders")
     database_url: str | None = Field(None, description="SQLAlchemy URL; unset: SQLite file in the data dir")
-    public_url: str | None = Field(None, description="base of cdn_url/outputUrl; unset: from the request")
+    public_url: str | None = Field(
+        None,
+        description="base of cdn_url/outputUrl/claim_url; unset: from the request's Host when it is "
+        "loopback or in allowed_hosts, else http://<host>:<port>",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="with public_url unset: Host header names (besides loopback) that links may use",
+    )
     max_upload_mb: int = Field(200, ge=1, description="largest accepted upload")
     max_image_pixels: int = Field(50_000_000, ge=1, description="largest accepted photo, in pixels")
     max_request_mb: int = Field(
         2048, ge=1, description="largest upload request (all its files together); each file: max_upload_mb"
+    )
+    max_json_mb: float = Field(
+        8.0,
+        gt=0,
+        description="largest JSON request body (a render's draft included); refused from Content-Length "
+        "before reading",
+    )
+    body_idle_timeout_seconds: float = Field(
+        60.0, gt=0, description="a request body that sends nothing for this long is dropped (408)"
+    )
+    sweep_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="how often credit holds and temp files of requests that died are released",
+    )
+    tmp_max_age_seconds: float = Field(
+        6 * 3600.0,
+        gt=0,
+        description="a temp file of a live process unwritten this long is a leak and is removed",
     )
     anon_credits: int = Field(100, ge=0, description="credits of a new anonymous user")
     turn_cost: int = Field(5, ge=0, description="credits one chat turn costs")
@@ -131,6 +158,10 @@ class Settings(BaseSettings):
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def max_json_bytes(self) -> int:
+        return int(self.max_json_mb * 1024 * 1024)
 
     @property
     def max_request_bytes(self) -> int:

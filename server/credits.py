@@ -18,9 +18,9 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
-from server.db import read_session, transaction
+from database.engine import read_session, transaction
 from server.errors import ApiError, ErrorCode
-from server.tables import CreditHold, User, utcnow
+from server.tables import CreditHold, TurnLease, User, utcnow
 
 HELD, SETTLED, REFUNDED = "held", "settled", "refunded"
 
@@ -125,3 +125,44 @@ def refund_stale(engine: Engine, older_than: timedelta, now: datetime | None = N
             )
         )
     return sum(1 for hold_id in ids if refund(engine, hold_id))
+
+
+def refund_orphaned(engine: Engine, *, cap: timedelta, now: datetime | None = None) -> int:
+    """Refund the holds of turns that are gone; the periodic sweep calls this. Returns the count.
+
+    A turn holds its session's turn lease (server/turn_lock.py) from before its hold is made until
+    after the hold is closed, renewing it while it runs. So a hold whose session has no live lease
+    (released, or expired: its process died, kill -9 included) belongs to no running turn. Holds
+    older than the longest possible turn (`cap`) are refunded too (their session may be running a
+    newer turn). Each refund is the conditional flip of refund(), so a hold is closed exactly once
+    however many sweeps, in however many processes, race for it.
+    """
+    t = now or utcnow()
+    with read_session(engine) as db:
+        holds = (
+            db.connection()
+            .execute(
+                select(col(CreditHold.id), col(CreditHold.session_id), col(CreditHold.created_at)).where(
+                    CreditHold.status == HELD  # type: ignore[arg-type]
+                )
+            )
+            .all()
+        )
+        sessions = {row.session_id for row in holds if row.session_id}
+        leases = {
+            row.session_id: row
+            for row in db.connection().execute(
+                select(col(TurnLease.session_id), col(TurnLease.holder), col(TurnLease.expires_at)).where(
+                    col(TurnLease.session_id).in_(sessions)
+                )
+            )
+        }
+    epoch = t.timestamp()
+    orphans = []
+    for row in holds:
+        lease = leases.get(row.session_id)
+        live = lease is not None and lease.holder is not None and lease.expires_at >= epoch
+        created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=t.tzinfo)
+        if not live or created < t - cap:
+            orphans.append(row.id)
+    return sum(1 for hold_id in orphans if refund(engine, hold_id))

@@ -5,6 +5,7 @@ A test keeps `ErrorCode`, the contract's table and `openapi.yaml` identical.
 
 from __future__ import annotations
 
+import errno
 import logging
 from enum import IntEnum
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("nemo.errors")
@@ -59,16 +61,20 @@ class ApiError(Exception):
         *,
         data: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        status: int | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.data = data
         self.headers = headers
+        # The body's code is authoritative (api-contract.md); a more precise HTTP status than the
+        # code's conventional one helps HTTP-minded clients (413 body too large, 507 disk full).
+        self.status = status
 
     @property
     def status_code(self) -> int:
-        return HTTP_STATUS[self.code]
+        return self.status or HTTP_STATUS[self.code]
 
 
 def envelope(data: Any = None, *, code: int = 0, message: str = "success") -> dict[str, Any]:
@@ -81,6 +87,29 @@ def error_response(error: ApiError) -> JSONResponse:
         status_code=error.status_code,
         headers=error.headers,
     )
+
+
+DISK_FULL_MESSAGE = (
+    "the server's disk is full, so nothing was stored; try again later (the operator must free space)"
+)
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """ENOSPC/EDQUOT anywhere in the chain, or SQLite's SQLITE_FULL ("database or disk is full")."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "database or disk is full" in str(current):
+            return True
+        current = current.__cause__ or current.__context__ or getattr(current, "orig", None)
+    return False
+
+
+def disk_full_error() -> ApiError:
+    return ApiError(ErrorCode.INTERNAL, DISK_FULL_MESSAGE, status=507)
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -112,6 +141,18 @@ def install_handlers(app: FastAPI) -> None:
             message = "not found"
         body = envelope(code=int(code), message=message)
         return JSONResponse(body, status_code=exc.status_code)
+
+    async def _environment(request: Request, exc: Exception) -> JSONResponse:
+        # Registered per class (not only under Exception), so Starlette answers from its inner
+        # exception middleware: the outer one re-raises after answering, and uvicorn then drops the
+        # connection, which a client still sending an upload sees as a reset instead of the answer.
+        if is_disk_full(exc):  # not a bug: the one 5xx whose reason the caller is told
+            log.error("disk full on %s %s: %s", request.method, request.url.path, exc)
+            return error_response(disk_full_error())
+        return await _unexpected(request, exc)
+
+    app.add_exception_handler(OSError, _environment)
+    app.add_exception_handler(DBAPIError, _environment)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

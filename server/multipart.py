@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote
 
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from server.errors import ApiError, ErrorCode
@@ -39,15 +41,42 @@ class ReceivedFile:
     _fh: IO[bytes] | None = field(default=None, repr=False)
 
 
+# One `; name=value` parameter of Content-Disposition: a quoted string (with backslash escapes) or
+# a token. python-multipart's parse_options_header drops RFC 5987 `filename*` parameters, so a file
+# named only that way was not seen as a file at all ("no files").
+_PARAM = re.compile(rb';\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)')
+
+
+def _params(value: bytes) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for raw_name, raw_value in _PARAM.findall(value):
+        text = raw_value.strip()
+        if text.startswith(b'"') and text.endswith(b'"') and len(text) >= 2:
+            text = re.sub(rb"\\(.)", rb"\1", text[1:-1])
+        params.setdefault(raw_name.decode("latin-1").lower(), text.decode("utf-8", "replace"))
+    return params
+
+
+def _ext_value(value: str) -> str:
+    """RFC 5987 `charset'language'percent-encoded`; an unknown charset is read as UTF-8."""
+    charset, _, rest = value.partition("'")
+    _, _, encoded = rest.partition("'")
+    if not rest:
+        return unquote(value, errors="replace")
+    try:
+        return unquote(encoded, encoding=charset or "utf-8", errors="replace")
+    except LookupError:
+        return unquote(encoded, errors="replace")
+
+
 def _disposition(value: bytes) -> tuple[str, str | None]:
-    _, params = parse_options_header(value)
-    name = params.get(b"name", b"").decode("utf-8", "replace")
-    if b"filename*" in params:  # RFC 5987: charset'lang'percent-encoded
-        raw = params[b"filename*"].decode("latin-1")
-        _, _, encoded = raw.partition("''")
-        return name, unquote(encoded or raw, errors="replace")
-    if b"filename" in params:
-        return name, params[b"filename"].decode("utf-8", "replace")
+    """(field name, filename or None). `filename*` wins over `filename` (RFC 6266 4.3)."""
+    params = _params(value)
+    name = params.get("name", "")
+    if "filename*" in params:
+        return name, _ext_value(params["filename*"])
+    if "filename" in params:
+        return name, params["filename"]
     return name, None
 
 
@@ -159,7 +188,7 @@ class MultipartReceiver:
             self._parser.write(chunk)
         except ApiError:
             raise
-        except Exception as exc:  # python-multipart's parse errors
+        except FormParserError as exc:  # the body's fault; an OSError (a full disk) is the server's
             raise ApiError(ErrorCode.BAD_REQUEST, "malformed multipart body") from exc
 
     def finish(self) -> list[ReceivedFile]:

@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 ROOTS_WITH_CHILDREN = ("/api/", "/media/", "/workspace/", "/studio/")
-EXACT_ROOTS = ("/run_sse", "/healthz", "/metrics")
+EXACT_ROOTS = ("/run_sse", "/healthz", "/metrics", "/docs", "/redoc", "/openapi.json", "/openapi.yaml")
 
 
 def _is_root(rest: str) -> bool:

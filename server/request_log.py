@@ -15,6 +15,29 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from server.metrics import ATTRIBUTION_HEADERS, Metrics
 
 log = logging.getLogger("nemo.access")
+UVICORN_ACCESS = "uvicorn.access"
+
+
+class QueryStringRedactor(logging.Filter):
+    """On uvicorn's access log: the request line without its query string.
+
+    uvicorn logs `GET /workspace/claim?ct=clm_... HTTP/1.1`, and a claim token is a day-long bearer
+    secret; access logs are kept and shipped by people who should not hold it. The record's
+    arguments are (client, method, path with query, http version, status); the path keeps `?`
+    followed by `[redacted]` so the line still shows a query was there."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str) and "?" in args[2]:
+            record.args = (*args[:2], args[2].split("?", 1)[0] + "?[redacted]", *args[3:])
+        return True
+
+
+def redact_access_log() -> None:
+    """Install the redactor on uvicorn's access logger once per process (every app calls it)."""
+    logger = logging.getLogger(UVICORN_ACCESS)
+    if not any(isinstance(f, QueryStringRedactor) for f in logger.filters):
+        logger.addFilter(QueryStringRedactor())
 
 
 class RequestObserver:

@@ -23,8 +23,8 @@ from sqlmodel import Session, col, select
 from agent.events import Event
 from agent.runner import apply_state_delta as agent_apply_delta
 from agent.state import GeneratedMedia, MediaFile, SessionState
-from renderer.draft import Draft
-from server.db import read_session, transaction
+from database.engine import read_session, transaction
+from renderer.schema.draft import Draft
 from server.errors import ApiError, ErrorCode
 from server.ids import IdSource
 from server.tables import ChatSession, SessionEvent, StateVersion, utcnow

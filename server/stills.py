@@ -16,14 +16,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from renderer.compositor import Compositor
-from renderer.decode_image import is_photo, load_photo
-from renderer.decode_video import ClipReader
-from renderer.draft import Draft
-from renderer.output import OutputSpec
+from renderer.compose.compositor import Compositor
+from renderer.compose.sources import SourcePool
+from renderer.media.decode_image import is_photo, load_photo
+from renderer.media.decode_video import ClipReader
+from renderer.plan import build_plan
 from renderer.planes import _RGB_TO_YUV, FrameBuffer, Planes
-from renderer.sources import SourcePool
-from renderer.timeline import build_plan
+from renderer.schema.draft import Draft
+from renderer.schema.output import OutputSpec
 
 JPEG_QUALITY = 88
 THUMB_LONG_SIDE_PX = 320

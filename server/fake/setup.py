@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import shutil
 import tempfile
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from server.config import Settings
+from server.fake.lifespan import OWNED_MARK
+from server.fake.render import render as fake_render
 from server.fake.state import EXTRAS_KEY, FakeState
 
 if TYPE_CHECKING:
@@ -20,10 +19,6 @@ if TYPE_CHECKING:
     from server.context import AppContext
 
 log = logging.getLogger("nemo.fake")
-
-RENDER_TARGET = "server.fake.render:render"
-# Marks a data dir the fake made for itself: deleted when the app shuts down.
-OWNED_MARK = ".nemo-fake-temporary"
 
 
 def prepare_settings(settings: Settings) -> Settings:
@@ -45,7 +40,7 @@ def configure(ctx: AppContext) -> FakeState:
     state = FakeState.from_settings(ctx.settings.fake)
     ctx.ids = state.ids
     ctx.clock = state.clock
-    ctx.render_target = RENDER_TARGET
+    ctx.render = fake_render
     ctx.extras[EXTRAS_KEY] = state
     return state
 
@@ -59,17 +54,3 @@ def install(app: FastAPI, ctx: AppContext) -> None:
     app.add_middleware(FakeMiddleware, ctx=ctx)
     quiet_dropped_connections()
     log.warning("FAKE MODE: seeded ids, logical clock, fault injection under /_fake; not for production")
-
-
-@asynccontextmanager
-async def fake_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """At shutdown, a temporary data dir the fake made is deleted (at exit would be too late:
-    uvicorn re-raises SIGTERM, and atexit handlers never run)."""
-    yield
-    ctx: AppContext = app.state.ctx
-    data_dir = ctx.settings.data_dir
-    if (data_dir / OWNED_MARK).exists():
-        await ctx.turns.stop()
-        ctx.renders.stop()  # both are safe to call again in the app's own shutdown
-        ctx.engine.dispose()
-        shutil.rmtree(data_dir, ignore_errors=True)

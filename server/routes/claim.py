@@ -2,7 +2,7 @@
 in the studio; POST /api/auth/claim signs the studio in through the link.
 
 A claim token (`clm_` + 43 url-safe chars) is a bearer secret for one session's project, so it is
-stored only as a keyed hash and lives a day. The page is the studio (server/studio_page.py) with a
+stored only as a keyed hash; it lives 7 days. The page is the studio (server/studio_page.py) with a
 server-made summary of the project (title, timeline, uploads, latest render) that shows until the
 script takes over; the script trades the link for a bearer token of the project's owner (the link
 is the owner's own invitation to open the project in a browser) and drops it from the address bar.
@@ -23,9 +23,9 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel
 from sqlmodel import Session
 
+from database.engine import transaction
 from server import session_store, studio_page
 from server.auth import hash_token, iso_utc, token_for
-from server.db import transaction
 from server.deps import CtxDep, CurrentUser, DbDep, owned_session, public_base_url
 from server.errors import ApiError, ErrorCode, envelope
 from server.responses import SESSION_ERRORS, Envelope, errors
@@ -34,7 +34,8 @@ from server.tables import ChatSession, ClaimToken, Token
 router = APIRouter(tags=["claim"])
 
 CLAIM_PREFIX = "clm_"
-CLAIM_TTL = timedelta(days=1)
+# 7 days, as the official skill (v1.9) documents `expires_in: 604800`.
+CLAIM_TTL = timedelta(days=7)
 
 
 class ClaimCreate(BaseModel):

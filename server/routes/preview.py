@@ -26,11 +26,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from renderer.draft import Draft, TrackType
+from database.engine import read_session
 from renderer.errors import RenderError
-from renderer.output import OutputSpec
+from renderer.schema.draft import Draft, TrackType
+from renderer.schema.output import OutputSpec
 from server import session_store, stills
-from server.db import read_session
 from server.deps import (
     AttributionDep,
     CtxDep,
@@ -40,7 +40,9 @@ from server.deps import (
     public_base_url,
 )
 from server.errors import ApiError, ErrorCode, envelope
-from server.render_service import PREVIEW_FLAG, RenderRequest, status_body
+from server.renders.links import status_body
+from server.renders.service import PREVIEW_FLAG
+from server.renders.submission import RenderRequest
 from server.responses import SESSION_ERRORS, Envelope, errors
 from server.routes.renders import RenderStatus
 from server.tables import Media, User
@@ -77,12 +79,12 @@ def _local_sources(
     ctx: CtxDep, caller: User, session_id: str, draft: Draft, base_url: str
 ) -> dict[str, Path]:
     """Every src of `draft` -> the file the renderer reads (as the render worker maps them)."""
-    keys = ctx.renders._resolve_sources(caller, session_id, draft, base_url)
+    keys = ctx.renders.sources.resolve(caller, session_id, draft, base_url)
     root = ctx.renders.data_dir
     paths: dict[str, Path] = {}
     for src, key in keys.items():
         if key.startswith("builtin:"):
-            from renderer.music import ensure_track
+            from renderer.music.synth import ensure_track
 
             paths[src] = ensure_track(key.removeprefix("builtin:"), root / "builtin")
         else:
@@ -144,8 +146,8 @@ class Waveforms(BaseModel):
 def preview_waveform(
     user: str, session_id: str, request: Request, ctx: CtxDep, caller: CurrentUser
 ) -> dict[str, Any]:
-    from renderer.audio import decode_audio
-    from renderer.encode import SAMPLE_RATE
+    from renderer.audio.soundtrack import decode_audio
+    from renderer.encode.muxer import SAMPLE_RATE
 
     sid, draft, _ = _session_draft(ctx, caller, user, session_id)
     music = draft.model_copy(update={"t": [tr for tr in draft.t if tr.tt == TrackType.AUDIO]})
@@ -229,7 +231,7 @@ def media_thumbnail(user: str, session_id: str, media_id: str, ctx: CtxDep, call
     if storage.exists(key):
         data = storage.path_for(key).read_bytes()
     else:
-        made = stills.media_thumbnail(storage.path_for(ctx.renders._render_key(media)))
+        made = stills.media_thumbnail(storage.path_for(ctx.renders.sources.render_key(media)))
         if made is None:
             raise ApiError(ErrorCode.RENDER_NOT_FOUND, "this upload has no picture")
         data = made

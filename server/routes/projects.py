@@ -12,9 +12,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from sqlmodel import col, select
 
+from database.engine import read_session
 from server import session_store
 from server.auth import iso_utc
-from server.db import read_session
 from server.deps import CtxDep, CurrentUser, check_user_segment
 from server.errors import envelope
 from server.responses import AUTH_ERRORS, Envelope, errors

@@ -14,7 +14,9 @@ from pydantic import BaseModel
 
 from server.deps import AttributionDep, CtxDep, CurrentUser, public_base_url
 from server.errors import ErrorCode
-from server.render_service import RenderRequest, RenderService, status_body
+from server.renders.links import status_body
+from server.renders.service import RenderService
+from server.renders.submission import RenderRequest
 from server.responses import errors
 
 router = APIRouter(tags=["renders"])
@@ -95,7 +97,7 @@ router.post(
     "/api/render/proxy/lambda/{render_id}",
     response_model=RenderStatus,
     responses=_READ_ERRORS,
-    summary="A render's status: pending, processing, completed, failed or cancelled",
+    summary="A render's status: pending, processing, completed or failed (a cancelled one: failed)",
 )
 def render_status(render_id: str, request: Request, ctx: CtxDep, user: CurrentUser) -> dict[str, Any]:
     return status_body(_service(ctx).status(user, render_id), public_base_url(request, ctx), ctx.secret)
@@ -123,6 +125,16 @@ def cancel_render(render_id: str, request: Request, ctx: CtxDep, user: CurrentUs
 def download_render(render_id: str, ctx: CtxDep, user: CurrentUser) -> FileResponse:
     path, filename = _service(ctx).output_file(user, render_id)
     return FileResponse(path, media_type="video/mp4", filename=filename)  # attachment by default
+
+
+# HEAD answers the GET's headers (size, type) without the bytes: download tools ask first.
+router.add_api_route(
+    "/api/render/proxy/{render_id}/download",
+    download_render,
+    methods=["HEAD"],
+    include_in_schema=False,
+    name="download_render_head",
+)
 
 
 router.get(

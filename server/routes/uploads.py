@@ -12,6 +12,7 @@ import contextlib
 import functools
 import json
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -19,7 +20,7 @@ from fastapi import APIRouter, BackgroundTasks, Request
 from pydantic import BaseModel, Field, ValidationError
 
 from agent.state import MediaFile
-from server.db import read_session
+from database.engine import read_session
 from server.deps import CtxDep, CurrentUser, check_user_segment, owned_session, public_base_url
 from server.errors import ApiError, ErrorCode, envelope
 from server.fetch_url import FetchError, fetcher_for
@@ -137,7 +138,10 @@ async def upload(
         raise ApiError(first.code, first.message, data={"errors": [f.as_json() for f in failures]})
 
     base_url = public_base_url(request, ctx)
-    items = [(item, media_file(item, media_id=ctx.ids.media_id(), base_url=base_url)) for item in published]
+    items = [
+        (item, media_file(item, media_id=ctx.ids.media_id(), base_url=base_url, secret=ctx.secret))
+        for item in published
+    ]
     await anyio.to_thread.run_sync(
         lambda: record(ctx.engine, user_id=caller.id, session_id=session, items=items)
     )
@@ -171,19 +175,35 @@ async def _from_multipart(
         content_type, storage.new_tmp_path, file_limit=ctx.settings.max_upload_bytes, max_files=MAX_FILES
     )
     received: list[ReceivedFile] = []
+    chunks = request.stream()
+    total = 0
     try:
-        total = 0
-        async for chunk in request.stream():
-            total += len(chunk)
-            if total > body_limit:
-                raise _request_too_large(body_limit)
-            if chunk:
-                await anyio.to_thread.run_sync(receiver.feed, chunk)
+        try:
+            async for chunk in chunks:
+                total += len(chunk)
+                if total > body_limit:
+                    raise _request_too_large(body_limit)
+                if chunk:
+                    await anyio.to_thread.run_sync(receiver.feed, chunk)
+        except (ApiError, OSError):
+            # Refused mid-body (a full disk, a bad part): read the rest, unstored, so the client,
+            # still sending, gets to read the answer instead of a connection reset.
+            await _drain(chunks, body_limit - total)
+            raise
         received = receiver.finish()
         return await anyio.to_thread.run_sync(lambda: _intake_all(ctx, received))
     finally:
         # Whatever happened (limit, disconnect, bad body, a crash), no temp file outlives the request.
         await anyio.to_thread.run_sync(receiver.discard)
+
+
+async def _drain(chunks: AsyncIterator[bytes], budget_bytes: int) -> None:
+    """Read and drop what is left of a body, at most `budget_bytes` (the request's own limit)."""
+    with contextlib.suppress(Exception):
+        async for chunk in chunks:
+            budget_bytes -= len(chunk)
+            if budget_bytes < 0:
+                return
 
 
 def _intake_all(ctx: CtxDep, received: list[ReceivedFile]) -> tuple[list[Intaken], list[FileFailure]]:

@@ -13,8 +13,8 @@ from agent.planner import PlanRequest, PlanStep, ToolCall
 from agent.state import HISTORY_LIMIT, SessionState
 from agent.tools import ToolContext, ToolError, registry
 from agent.versions import StateVersions
-from renderer.draft import Draft, TrackType
-from renderer.music import CATALOGUE
+from renderer.music.catalogue import CATALOGUE
+from renderer.schema.draft import Draft, TrackType
 
 
 def run(state: SessionState, name: str, **args: Any) -> SessionState:

@@ -14,7 +14,7 @@ import pytest
 from agent import edits
 from agent.state import SessionState
 from agent.tools import ToolContext, ToolError, registry
-from renderer.draft import Draft, Segment, TrackType
+from renderer.schema.draft import Draft, Segment, TrackType
 
 Turn = Callable[..., Any]
 

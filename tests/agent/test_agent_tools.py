@@ -12,7 +12,7 @@ from agent import edits
 from agent.state import SessionState
 from agent.summary import timeline_summary
 from agent.tools import ToolContext, ToolError, registry, tool_specs
-from renderer.draft import Draft, Segment, SegmentMeta, TrackType, Transition
+from renderer.schema.draft import Draft, Segment, SegmentMeta, TrackType, Transition
 
 TOOL_NAMES = {
     "make_slideshow",

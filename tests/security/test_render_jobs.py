@@ -1,6 +1,6 @@
 # ruff: noqa: E501  (the security.md -> test map is a wide table)
 """security.md, "Render jobs": every line, as a named test that can fail (public behaviour only:
-renderer/jobs.py, worker.py and server/render_service.py are driven, never patched).
+render_jobs/lease.py, worker.py and server/renders/ are driven, never patched).
 
 | security.md line                                      | test                                                     |
 |-------------------------------------------------------|----------------------------------------------------------|
