@@ -21,7 +21,7 @@ from renderer.compose.sources import SourcePool
 from renderer.media.decode_image import is_photo, load_photo
 from renderer.media.decode_video import ClipReader
 from renderer.plan import build_plan
-from renderer.planes import _RGB_TO_YUV, FrameBuffer, Planes
+from renderer.planes import FrameBuffer, planes_to_bgr
 from renderer.schema.draft import Draft
 from renderer.schema.output import OutputSpec
 
@@ -29,20 +29,6 @@ JPEG_QUALITY = 88
 THUMB_LONG_SIDE_PX = 320
 POSTER_LONG_SIDE_PX = 1920
 POSTER_AT_SECONDS = 1.0  # past a fade-in from black, and inside even a one-second render
-
-# yuv -> rgb: the exact inverse of the renderer's rgb -> yuv (planes.py), so a still's colours are
-# the renderer's colours.
-_INVERSE = np.linalg.inv(np.vstack([_RGB_TO_YUV, [0.0, 0.0, 0.0, 1.0]]))[:3]
-_YUV_TO_BGR = np.ascontiguousarray(_INVERSE[[2, 1, 0]]).astype(np.float32)
-
-
-def planes_to_bgr(planes: Planes) -> np.ndarray:
-    """yuv420p planes (BT.709 limited) -> (h, w, 3) uint8 BGR; chroma upsampled bilinearly."""
-    size = (planes.width, planes.height)
-    u = cv2.resize(planes.u, size, interpolation=cv2.INTER_LINEAR)
-    v = cv2.resize(planes.v, size, interpolation=cv2.INTER_LINEAR)
-    yuv = cv2.merge([planes.y, u, v]).astype(np.float32)
-    return np.clip(cv2.transform(yuv, _YUV_TO_BGR) + 0.5, 0, 255).astype(np.uint8)
 
 
 def encode_jpeg(bgr: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
