@@ -293,6 +293,16 @@ def test_chinese_ui_on_a_phone_is_usable_by_keyboard_with_labelled_controls(
     reply = page.locator("#messages .msg-model .msg-body").last.text_content()
     assert any("\u4e00" <= ch <= "\u9fff" for ch in reply), reply
 
+    # the quick low-resolution preview renders the whole draft and plays it in place of the still
+    page.click("#preview-render")
+    page.wait_for_selector("#player:not([hidden])", timeout=EXPORT_TIMEOUT_MS)
+    page.evaluate("() => { const v = document.querySelector('#player'); v.muted = true; v.play(); }")
+    page.wait_for_function(
+        "() => document.querySelector('#player').readyState === 4", timeout=STEP_TIMEOUT_MS
+    )
+    assert page.evaluate("() => document.querySelector('#player').videoHeight") == 854  # 480p, portrait
+    assert page.text_content("#job-label").startswith("完成")
+
     # every control has a name a screen reader reads, and Tab reaches each one
     unnamed = page.evaluate(
         """() => [...document.querySelectorAll(
