@@ -51,8 +51,9 @@ ffprobe:
 	  fi; }
 	@command -v ffprobe >/dev/null 2>&1 || echo "WARNING: ffprobe not found; tests that need it will be skipped. Install ffmpeg."
 
-# The docs test screenshots /docs in headless Chromium with the internet blocked; the README test
-# runs the walkthrough, which uses curl and jq. Debian's packages, when root; else the tests skip.
+# The docs test screenshots /docs in headless Chromium with the internet blocked, and tests/studio
+# drives the studio in it through Playwright; the README test runs the walkthrough, which uses curl
+# and jq. Debian's packages, when root; else the tests skip.
 test-tools:
 	@missing=""; for tool in chromium jq curl; do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
 	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \

@@ -15,7 +15,7 @@ from starlette._utils import get_route_path
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-ROOTS_WITH_CHILDREN = ("/api/", "/media/", "/workspace/")
+ROOTS_WITH_CHILDREN = ("/api/", "/media/", "/workspace/", "/studio/")
 EXACT_ROOTS = ("/run_sse", "/healthz", "/metrics", "/docs", "/redoc", "/openapi.json", "/openapi.yaml")
 
 
