@@ -55,7 +55,9 @@ def create_app(
     ctx = AppContext(
         settings=settings,
         engine=engine,
-        secret=load_secret(settings.secret_key, settings.data_dir),
+        secret=load_secret(
+            settings.secret_key.get_secret_value() if settings.secret_key else None, settings.data_dir
+        ),
         planner=planner if planner is not None else _default_planner(settings),
     )
     if fake:
@@ -131,6 +133,10 @@ def _default_planner(settings: Settings) -> Any:
         from agent.llm_planner import LLMPlanner
 
         return LLMPlanner(
-            llm.base_url, llm.model, llm.api_key, timeout_seconds=llm.timeout_seconds, fallback=RulePlanner()
+            llm.base_url,
+            llm.model,
+            llm.api_key.get_secret_value() if llm.api_key else None,
+            timeout_seconds=llm.timeout_seconds,
+            fallback=RulePlanner(),
         )
     return RulePlanner()

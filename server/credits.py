@@ -80,7 +80,7 @@ def _close(engine: Engine, hold_id: str, status: str) -> bool:
         ).one()
         conn.execute(
             update(User)
-            .where(User.id == row.user_id)  # type: ignore[arg-type]
+            .where(User.id == row.user_id)
             .values(
                 credits_frozen=User.credits_frozen - row.amount,
                 credits_available=User.credits_available + row.amount * back_to_available,
@@ -154,7 +154,7 @@ def refund_stale(engine: Engine, older_than: timedelta, now: datetime | None = N
             db.connection().scalars(
                 select(col(CreditHold.id)).where(
                     CreditHold.status == HELD,  # type: ignore[arg-type]
-                    CreditHold.created_at < cutoff,  # type: ignore[arg-type,operator]
+                    CreditHold.created_at < cutoff,  # type: ignore[arg-type]
                 )
             )
         )

@@ -19,6 +19,7 @@ ROOTS_WITH_CHILDREN = (
     "/api/",
     "/media/",
     "/workspace/",
+    "/studio/",
     # the official CLI's gateway (server/gateway)
     "/auth/",
     "/billing/",

@@ -201,14 +201,27 @@ def add_media(
         return _commit(db, session, _append, f"upload of {len(files)} file(s)")
 
 
-def add_generated_media(engine: Engine, session_id: str, item: GeneratedMedia, reason: str) -> int:
-    """Append one made item (a render, a preview) to `generated_media` as one new version."""
+def add_generated_media(
+    engine: Engine,
+    session_id: str,
+    item: GeneratedMedia,
+    reason: str,
+    *,
+    once: Callable[[Session], bool] | None = None,
+) -> int | None:
+    """Append one made item (a render, a preview) to `generated_media` as one new version.
+
+    `once`, run inside the same transaction first, claims the right to add it (a render job's
+    `announced` flag): when it says False, nothing is written and None is returned. One transaction
+    for both, so a process dying between them can neither lose the item nor add it twice."""
 
     def _append(state: SessionState) -> SessionState:
         return state.model_copy(update={"generated_media": [*state.generated_media, item]})
 
     with transaction(engine) as db:
         session = _lock_session(db, session_id)
+        if once is not None and not once(db):
+            return None
         return _commit(db, session, _append, reason)
 
 

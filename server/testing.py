@@ -160,7 +160,7 @@ def _settings(data_dir: Path, overrides: dict[str, Any]) -> Any:
     for key, value in overrides.items():  # nested settings ({"fake": {"seed": 7}}) are merged
         merged = isinstance(value, dict) and isinstance(values.get(key), dict)
         values[key] = {**values[key], **value} if merged else value
-    return ArgumentSettings(_env_file=None, **values)  # type: ignore[call-arg]
+    return ArgumentSettings(_env_file=None, **values)
 
 
 def start_fake(data_dir: Path, **overrides: Any) -> tuple[NemoFake, LiveServer]:

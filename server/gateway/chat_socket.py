@@ -57,9 +57,9 @@ FEEDS_KEY = "gateway_turn_feeds"
 
 def feeds_of(ctx: AppContext) -> TurnFeeds:
     feeds = ctx.extras.get(FEEDS_KEY)
-    if feeds is None:
+    if not isinstance(feeds, TurnFeeds):
         feeds = ctx.extras[FEEDS_KEY] = TurnFeeds()
-    return feeds  # type: ignore[no-any-return]
+    return feeds
 
 
 class _Gone(Exception):

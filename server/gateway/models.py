@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from server.routes.renders import RenderOutput
+from server.renders.links import RenderOutput
 
 # ---- auth and billing ------------------------------------------------------------------------------
 

@@ -15,9 +15,9 @@ from server import session_store
 from server.deps import CtxDep, CurrentUser, public_base_url
 from server.errors import ApiError, ErrorCode, envelope
 from server.gateway.models import ProjectDownload
-from server.renders.links import status_body
+from server.renders.links import RenderStatus, status_answer
 from server.responses import Envelope, errors
-from server.routes.renders import RenderStatus, cancel_render, render_status, submit_render
+from server.routes.renders import cancel_render, render_status, submit_render
 
 router = APIRouter(tags=["gateway"])
 
@@ -68,7 +68,9 @@ def latest_render(item_id: str, request: Request, ctx: CtxDep, caller: CurrentUs
         project_id = item_id
         newest = renders.latest_output(session.id)
         if newest is None:
-            return envelope(ProjectDownload(project_id=project_id, render_id=None, output=None).model_dump())
+            return envelope(
+                ProjectDownload(project_id=project_id, render_id=None, output=None).model_dump(by_alias=True)
+            )
         render_id = newest[1].removesuffix(".mp4")
     else:
         render_id = item_id
@@ -81,8 +83,6 @@ def latest_render(item_id: str, request: Request, ctx: CtxDep, caller: CurrentUs
             ErrorCode.RENDER_NOT_FOUND,
             f"no project or render {item_id!r}; list your projects with `nemovideo project list`",
         ) from None
-    status = status_body(job, public_base_url(request, ctx), ctx.secret)
-    answer = ProjectDownload.model_validate(
-        {"project_id": project_id, "render_id": job.render_id, "output": status["output"]}
-    )
-    return envelope(answer.model_dump())
+    status = status_answer(job, public_base_url(request, ctx), ctx.secret)
+    answer = ProjectDownload(project_id=project_id, render_id=job.render_id, output=status.output)
+    return envelope(answer.model_dump(by_alias=True))  # the wire's `size`, as the CLI reads it

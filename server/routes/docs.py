@@ -4,7 +4,7 @@
   the `fastapi-offline` package ships, never from a CDN (FastAPI's defaults do: a blank page offline).
 - `/openapi.yaml` is the repository's `openapi.yaml`, byte for byte (the same text
   `scripts/export_openapi.py` writes; a test checks both).
-- `/` sends a browser to `/docs`.
+- `/` is the studio's (server/routes/studio.py), which links here.
 
 None of them is in the OpenAPI document itself, as FastAPI's own `/openapi.json` is not.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 import fastapi_offline
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from server.errors import ApiError, ErrorCode
 from server.openapi_doc import openapi_yaml
@@ -77,8 +77,3 @@ def docs_static(name: str) -> FileResponse:
 @router.get("/openapi.yaml")
 def openapi_document(request: Request) -> Response:
     return Response(openapi_yaml(request.app.openapi()), media_type="application/yaml")
-
-
-@router.get("/")
-def home(request: Request) -> RedirectResponse:
-    return RedirectResponse(f"{_root(request)}/docs", status_code=307)

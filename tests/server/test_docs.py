@@ -1,4 +1,4 @@
-"""The API's documentation works with no internet (an on-prem product), and `/` leads to it."""
+"""The API's documentation works with no internet (an on-prem product), and the studio at `/` links to it."""
 
 from __future__ import annotations
 
@@ -44,10 +44,13 @@ def test_openapi_yaml_is_served_and_is_the_repository_file(client: httpx.Client)
     assert answer.text == (ROOT / "openapi.yaml").read_text()
 
 
-def test_the_root_sends_a_browser_to_the_docs(client: httpx.Client) -> None:
-    answer = client.get("/", follow_redirects=True)
-    assert answer.status_code == 200 and "swagger-ui" in answer.text
-    assert str(answer.url).endswith("/docs")
+def test_the_root_is_the_studio_which_links_to_the_docs(client: httpx.Client) -> None:
+    # the studio wins `/` (issue 18); a person finds the docs from it
+    answer = client.get("/", follow_redirects=False)
+    assert answer.status_code == 200 and "Nemo Studio" in answer.text
+    docs = re.search(r'<a [^>]*href="([^"]+)"[^>]*>API</a>', answer.text)
+    assert docs is not None and docs.group(1) == "/docs"
+    assert "swagger-ui" in client.get(docs.group(1)).text
 
 
 def test_the_docs_work_under_a_path_prefix(client: httpx.Client) -> None:
