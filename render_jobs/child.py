@@ -72,6 +72,8 @@ class Cancel:
 
 ChildMessage = Progress | Done | Failed | Crashed
 
+CHILD_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(processName)s]: %(message)s"
+
 
 def _watch_parent(parent_pid: int) -> None:
     """A render orphaned by a killed worker stops itself: nobody would ever rename its file."""
@@ -105,8 +107,15 @@ def child_main(
     output_json: str,
     device: str,
     encoder: str,
+    log_level: int = logging.INFO,
 ) -> None:
-    """Entry of the spawned render process: render to `part`, report over `conn`, exit."""
+    """Entry of the spawned render process: render to `part`, report over `conn`, exit.
+
+    A spawned process starts with logging unconfigured, which would drop the renderer's own lines
+    (device, encoder); they go to stderr, which the child shares with the worker's log, at the
+    worker's level, each tagged with the process name (`render-<job id>`)."""
+    logging.basicConfig(level=log_level, format=CHILD_LOG_FORMAT)
+    log = logging.getLogger("nemo.render")
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
     lock = threading.Lock()  # renders may report from several pipeline threads
     cancelled = False
@@ -125,10 +134,15 @@ def child_main(
     def on_progress(p: RenderProgress) -> None:
         send(Progress(p.phase, p.progress, p.eta_seconds))
 
+    started = time.monotonic()
     try:
         try:
+            draft = Draft.model_validate_json(draft_json)
+            log.info("render started: %dx%d, %.1f s at %d fps, %d track(s), %d source file(s)",
+                     draft.m.width, draft.m.height, draft.d / 1000, draft.m.fps, len(draft.t),
+                     len(sources))  # fmt: skip
             result = render(
-                Draft.model_validate_json(draft_json),
+                draft,
                 resolve_sources(sources, Path(data_dir)),
                 Path(part),
                 OutputSpec.model_validate_json(output_json),
@@ -137,10 +151,18 @@ def child_main(
                 on_progress=on_progress,
                 should_cancel=should_cancel,
             )
-            send(Done(result if isinstance(result, dict) else result.model_dump(mode="json")))
+            report = result if isinstance(result, dict) else result.model_dump(mode="json")
+            seconds = time.monotonic() - started
+            video = float(report.get("duration") or 0.0)
+            log.info("render done in %.1f s: device %s, encoder %s, %.1f s of video (%.2f x real time)",
+                     seconds, report.get("device"), report.get("encoder"), video,
+                     video / seconds if seconds > 0 else 0.0)  # fmt: skip
+            send(Done(report))
         except RenderError as exc:
+            log.warning("render ended after %.1f s: %s: %s", time.monotonic() - started, exc.code,
+                        exc.message)  # fmt: skip
             send(Failed(exc.code, exc.message))
     except Exception as exc:
         # The traceback goes to this process's stderr (the worker's log); the row gets no internals.
-        logging.getLogger("nemo.render").exception("render crashed")
+        log.exception("render crashed")
         send(Crashed(f"the render failed unexpectedly ({type(exc).__name__})"))

@@ -47,6 +47,21 @@ class _Attempt:
     result: dict[str, Any] | None = None
 
 
+def _log_outcome(job: RenderJob, attempt: _Attempt, seconds: float) -> None:
+    """One line per attempt in the worker's log: how it ended and how long it took."""
+    what = f"job {job.id} ({job.render_id}) attempt {job.attempts}"
+    if attempt.kind == "done":
+        r = attempt.result or {}
+        log.info("%s completed in %.1f s: device %s, encoder %s, %sx%s, %.1f s of video", what, seconds,
+                 r.get("device"), r.get("encoder"), r.get("width"), r.get("height"),
+                 float(r.get("duration") or 0.0))  # fmt: skip
+    elif attempt.kind in ("error", "crashed"):
+        log.warning("%s %s after %.1f s: %s: %s", what, "failed" if attempt.kind == "error" else "crashed",
+                    seconds, attempt.code, attempt.message)  # fmt: skip
+    else:
+        log.info("%s %s after %.1f s", what, attempt.kind, seconds)
+
+
 def _fsync_path(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -142,7 +157,9 @@ class Worker:
         part = final.with_name(f"{final.name}.part-{token}")
         log.info("worker %s: job %s (%s) attempt %s token %s", self.worker_id, job.id, job.render_id,
                  job.attempts, token)  # fmt: skip
+        started = time.monotonic()
         attempt = self._run_child(job, token, part)
+        _log_outcome(job, attempt, time.monotonic() - started)
         if attempt.kind == "done":
             self._finish(job, token, key, final, part, attempt)
             return
@@ -197,7 +214,8 @@ class Worker:
             target=child_main,
             name=f"render-{job.id}",
             args=(child_conn, self.render, job.draft_json, job.sources(), str(self.data_dir),
-                  str(part), job.output_json, self.device, self.encoder),
+                  str(part), job.output_json, self.device, self.encoder,
+                  logging.getLogger().getEffectiveLevel()),
             daemon=True,
         )  # fmt: skip
         proc.start()

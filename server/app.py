@@ -20,6 +20,7 @@ from server.config import Settings
 from server.context import AppContext
 from server.db import init_db
 from server.errors import install_handlers
+from server.form_json import FormEncodedJsonMiddleware
 from server.metrics import Metrics
 from server.openapi_doc import build_openapi
 from server.prefix import PrefixMiddleware
@@ -36,6 +37,7 @@ def create_app(
     start_workers: bool = True,
 ) -> FastAPI:
     """The whole server. `planner` and `engine` are for tests and embedders; None builds the defaults."""
+    from server.gateway import ROUTERS as GATEWAY_ROUTERS
     from server.renders.service import RenderService
     from server.routes import ROUTERS
     from server.storage import Storage
@@ -53,7 +55,9 @@ def create_app(
     ctx = AppContext(
         settings=settings,
         engine=engine,
-        secret=load_secret(settings.secret_key, settings.data_dir),
+        secret=load_secret(
+            settings.secret_key.get_secret_value() if settings.secret_key else None, settings.data_dir
+        ),
         planner=planner if planner is not None else _default_planner(settings),
     )
     if fake:
@@ -94,7 +98,8 @@ def create_app(
         title="NemoVideo-compatible backend",
         version="0.1.0",
         lifespan=lifespan,
-        docs_url="/docs",
+        # /docs and /redoc are server/routes/docs.py's: FastAPI's own load Swagger UI from a CDN.
+        docs_url=None,
         redoc_url=None,
         # A JSON body sent without a Content-Type (Python's requests with data=json.dumps(...)) is
         # read as JSON, as the FastAPI the real service runs on did. The strict default guards
@@ -104,7 +109,7 @@ def create_app(
     app.state.ctx = ctx
     redact_access_log()
     install_handlers(app)
-    for router in ROUTERS:
+    for router in (*ROUTERS, *GATEWAY_ROUTERS):  # the skills' routes, then the official CLI's
         app.include_router(router)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     if fake:  # /_fake routes and the fault/journal middleware, inside the observer and prefix ones
@@ -114,6 +119,7 @@ def create_app(
         BodyGuard, max_json_bytes=settings.max_json_bytes, idle_timeout_s=settings.body_idle_timeout_seconds
     )
     # Added last = outermost: the prefix is moved into root_path before anything looks at the path.
+    app.add_middleware(FormEncodedJsonMiddleware)  # `curl -d '{...}'` labels JSON as a form
     app.add_middleware(RequestObserver, metrics=ctx.metrics)
     app.add_middleware(PrefixMiddleware, routes=app.router.routes)
     return app
@@ -127,6 +133,10 @@ def _default_planner(settings: Settings) -> Any:
         from agent.llm_planner import LLMPlanner
 
         return LLMPlanner(
-            llm.base_url, llm.model, llm.api_key, timeout_seconds=llm.timeout_seconds, fallback=RulePlanner()
+            llm.base_url,
+            llm.model,
+            llm.api_key.get_secret_value() if llm.api_key else None,
+            timeout_seconds=llm.timeout_seconds,
+            fallback=RulePlanner(),
         )
     return RulePlanner()

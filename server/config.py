@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -64,7 +64,7 @@ class RenderSettings(BaseModel):
 class LLMSettings(BaseModel):
     base_url: str | None = Field(None, description="OpenAI-compatible endpoint; unset: the rule planner")
     model: str = Field("gpt-4o-mini", description="model name sent to the endpoint")
-    api_key: str | None = Field(None, description="bearer key for the endpoint")
+    api_key: SecretStr | None = Field(None, description="bearer key for the endpoint")
     timeout_seconds: float = Field(60.0, gt=0, description="per request to the LLM")
 
 
@@ -152,7 +152,7 @@ class Settings(BaseSettings):
         False, description="reproduce the gating: anonymous + no X-Skill-* headers -> 402 on export"
     )
     bind_url: str = Field("https://nemovideo.com/bind", description="registration link sent with 2001")
-    secret_key: str | None = Field(
+    secret_key: SecretStr | None = Field(
         None, description="key for token hashes; unset: made once and kept in the data dir"
     )
     fetch_allow_private: bool = Field(
@@ -161,7 +161,9 @@ class Settings(BaseSettings):
     fetch_allowed_ports: list[int] = Field(
         default_factory=lambda: [80, 443], description="ports URL uploads may use"
     )
-    heartbeat_seconds: float = Field(15.0, gt=0, description="SSE heartbeat comment interval")
+    heartbeat_seconds: float = Field(
+        15.0, gt=0, description="heartbeat interval: SSE comments, chat socket messages"
+    )
     stream_cap_seconds: float = Field(900.0, gt=0, description="hard cap on one /run_sse stream")
     turn_wait_seconds: float = Field(
         30.0, ge=0, description="a second turn on a busy session waits this long, then 429"

@@ -43,6 +43,8 @@ DUCK_THRESHOLD = 10 ** (-45 / 20)  # RMS over a hop above which a clip counts as
 HOP = SAMPLE_RATE // 100  # ducking is decided every 10 ms
 TRUE_PEAK_MARGIN = 1.5  # true peaks can pass sample peaks by a few dB
 LIMITED_TRIALS = 3
+# How far before a trim point audio is sought: a few codec frames (AAC: 21 ms each at 48 kHz).
+SEEK_PREROLL_SECONDS = 0.2
 
 
 def has_audio(path: Path) -> bool:
@@ -62,8 +64,12 @@ def _decoded(path: Path, ss_seconds: float) -> Iterator[np.ndarray]:
         if not container.streams.audio:
             return
         stream = container.streams.audio[0]
-        if ss_seconds > 0 and stream.time_base is not None:
-            container.seek(int(ss_seconds / stream.time_base), stream=stream, backward=True)
+        if ss_seconds > 0 and stream.time_base:  # PyAV 19: 0/1 when unknown, not None
+            # Land before ss and skip up to it by the frames' times: with PyAV 19's FFmpeg the first
+            # AAC frame after a seek is dropped (decoder pre-roll), so seeking to ss itself starts
+            # up to a frame (21 ms) late and the sound runs ahead of the picture.
+            target = max(0.0, ss_seconds - SEEK_PREROLL_SECONDS)
+            container.seek(int(target / stream.time_base), stream=stream, backward=True)
         skip: int | None = None
         try:
             for frame in container.decode(stream):

@@ -8,6 +8,7 @@ import each other: this one imports both sides' facts and neither imports it bac
 from __future__ import annotations
 
 import logging
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -31,7 +32,7 @@ def nvenc_available() -> bool:
     try:
         context = av.CodecContext.create("h264_nvenc", "w")
         context.width, context.height, context.pix_fmt = 256, 256, "yuv420p"
-        context.time_base = "1/30"  # type: ignore[assignment]
+        context.time_base = Fraction(1, 30)  # PyAV 19 takes a Fraction or AVRational, not "1/30"
         context.open()
         context.close()  # type: ignore[attr-defined]
     except (av.FFmpegError, OSError, ValueError, AttributeError):

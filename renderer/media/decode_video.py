@@ -50,7 +50,7 @@ class ClipReader:
         self.stream = self.container.streams.video[0]
         self.stream.thread_type = "AUTO"
         self.ss = ss_seconds
-        if ss_seconds > 0 and self.stream.time_base is not None:
+        if ss_seconds > 0 and self.stream.time_base:  # PyAV 19: 0/1 when unknown, not None
             self.container.seek(int(ss_seconds / self.stream.time_base), stream=self.stream, backward=True)
         self._frames: Iterator[VideoFrame] = self.container.decode(self.stream)
         first = self._next()

@@ -101,6 +101,13 @@ def open_image(path: Path, max_pixels: int = 50_000_000) -> Image.Image:
     return img
 
 
+# Tags are the uploader's bytes: reading them must never raise UnicodeDecodeError. PyAV 18 decodes
+# them as UTF-8 "strict" unless told otherwise; PyAV 19 removed the argument (and `metadata_encoding`)
+# and always decodes with "surrogateescape", which never raises. Passing it to 19 is a TypeError.
+PYAV_MAJOR = int(av.__version__.split(".")[0])
+TAG_DECODING: dict[str, Any] = {"metadata_errors": "replace"} if PYAV_MAJOR < 19 else {}
+
+
 def open_av(path: Path, fmt: str | None = None) -> av.container.InputContainer:
     """Open audio/video with one allow-listed demuxer and only the file protocol.
 
@@ -124,7 +131,7 @@ def open_av(path: Path, fmt: str | None = None) -> av.container.InputContainer:
             mode="r",
             format=demuxer,
             container_options=options,
-            metadata_errors="replace",  # tags are the uploader's bytes: never a UnicodeDecodeError
+            **TAG_DECODING,
         )
     except av.FFmpegError as exc:
         raise MediaError("corrupt", "the media file could not be read") from exc
@@ -213,7 +220,9 @@ def _probe_image(path: Path, max_pixels: int) -> MediaFacts:
 
 
 def _rate(stream: av.video.stream.VideoStream) -> float | None:
-    rate: Fraction | None = stream.average_rate or stream.guessed_rate or stream.base_rate
+    # Fractions or None in PyAV 18, AVRational (0/1 when unknown) in 19: compare as Fractions.
+    found = stream.average_rate or stream.guessed_rate or stream.base_rate
+    rate = Fraction(found.numerator, found.denominator) if found else None
     if not rate or rate <= 0 or rate < Fraction(1, 100):  # frames "48 minutes long" are no frame rate
         return None
     return round(float(rate), 3)

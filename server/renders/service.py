@@ -15,6 +15,7 @@ set explicitly (the API machine then need not render). Export costs no credits.
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +38,17 @@ from server.renders.workers import RenderWorkers
 from server.tables import User
 
 log = logging.getLogger("nemo.renders")
+
+# `output.preview: true` marks the studio's quick low-resolution previews (server/routes/preview.py):
+# they are noted in the state as `preview`, and are never a project's "latest export".
+PREVIEW_FLAG = "preview"
+
+
+def is_preview(job: RenderJob) -> bool:
+    try:
+        return bool(json.loads(job.output_json).get(PREVIEW_FLAG))
+    except (ValueError, AttributeError):
+        return False
 
 
 class RenderService:
@@ -119,9 +131,9 @@ class RenderService:
             .order_by(col(RenderJob.completed_at).desc(), col(RenderJob.id).desc())
         )
         with read_session(self.ctx.engine) as db:
-            for job in db.exec(stmt.limit(5)):
+            for job in db.exec(stmt.limit(20)):
                 path = self.data_dir / str(job.output_key)
-                if path.is_file():
+                if path.is_file() and not is_preview(job):
                     return path, f"{job.render_id}.mp4"
         return None
 
@@ -133,7 +145,7 @@ class RenderService:
         base = job.base_url or self.ctx.settings.public_url or ""
         finished = datetime.fromtimestamp(job.completed_at or job.created_at, UTC)
         item = GeneratedMedia(
-            type="render",
+            type="preview" if is_preview(job) else "render",
             url=output_url(base, self.ctx.secret, job),
             duration=job.duration,
             created_at=finished.isoformat().replace("+00:00", "Z"),

@@ -53,7 +53,7 @@ class SourceResolver:
                     resolved[src] = self._resolve_one(db, user, session_id, src, where, own_hosts)
         return resolved
 
-    def _render_key(self, media: Media) -> str:
+    def render_key(self, media: Media) -> str:
         """The file the renderer reads: a photo's normalised proxy once made (EXIF-oriented, sRGB,
         already small: a 12 MP HEIC is not decoded again per render), else the upload itself."""
         if media.file_type == "image":
@@ -73,14 +73,14 @@ class SourceResolver:
             return src
         media = db.get(Media, src) if len(src) <= 64 else None
         if media is not None and media.user_id == user.id:
-            return self._render_key(media)
+            return self.render_key(media)
         parts = urlsplit(src)
         ours = parts.scheme == "" or (parts.scheme in ("http", "https") and parts.netloc.lower() in own_hosts)
         if ours and "/media/" in parts.path:
             key = Storage.key_from_url_path(unquote(parts.path.split("/media/", 1)[1]))
             found = db.exec(select(Media).where(Media.storage_key == key, Media.user_id == user.id)).first()
             if found is not None:
-                return self._render_key(found)
+                return self.render_key(found)
             raise bad_draft(where, f"{src!r} is not one of your uploads")
         if parts.scheme in ("http", "https") and parts.netloc:
             return self._fetch_foreign(user, session_id, src, where)

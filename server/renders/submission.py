@@ -43,6 +43,47 @@ def _first_errors(prefix: str, exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def with_ids(draft: dict[str, Any]) -> dict[str, Any]:
+    """The draft with an `id` on every track and segment that lacks one (hand-written drafts leave
+    them out, and every peer's timeline format tolerates that): `track_<n>` and `<track>_seg_<n>`,
+    by position, never reusing an id the draft already has. Anything not shaped like a draft is
+    returned as it is, for validation to name what is wrong."""
+    tracks = draft.get("t")
+    if not isinstance(tracks, list):
+        return draft
+    taken = {str(x["id"]) for t in tracks if isinstance(t, dict) for x in [t, *_segments(t)] if x.get("id")}
+
+    def fresh(base: str) -> str:
+        name, n = base, 1
+        while name in taken:
+            n += 1
+            name = f"{base}_{n}"
+        taken.add(name)
+        return name
+
+    filled = []
+    for ti, track in enumerate(tracks):
+        if not isinstance(track, dict):
+            filled.append(track)
+            continue
+        track = {**track}
+        if not track.get("id"):
+            track["id"] = fresh(f"track_{ti + 1}")
+        if isinstance(track.get("sg"), list):
+            track["sg"] = [
+                {**seg, "id": fresh(f"{track['id']}_seg_{si + 1}")}
+                if isinstance(seg, dict) and not seg.get("id")
+                else seg
+                for si, seg in enumerate(track["sg"])
+            ]
+        filled.append(track)
+    return {**draft, "t": filled}
+
+
+def _segments(track: dict[str, Any]) -> list[dict[str, Any]]:
+    return [seg for seg in track.get("sg") or [] if isinstance(seg, dict)]
+
+
 def check_cost(limits: RenderSettings, draft: Draft, output: OutputSpec) -> None:
     """What one render may cost this server, checked before anything is queued: its length, its
     number of segments, and encoder settings that multiply encode time (slow presets, low crf)."""
@@ -96,7 +137,7 @@ def submit(
     if lease.find(ctx.engine, user.id, body.id) is not None:
         raise _duplicate(body.id)
     try:
-        draft = Draft.model_validate(body.draft)
+        draft = Draft.model_validate(with_ids(body.draft))
     except ValidationError as exc:
         raise ApiError(ErrorCode.BAD_REQUEST, "invalid draft: " + _first_errors("draft", exc)) from None
     try:

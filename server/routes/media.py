@@ -84,3 +84,9 @@ def get_media(path: str, ctx: CtxDep) -> FileResponse:
         content_disposition_type="inline",
         headers={"Cache-Control": "public, max-age=31536000, immutable", "X-Content-Type-Options": "nosniff"},
     )
+
+
+# HEAD: the same headers as GET without the bytes (a render's outputUrl is checked this way).
+router.add_api_route(
+    "/media/{path:path}", get_media, methods=["HEAD"], include_in_schema=False, name="head_media"
+)

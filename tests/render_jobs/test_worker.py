@@ -7,7 +7,9 @@ standalone worker's `--render-target module:function` names one too).
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -268,3 +270,22 @@ def test_a_heartbeat_no_shorter_than_the_lease_is_refused_before_anything_starts
     assert run.returncode == 2
     assert "--heartbeat-seconds must be above 0 and below --lease-seconds" in run.stderr
     assert not (tmp_path / "w.db").exists()  # refused before it touched the database
+
+
+def test_each_render_logs_its_device_encoder_times_and_outcome(
+    engine: Engine, tmp_path: Path, caplog: Any, capfd: Any
+) -> None:
+    # An operator reading the server's log sees every render: what it ran on and how it ended.
+    caplog.set_level(logging.INFO)
+    done, refused = _job(engine, frames=5, render_id="logged_ok"), _job(engine, render_id="logged_bad")
+    assert _worker(engine, tmp_path).run_once(done.id)
+    assert _worker(engine, tmp_path, target="refusing_render").run_once(refused.id)
+    child = capfd.readouterr().err  # the render's own process writes to the shared stderr
+    assert f"[render-{done.id}]: render started: 64x64" in child
+    assert re.search(rf"\[render-{done.id}\]: render done in [\d.]+ s: device cpu, encoder libx264", child)
+    assert re.search(rf"\[render-{refused.id}\]: render ended after [\d.]+ s: bad_media: photo.jpg", child)
+    worker = caplog.text
+    assert re.search(
+        r"job \d+ \(logged_ok\) attempt 1 completed in [\d.]+ s: device cpu, encoder libx264", worker
+    )
+    assert re.search(r"job \d+ \(logged_bad\) attempt 1 failed after [\d.]+ s: bad_media", worker)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from renderer.media.decode_video import ClipReader
 from renderer.media.probe import MediaError, open_av, open_image, probe, sniff
 from tests import media_factory as mf
 from tests.ffprobe import ffprobe
@@ -208,3 +209,17 @@ def test_sniff_table() -> None:
     assert sniff(b"RIFF\0\0\0\0AVI LIST").format == "avi"  # type: ignore[union-attr]
     for junk in (b"", b"#EXTM3U\n", b"%PDF-1.7", b"8BPS\0\x01", b"<svg", b"\x00\x00\x01\xba", b"BM\0\0"):
         assert sniff(junk) is None
+
+
+def test_a_clip_whose_tags_are_not_utf8_is_probed_and_decoded(tmp_path: Path) -> None:
+    # PyAV 18 raises UnicodeDecodeError on such tags unless told to replace; PyAV 19 removed that
+    # argument (a TypeError: every render failed on Python 3.12) and never raises. Both must work.
+    path = mf.mp4_with_raw_tags(tmp_path)
+    facts = probe(path)
+    assert (facts.file_type, facts.width, facts.height) == ("video", 160, 96)
+    assert facts.duration == pytest.approx(1.0, abs=0.05)
+    reader = ClipReader(path, 0.5, lambda w, h: 1.0)
+    try:
+        assert (reader.width, reader.height) == (160, 96)
+    finally:
+        reader.container.close()
