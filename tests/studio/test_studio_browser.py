@@ -227,6 +227,10 @@ def test_a_claim_link_opens_the_project_signed_in(
     assert "Trip" in page.text_content("#project-select option:checked")
     assert "ct=" not in page.url and page.url.endswith("/"), "the link's secret stayed in the address bar"
     assert page.is_hidden("#claim-summary")
+    # the conversation so far came along: the request and the reply with its tools
+    assert "make a vertical slideshow" in page.text_content("#messages .msg-user")
+    assert page.locator("#messages .msg-model .chip").count() >= 2
+    assert "Trip" in page.text_content("#messages .msg-model .msg-body")
     # signed in as the project's owner: the browser's own token opens the session
     browser_token = page.evaluate("() => JSON.parse(localStorage.getItem('nemo.auth')).token")
     assert browser_token != token

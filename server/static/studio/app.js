@@ -103,7 +103,23 @@ async function openProject(sessionId) {
   $("messages").replaceChildren();
   $("uploads").replaceChildren();
   hideResult();
-  await loadState();
+  await Promise.all([loadState(), loadConversation()]);
+}
+
+// The chat so far (a project opened again, or from a claim link): messages with their tool chips.
+async function loadConversation() {
+  const sessionId = state.sessionId;
+  const { messages } = await api.get(`/api/tasks/me/nemo_agent/${sessionId}/conversation`);
+  if (sessionId !== state.sessionId) return;
+  for (const message of messages) {
+    const shown = bubble(message.role === "user" ? "user" : "model", message.text);
+    if (message.role === "error") shown.item.classList.add("bad");
+    for (const name of message.tools) {
+      const chip = el("span", "chip done", toolName(name));
+      chip.title = name;
+      shown.item.insertBefore(chip, shown.body);
+    }
+  }
 }
 
 // ---- state: library, timeline, preview ---------------------------------------------------------
