@@ -146,6 +146,14 @@ def test_drop_photos_make_a_slideshow_edit_scrub_export_and_play(
         page.wait_for_selector("#timeline .tl-seg-text", timeout=STEP_TIMEOUT_MS)
     assert page.text_content("#timeline-meta") != before
     assert "Summer" in page.text_content("#timeline .tl-text")
+    with step("undo and redo", times):
+        page.get_by_role("button", name="Undo", exact=True).click()
+        page.wait_for_selector("#working", state="hidden", timeout=STEP_TIMEOUT_MS)
+        page.wait_for_function(
+            "() => !document.querySelector('#timeline .tl-seg-text')", timeout=STEP_TIMEOUT_MS
+        )
+        send_chat(page, "redo")
+        page.wait_for_selector("#timeline .tl-seg-text", timeout=STEP_TIMEOUT_MS)
 
     with step("scrub the preview", times):
         page.focus("#scrub")

@@ -427,6 +427,18 @@ async function followRender(status, kind) {
   state.job = id;
   $("job").hidden = false;
   $("result").hidden = true;
+  const cancel = $("job-cancel");
+  cancel.hidden = false;
+  cancel.onclick = () => api.post(`/api/render/proxy/lambda/${encodeURIComponent(id)}/cancel`).catch(showError);
+  try {
+    return await pollRender(status, kind);
+  } finally {
+    cancel.hidden = true;
+  }
+}
+
+async function pollRender(status, kind) {
+  const id = status.id;
   for (let current = status; state.job === id; ) {
     const pct = current.progress || 0;
     const label = current.status === "pending" ? t("queued") : t(kind, { pct, phase: t(`phase_${current.phase || "queued"}`) });
@@ -435,7 +447,8 @@ async function followRender(status, kind) {
     $("job-eta").textContent = current.eta_seconds ? t("eta", { s: Math.ceil(current.eta_seconds) }) : "";
     if (current.status === "completed") return current;
     if (current.status === "failed" || current.status === "cancelled") {
-      throw new api.ApiError(400, current.error?.message || current.status);
+      // a cancelled render reads failed with error.code "cancelled" (README, contract choices)
+      throw new api.ApiError(-1, current.error?.message || current.status);
     }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     current = await api.get(`/api/render/proxy/lambda/${encodeURIComponent(id)}`);
