@@ -65,7 +65,7 @@ def make_celery(broker_url: str, *, execute: Execute | None = None) -> Celery:
         worker_send_task_events=False,
     )  # fmt: skip
 
-    @app.task(name=TASK_NAME, shared=False, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+    @app.task(name=TASK_NAME, shared=False, acks_late=True, reject_on_worker_lost=True, ignore_result=True)  # type: ignore[untyped-decorator]
     def render_job(job_id: int) -> str:
         if execute is None:
             raise RuntimeError("this Celery app only enqueues; run `python -m render_jobs --celery`")

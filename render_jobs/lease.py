@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, or_, update
+from sqlalchemy import case, func, or_, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -26,6 +26,14 @@ from render_jobs.table import RenderJob
 
 class DuplicateRenderId(Exception):
     """The user already has a render with this id."""
+
+
+class TooManyActive(Exception):
+    """The user already has `max_active` renders queued or running."""
+
+    def __init__(self, active: int) -> None:
+        super().__init__(f"{active} renders queued or running")
+        self.active = active
 
 
 @dataclass(frozen=True)
@@ -64,11 +72,16 @@ def create(
     sources: dict[str, str],
     output: dict[str, Any],
     max_attempts: int = 3,
+    max_lost_leases: int = 10,
+    max_active: int | None = None,
     attribution: tuple[str | None, str | None, str | None] = (None, None, None),
     base_url: str | None = None,
     now: float | None = None,
 ) -> RenderJob:
-    """Insert a pending job; DuplicateRenderId when the user already used `render_id`."""
+    """Insert a pending job; DuplicateRenderId when the user already used `render_id`, TooManyActive
+    when `max_active` is given and the user has that many jobs pending or processing already (counted
+    and inserted in one transaction: BEGIN IMMEDIATE on SQLite, a per-user advisory lock on
+    PostgreSQL, so racing submits cannot all slip under the limit)."""
     job = RenderJob(
         render_id=render_id,
         user_id=user_id,
@@ -77,6 +90,7 @@ def create(
         sources_json=json.dumps(sources, separators=(",", ":")),
         output_json=json.dumps(output, separators=(",", ":")),
         max_attempts=max_attempts,
+        max_lost_leases=max_lost_leases,
         attribution_source=attribution[0],
         attribution_version=attribution[1],
         attribution_platform=attribution[2],
@@ -85,12 +99,28 @@ def create(
     )
     try:
         with Session(engine, expire_on_commit=False) as db:
+            if max_active is not None:
+                _check_active(db, user_id, max_active)
             db.add(job)
             db.commit()
             db.refresh(job)
     except IntegrityError as exc:
         raise DuplicateRenderId(render_id) from exc
     return job
+
+
+def _check_active(db: Session, user_id: str, max_active: int) -> None:
+    if db.get_bind().dialect.name == "postgresql":
+        db.connection().execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": "renders:" + user_id}
+        )
+    active = db.exec(
+        select(func.count())
+        .select_from(RenderJob)
+        .where(RenderJob.user_id == user_id, col(RenderJob.status).in_(("pending", "processing")))
+    ).one()
+    if active >= max_active:
+        raise TooManyActive(int(active))
 
 
 def get(engine: Engine, job_id: int) -> RenderJob | None:
@@ -136,7 +166,9 @@ def claim_next(
 
     The claim is one conditional UPDATE on (id, fencing token seen, still claimable); the row count
     says who won, so two workers racing for one job cannot both get it. Jobs out of attempts are
-    marked failed here instead of being run again, so a job that always kills its worker ends.
+    marked failed here instead of being run again, so a job that always kills its worker ends:
+    `max_attempts` bounds the render's own failures, `max_lost_leases` the workers that vanished
+    under it (a job whose render takes its whole worker down ends there).
     """
     for _ in range(50):  # each pass either wins, or retires/loses one candidate
         t = _now(now)
@@ -155,19 +187,37 @@ def claim_next(
                  "error_code": "cancelled", "error_message": "cancelled by the user", "completed_at": t},
             )  # fmt: skip
             continue
-        if job.attempts >= job.max_attempts:
+        # Claimable while `processing` means its lease lapsed: the worker running it vanished
+        # (killed, its machine gone). That run is not the render's fault: it is taken back off
+        # `attempts` and counted in `lost_leases` instead, each with its own bound.
+        lost = job.status == "processing"
+        attempts = job.attempts - 1 if lost and job.attempts > 0 else job.attempts
+        lost_leases = job.lost_leases + (1 if lost else 0)
+        give_up = None
+        if attempts >= job.max_attempts:
             last = job.error_message or "the render process stopped without finishing"
+            give_up = (
+                job.error_code or "attempts_exhausted",
+                f"gave up after {attempts} attempts; last: {last}",
+            )
+        elif lost_leases > job.max_lost_leases:
+            give_up = (
+                "workers_lost",
+                f"gave up after the worker rendering it stopped {job.lost_leases + 1} times without "
+                "finishing (its process or machine died); try again later",
+            )
+        if give_up is not None:
             _conditional(
                 engine, job.id, seen, _claimable(t),
                 {"status": "failed", "lease_owner": None, "lease_expires_at": None, "eta_seconds": None,
-                 "error_code": job.error_code or "attempts_exhausted",
-                 "error_message": f"gave up after {job.attempts} attempts; last: {last}", "completed_at": t},
+                 "attempts": attempts, "lost_leases": lost_leases,
+                 "error_code": give_up[0][:64], "error_message": give_up[1], "completed_at": t},
             )  # fmt: skip
             continue
         won = _conditional(
             engine, job.id, seen, _claimable(t),
             {"status": "processing", "lease_owner": worker_id, "lease_expires_at": t + lease_s,
-             "fencing_token": seen + 1, "attempts": job.attempts + 1,
+             "fencing_token": seen + 1, "attempts": attempts + 1, "lost_leases": lost_leases,
              "started_at": job.started_at if job.started_at is not None else t},
         )  # fmt: skip
         if won:
@@ -275,12 +325,20 @@ def request_cancel(engine: Engine, job_id: int, now: float | None = None) -> Ren
     return get(engine, job_id)
 
 
-def mark_announced(engine: Engine, job_id: int) -> bool:
-    """True exactly once per completed job: the caller then records it in the session."""
-    stmt = (
+def _announce_stmt(job_id: int) -> Any:
+    return (
         update(RenderJob)
         .where(RenderJob.id == job_id, RenderJob.status == "completed", RenderJob.announced == False)  # type: ignore[arg-type]  # noqa: E712
         .values(announced=True)
     )
+
+
+def mark_announced(engine: Engine, job_id: int) -> bool:
+    """True exactly once per completed job: the caller then records it in the session."""
     with engine.begin() as conn:
-        return conn.execute(stmt).rowcount == 1
+        return conn.execute(_announce_stmt(job_id)).rowcount == 1
+
+
+def mark_announced_in(db: Session, job_id: int) -> bool:
+    """mark_announced inside the caller's transaction, so the flag commits with what it records."""
+    return db.connection().execute(_announce_stmt(job_id)).rowcount == 1

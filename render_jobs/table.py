@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Literal
 
-from sqlalchemy import Column, Float, Text, UniqueConstraint
+from sqlalchemy import Column, Float, Integer, Text, UniqueConstraint
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, SQLModel
 
@@ -36,8 +36,14 @@ class RenderJob(SQLModel, table=True):
     # an absolute path, or `builtin:<name>` (made by the worker with renderer.music.synth).
     sources_json: str = Field(sa_column=Column(Text, nullable=False))
     output_json: str = Field(sa_column=Column(Text, nullable=False))
+    # Two budgets (migration 0002): `attempts` counts runs that ended by the render's own doing (an
+    # error, a crashed child) and is bounded by `max_attempts`; `lost_leases` counts runs whose
+    # worker vanished (its lease lapsed: the process or machine died), which are not the job's
+    # fault, bounded separately and more loosely by `max_lost_leases`.
     attempts: int = 0
     max_attempts: int = 3
+    lost_leases: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    max_lost_leases: int = Field(default=10, sa_column=Column(Integer, nullable=False, server_default="10"))
     lease_owner: str | None = Field(default=None, max_length=128)
     lease_expires_at: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
     fencing_token: int = 0

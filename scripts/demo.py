@@ -104,7 +104,7 @@ def make_sample_song(path: Path, seconds: float = 30.0) -> Path:
     """The client's "background music": 30 s of the renderer's own "upbeat" arrangement (drums,
     bass, chords; a beat to cut to), faded out over the last 2 s, as a 48 kHz WAV. Its envelopes
     are smooth: no click on the beats, as a gated test tone had."""
-    from renderer.music import SAMPLE_RATE, synthesise
+    from renderer.music.synth import SAMPLE_RATE, synthesise
 
     samples = synthesise("upbeat")[:, : round(seconds * SAMPLE_RATE)].copy()
     fade = round(2.0 * SAMPLE_RATE)

@@ -37,6 +37,7 @@ def create_app(
     start_workers: bool = True,
 ) -> FastAPI:
     """The whole server. `planner` and `engine` are for tests and embedders; None builds the defaults."""
+    from server.gateway import ROUTERS as GATEWAY_ROUTERS
     from server.renders.service import RenderService
     from server.routes import ROUTERS
     from server.storage import Storage
@@ -54,7 +55,9 @@ def create_app(
     ctx = AppContext(
         settings=settings,
         engine=engine,
-        secret=load_secret(settings.secret_key, settings.data_dir),
+        secret=load_secret(
+            settings.secret_key.get_secret_value() if settings.secret_key else None, settings.data_dir
+        ),
         planner=planner if planner is not None else _default_planner(settings),
     )
     if fake:
@@ -106,7 +109,7 @@ def create_app(
     app.state.ctx = ctx
     redact_access_log()
     install_handlers(app)
-    for router in ROUTERS:
+    for router in (*ROUTERS, *GATEWAY_ROUTERS):  # the skills' routes, then the official CLI's
         app.include_router(router)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     if fake:  # /_fake routes and the fault/journal middleware, inside the observer and prefix ones
@@ -130,6 +133,10 @@ def _default_planner(settings: Settings) -> Any:
         from agent.llm_planner import LLMPlanner
 
         return LLMPlanner(
-            llm.base_url, llm.model, llm.api_key, timeout_seconds=llm.timeout_seconds, fallback=RulePlanner()
+            llm.base_url,
+            llm.model,
+            llm.api_key.get_secret_value() if llm.api_key else None,
+            timeout_seconds=llm.timeout_seconds,
+            fallback=RulePlanner(),
         )
     return RulePlanner()

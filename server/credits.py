@@ -14,7 +14,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
@@ -80,7 +80,7 @@ def _close(engine: Engine, hold_id: str, status: str) -> bool:
         ).one()
         conn.execute(
             update(User)
-            .where(User.id == row.user_id)  # type: ignore[arg-type]
+            .where(User.id == row.user_id)
             .values(
                 credits_frozen=User.credits_frozen - row.amount,
                 credits_available=User.credits_available + row.amount * back_to_available,
@@ -108,6 +108,40 @@ def balance(engine: Engine, user_id: str) -> Balance:
     return Balance(available=available, frozen=frozen, total=available + frozen)
 
 
+def spent(engine: Engine, user_id: str) -> int:
+    """Credits the user has spent: the sum of their settled holds (refunded ones cost nothing)."""
+    with read_session(engine) as db:
+        total = db.scalar(
+            select(func.coalesce(func.sum(CreditHold.amount), 0)).where(
+                CreditHold.user_id == user_id,  # type: ignore[arg-type]
+                CreditHold.status == SETTLED,  # type: ignore[arg-type]
+            )
+        )
+    return int(total or 0)
+
+
+def settled_holds(
+    engine: Engine, user_id: str, *, since: datetime | None, until: datetime | None, offset: int, limit: int
+) -> tuple[list[CreditHold], int]:
+    """A page of the user's settled holds (what they spent, turn by turn), newest first, and how
+    many there are between `since` (inclusive) and `until` (exclusive)."""
+    conditions = [col(CreditHold.user_id) == user_id, col(CreditHold.status) == SETTLED]
+    if since is not None:
+        conditions.append(col(CreditHold.created_at) >= since)
+    if until is not None:
+        conditions.append(col(CreditHold.created_at) < until)
+    with read_session(engine) as db:
+        total = db.scalar(select(func.count()).select_from(CreditHold).where(*conditions))
+        rows = db.scalars(
+            select(CreditHold)
+            .where(*conditions)
+            .order_by(col(CreditHold.created_at).desc(), col(CreditHold.id).desc())
+            .offset(offset)
+            .limit(limit)
+        ).all()
+    return list(rows), int(total or 0)
+
+
 def refund_stale(engine: Engine, older_than: timedelta, now: datetime | None = None) -> int:
     """Refund holds left open by turns that died with their process (startup). Returns the count.
 
@@ -120,7 +154,7 @@ def refund_stale(engine: Engine, older_than: timedelta, now: datetime | None = N
             db.connection().scalars(
                 select(col(CreditHold.id)).where(
                     CreditHold.status == HELD,  # type: ignore[arg-type]
-                    CreditHold.created_at < cutoff,  # type: ignore[arg-type,operator]
+                    CreditHold.created_at < cutoff,  # type: ignore[arg-type]
                 )
             )
         )

@@ -42,6 +42,12 @@ DbDep = Annotated[Session, Depends(get_db)]
 
 
 async def current_user(ctx: CtxDep, authorization: Annotated[str | None, Header()] = None) -> User:
+    return await user_of(ctx, authorization)
+
+
+async def user_of(ctx: AppContext, authorization: str | None) -> User:
+    """The caller behind `Authorization: Bearer <token>` (1001 otherwise), counted by the per-token
+    rate limit. Shared by the HTTP routes and the gateway's WebSocket, whose token rides in the URL."""
     # async on purpose: a cached token costs no thread hop and no query (see TokenCache).
     digest = hash_token(ctx.secret, parse_bearer(authorization))
     now = ctx.clock.now()

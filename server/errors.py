@@ -1,6 +1,36 @@
 """The error table of api-contract.md, the one error type, the envelope and the one handler.
 
 A test keeps `ErrorCode`, the contract's table and `openapi.yaml` identical.
+
+The exception map: every exception type of ours, who raises it, and where it stops. Only `ApiError`
+reaches a client; every other one is caught at the boundary named here and becomes an ApiError, a
+job row, an event or a log line.
+
+    Exception                                   the one handler here: 500 INTERNAL, logged
+    +-- ApiError (server/errors.py)             any request refusal -> the envelope, `code`, status
+    +-- FetchError (server/fetch_url.py)        the URL guard refused or failed -> ApiError
+    |                                           URL_REFUSED / FILE_TOO_LARGE (routes/uploads.py,
+    |                                           renders/sources.py)
+    +-- LeaseLost (server/turn_lock.py)         another process took a session's turn -> the turn
+    |                                           stops quietly (turns.py); its reader hears of it
+    +-- DroppedConnection (server/fake/)        fake mode only: drop the stream on purpose
+    +-- ValueError
+    |   +-- StorageError (server/storage.py)    a storage key that leaves the root -> 404 (routes/media.py)
+    +-- ToolError (agent/tools.py)              a tool refused its arguments -> back to the planner
+    |                                           as the function response (runner.py); never raised out
+    +-- Question (agent/rule_edits.py)          the rule planner needs an answer -> a reply text
+    +-- LLMUnavailable (agent/llm_planner.py)   the endpoint failed after retries -> the fallback
+    |                                           planner takes the turn (or, mid-turn, a note says so)
+    +-- MediaError (renderer/media/sniff.py)    not media we accept -> UNSUPPORTED_FILE_TYPE /
+    |                                           FILE_TOO_LARGE (uploads.py); RenderError in decoders
+    +-- RenderError (renderer/errors.py)        a render that cannot succeed -> Failed(code, message)
+    |                                           from the child (render_jobs/child.py) -> the job row
+    |                                           `failed` with that code; anything else in the child
+    |                                           is Crashed -> retried, then failed
+    +-- DuplicateRenderId (render_jobs/lease.py) -> ApiError DUPLICATE_RENDER (renders/submission.py)
+
+After an SSE stream has started no handler can run: the chat route catches at the generator and
+sends the final `author: system` error event (api-contract.md).
 """
 
 from __future__ import annotations

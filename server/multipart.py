@@ -23,7 +23,8 @@ from server.errors import ApiError, ErrorCode
 
 FILE_FIELDS = ("files", "file")
 HEAD_BYTES = 4096
-_FIELD_LIMIT = 64 * 1024  # non-file fields are ignored, but never buffered beyond this
+_FIELD_LIMIT = 64 * 1024  # a plain (non-file) field is kept as text up to this, then refused
+_FIELDS_KEPT_LIMIT = 64 * 1024  # all plain fields kept together: many small ones cannot pile up
 
 
 @dataclass
@@ -97,6 +98,11 @@ class MultipartReceiver:
         self.file_limit = file_limit
         self.max_files = max_files
         self.files: list[ReceivedFile] = []
+        # Plain fields by name (the gateway's upload names its session in one), last value wins.
+        self.fields: dict[str, str] = {}
+        self._plain_name: str | None = None
+        self._plain = bytearray()
+        self._fields_kept_bytes = 0
         self._headers: dict[bytes, bytes] = {}
         self._field = b""
         self._value = b""
@@ -126,6 +132,8 @@ class MultipartReceiver:
         self._headers = {}
         self._current = None
         self._field_bytes = 0
+        self._plain_name = None
+        self._plain = bytearray()
 
     def _header_field(self, data: bytes, start: int, end: int) -> None:
         self._field += data[start:end]
@@ -139,8 +147,11 @@ class MultipartReceiver:
 
     def _headers_finished(self) -> None:
         name, filename = _disposition(self._headers.get(b"content-disposition", b""))
-        if filename is None or name not in FILE_FIELDS:
-            return  # a plain field, or a file under a name we do not read: drained, not kept
+        if filename is None:
+            self._plain_name = name  # a plain field: kept as text (bounded by _FIELD_LIMIT)
+            return
+        if name not in FILE_FIELDS:
+            return  # a file under a name we do not read: drained, not kept
         if len(self.files) >= self.max_files:
             raise ApiError(ErrorCode.BAD_REQUEST, f"at most {self.max_files} files per upload")
         received = ReceivedFile(field_name=name, filename=filename, path=self._new_path())
@@ -154,6 +165,11 @@ class MultipartReceiver:
             self._field_bytes += end - start
             if self._field_bytes > _FIELD_LIMIT:
                 raise ApiError(ErrorCode.BAD_REQUEST, "a form field is too long")
+            if self._plain_name is not None:
+                self._plain += data[start:end]
+                self._fields_kept_bytes += end - start
+                if self._fields_kept_bytes > _FIELDS_KEPT_LIMIT:
+                    raise ApiError(ErrorCode.BAD_REQUEST, "too many form fields")
             return
         chunk = data[start:end]
         current.size += len(chunk)
@@ -170,6 +186,9 @@ class MultipartReceiver:
         current._fh.write(chunk)
 
     def _part_end(self) -> None:
+        if self._plain_name is not None:
+            self.fields[self._plain_name] = self._plain.decode("utf-8", "replace")
+            self._plain_name = None
         current = self._current
         if current is not None and current._fh is not None and not current.too_large:
             current._fh.close()

@@ -16,6 +16,9 @@ from server.metrics import ATTRIBUTION_HEADERS, Metrics
 
 log = logging.getLogger("nemo.access")
 UVICORN_ACCESS = "uvicorn.access"
+# uvicorn's other logger, where it writes `WebSocket /ws/chat?token=nmv_usr_... [accepted]`: the
+# official CLI puts its key in the chat socket's URL (its choice, not ours).
+UVICORN_SERVER = "uvicorn.error"
 
 
 class QueryStringRedactor(logging.Filter):
@@ -33,11 +36,28 @@ class QueryStringRedactor(logging.Filter):
         return True
 
 
+class SocketPathRedactor(logging.Filter):
+    """On uvicorn's server log: the paths of its WebSocket lines (`'%s - "WebSocket %s" ...'`,
+    arguments (client, path with query)) without their query string."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(record.msg, str) and "WebSocket" in record.msg and isinstance(args, tuple):
+            record.args = tuple(
+                a.split("?", 1)[0] + "?[redacted]"
+                if isinstance(a, str) and a.startswith("/") and "?" in a
+                else a
+                for a in args
+            )
+        return True
+
+
 def redact_access_log() -> None:
-    """Install the redactor on uvicorn's access logger once per process (every app calls it)."""
-    logger = logging.getLogger(UVICORN_ACCESS)
-    if not any(isinstance(f, QueryStringRedactor) for f in logger.filters):
-        logger.addFilter(QueryStringRedactor())
+    """Install the redactors on uvicorn's loggers once per process (every app calls it)."""
+    for name, kind in ((UVICORN_ACCESS, QueryStringRedactor), (UVICORN_SERVER, SocketPathRedactor)):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, kind) for f in logger.filters):
+            logger.addFilter(kind())
 
 
 class RequestObserver:

@@ -124,3 +124,13 @@ def test_the_walkthrough_runs_against_a_live_server(tmp_path: Path) -> None:
     assert (streams["video"]["width"], streams["video"]["height"]) == (1080, 1920)
     assert streams["audio"]["codec_name"] == "aac"
     shutil.rmtree(video.parent, ignore_errors=True)
+
+
+def test_operators_learn_to_point_the_skills_claim_links_here() -> None:
+    # The contract: the official skill builds its claim link from NEMO_WEB_URL (default: the
+    # cloud), "so a self-hosted deployment documents setting it to its own address".
+    contract = (ROOT / "docs" / "api-contract.md").read_text()
+    assert "NEMO_WEB_URL" in contract
+    readme = README.read_text()
+    section = readme[readme.index("### Pointing a skill at this server") :]
+    assert re.search(r"NEMO_WEB_URL=https?://", section), "say what to set NEMO_WEB_URL to"

@@ -42,7 +42,8 @@ def _onset_envelope(mono: np.ndarray) -> np.ndarray:
     trend = np.convolve(flux, np.ones(width) / width, mode="same")
     env = np.maximum(flux - trend, 0.0)
     peak = float(env.max()) if env.size else 0.0
-    return (env / peak).astype(np.float32) if peak > 0 else env.astype(np.float32)
+    strength: np.ndarray = (env / peak).astype(np.float32) if peak > 0 else env.astype(np.float32)
+    return strength
 
 
 def _tempo(env: np.ndarray) -> tuple[float, float]:

@@ -163,7 +163,7 @@ def _polyphase() -> np.ndarray:
 def true_peak_envelope(block: np.ndarray) -> np.ndarray:
     """Per sample, the largest |value| of any channel at the sample or between it and the next
     (4x oversampled). Edges within PHASE_TAPS/2 samples are less exact: callers keep context."""
-    peak = np.abs(block).max(axis=0).astype(np.float32)
+    peak: np.ndarray = np.abs(block).max(axis=0).astype(np.float32)
     anchor = PHASE_TAPS // 2 - 1  # kernel index of offset d = 0
     for phase in _polyphase()[1:]:
         for channel in block:
@@ -179,11 +179,17 @@ def true_peak(block: np.ndarray) -> float:
 
 def _moving_min(values: np.ndarray, half: int) -> np.ndarray:
     kernel = np.ones((1, 2 * half + 1), np.uint8)
-    return cv2.erode(values[None, :].astype(np.float32), kernel, borderType=cv2.BORDER_REPLICATE)[0]
+    low: np.ndarray = cv2.erode(values[None, :].astype(np.float32), kernel, borderType=cv2.BORDER_REPLICATE)[
+        0
+    ]
+    return low
 
 
 def _moving_mean(values: np.ndarray, half: int) -> np.ndarray:
-    return cv2.blur(values[None, :].astype(np.float32), (2 * half + 1, 1), borderType=cv2.BORDER_REPLICATE)[0]
+    mean: np.ndarray = cv2.blur(
+        values[None, :].astype(np.float32), (2 * half + 1, 1), borderType=cv2.BORDER_REPLICATE
+    )[0]
+    return mean
 
 
 class PeakLimiter:

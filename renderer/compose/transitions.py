@@ -13,8 +13,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from renderer.compose.ops.protocol import Array, PlaneOps
-from renderer.planes import Planes
+from renderer.compose.ops.protocol import PlaneOps
+from renderer.planes import Array, Planes
 
 TransitionFn = Callable[[Planes, Planes, float, PlaneOps], Planes]
 # int: plane index 0=Y 1=U 2=V
@@ -118,7 +118,8 @@ def _radius_map(shape: tuple[int, int]) -> np.ndarray:
     h, w = shape
     ys, xs = np.ogrid[:h, :w]
     distance = np.sqrt(((xs - (w - 1) / 2) / w) ** 2 * (w / h) ** 2 + ((ys - (h - 1) / 2) / h) ** 2)
-    return (distance / distance.max()).astype(np.float32)
+    ramp: np.ndarray = (distance / distance.max()).astype(np.float32)
+    return ramp
 
 
 def _circle(a: Array, b: Array, p: float, i: int, ops: PlaneOps) -> Array:

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 import av
 import numpy as np
+from av.audio.stream import AudioStream
 from av.container import OutputContainer
 from av.video.stream import VideoStream
 
@@ -126,9 +127,11 @@ class _AacAhead(threading.Thread):
     def __init__(self, sound: Any, audio: AudioSource) -> None:
         super().__init__(name="nemo-aac", daemon=True)
         self.sound, self.audio = sound, audio
-        self.packets: queue.Queue[av.Packet | BaseException | None] = queue.Queue(AAC_AHEAD_PACKETS)
+        self.packets: queue.Queue[av.Packet[AudioStream] | BaseException | None] = queue.Queue(
+            AAC_AHEAD_PACKETS
+        )
         self.stopping = threading.Event()
-        self._next: av.Packet | None = None
+        self._next: av.Packet[AudioStream] | None = None
         self._done = False
 
     def run(self) -> None:
@@ -144,11 +147,11 @@ class _AacAhead(threading.Thread):
             with contextlib.suppress(_Stopped):
                 self._put(exc)
 
-    def _put_all(self, packets: list[av.Packet]) -> None:
+    def _put_all(self, packets: list[av.Packet[AudioStream]]) -> None:
         for packet in packets:
             self._put(packet)
 
-    def _put(self, item: av.Packet | BaseException | None) -> None:
+    def _put(self, item: av.Packet[AudioStream] | BaseException | None) -> None:
         while not self.stopping.is_set():
             try:
                 self.packets.put(item, timeout=0.2)
@@ -157,7 +160,7 @@ class _AacAhead(threading.Thread):
                 continue
         raise _Stopped
 
-    def take_until(self, sample: int | None) -> Iterator[av.Packet]:
+    def take_until(self, sample: int | None) -> Iterator[av.Packet[AudioStream]]:
         """Packets starting before `sample` (all when None), in order; waits for them."""
         while not self._done:
             if self._next is None:
@@ -235,8 +238,8 @@ class Muxer:
             frame = av.VideoFrame.from_numpy_buffer(yuv420p, format="yuv420p")
         else:
             frame = av.VideoFrame.from_ndarray(yuv420p, format="yuv420p")
-        frame.color_range = _TV_RANGE  # type: ignore[assignment]
-        frame.colorspace = _BT709  # type: ignore[assignment]
+        frame.color_range = _TV_RANGE
+        frame.colorspace = _BT709
         frame.pts = self._frames
         self._frames += 1
         self.container.mux(self.video.encode(frame))

@@ -155,7 +155,7 @@ def fit_to(pixels: np.ndarray, target: tuple[int, int]) -> np.ndarray:
 def _eight_bit(image: Image.Image) -> Image.Image:
     if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         values = np.asarray(image, dtype=np.float32)
-        peak = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
+        peak = 65535.0 if image.mode.startswith("I;16") or float(np.max(values)) > 255 else 255.0
         return Image.fromarray(np.clip(values * (255.0 / peak) + 0.5, 0, 255).astype(np.uint8), "L")
     if image.mode == "F":
         values = np.asarray(image, dtype=np.float32)

@@ -24,7 +24,7 @@ from renderer.music.catalogue import CATALOGUE, RECIPES_BY_NAME, SAMPLE_RATE, VE
 
 
 def _hz(midi: float) -> float:
-    return 440.0 * 2.0 ** ((midi - 69) / 12)
+    return float(440.0 * 2.0 ** ((midi - 69) / 12))
 
 
 @lru_cache(maxsize=256)
@@ -62,20 +62,25 @@ def _tone(
             weight = weight * fade
     env = np.minimum(1.0, t / max(attack, 1e-3)) * np.exp(-t / decay)
     release = np.minimum(1.0, (seconds - t) / 0.05)  # no click at the note's end
-    return out * env * release
+    shaped: np.ndarray = out * env * release
+    return shaped
 
 
 def _kick(rng: np.random.Generator, punch: float = 1.0) -> np.ndarray:
     t = _t(0.4)
     freq = 48 + 110 * np.exp(-t * 28 * punch)
     phase = 2 * np.pi * np.cumsum(freq) / SAMPLE_RATE
-    return np.sin(phase) * np.exp(-t * 7) + 0.02 * rng.standard_normal(t.size) * np.exp(-t * 200)
+    kick: np.ndarray = np.sin(phase) * np.exp(-t * 7) + 0.02 * rng.standard_normal(t.size) * np.exp(-t * 200)
+    return kick
 
 
 def _snare(rng: np.random.Generator, tone_hz: float = 190, decay: float = 18) -> np.ndarray:
     t = _t(0.3)
     noise = np.diff(rng.standard_normal(t.size + 1)) * 0.5
-    return 0.7 * noise * np.exp(-t * decay) + 0.5 * np.sin(2 * np.pi * tone_hz * t) * np.exp(-t * 30)
+    snare: np.ndarray = 0.7 * noise * np.exp(-t * decay) + 0.5 * np.sin(2 * np.pi * tone_hz * t) * np.exp(
+        -t * 30
+    )
+    return snare
 
 
 def _hat(rng: np.random.Generator, decay: float = 70, seconds: float = 0.08) -> np.ndarray:
@@ -116,7 +121,8 @@ class _Mix:
         x = self.buf - self.buf.mean(axis=1, keepdims=True)
         rms = float(np.sqrt(np.mean(x**2))) or 1.0
         x = np.tanh(x * (0.2 / rms) * 1.6) / float(np.tanh(1.6))  # soft limit around a common loudness
-        return x * np.float32(0.89 / max(float(np.abs(x).max()), 1e-9))
+        mastered: np.ndarray = x * np.float32(0.89 / max(float(np.abs(x).max()), 1e-9))
+        return mastered
 
 
 # ---- the six arrangements ----

@@ -67,7 +67,7 @@ def render(
 
     def report(progress: int, phase: str = "decode") -> None:
         if on_progress is not None:
-            on_progress(RenderProgress(phase=phase, progress=max(0, min(99, progress))))  # type: ignore[arg-type]
+            on_progress(RenderProgress(phase=phase, progress=max(0, min(99, progress))))
 
     fault = fake.get("fault")
     seconds = float(fake.get("seconds") or 0.0)

@@ -8,6 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import SecretStr
+
 from server.config import Settings
 from server.fake.lifespan import OWNED_MARK
 from server.fake.render import render as fake_render
@@ -29,8 +31,10 @@ def prepare_settings(settings: Settings) -> Settings:
         tmp = Path(tempfile.mkdtemp(prefix="nemo-fake-"))
         (tmp / OWNED_MARK).touch()
         update["data_dir"] = tmp
-    if not settings.secret_key:
-        update["secret_key"] = hashlib.sha256(f"nemo-fake:{settings.fake.seed}".encode()).hexdigest()
+    if not settings.secret_key or not settings.secret_key.get_secret_value():
+        update["secret_key"] = SecretStr(
+            hashlib.sha256(f"nemo-fake:{settings.fake.seed}".encode()).hexdigest()
+        )
     update["render"] = settings.render.model_copy(update={"workers": settings.fake.render_workers})
     return settings.model_copy(update=update)
 

@@ -1,13 +1,65 @@
-"""What a client sees of a render job: the status answer, and the keyed link to the finished MP4."""
+"""What a client sees of a render job: the status answer (`RenderStatus`, the one definition of that
+shape), and the keyed link to the finished MP4.
+
+Python names carry their units (`created_at_ms`, `duration_seconds`); the wire keys stay the
+contract's (`createdAt`, `duration`) through aliases, and FastAPI answers by alias.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
+from typing import Literal
 from urllib.parse import quote
 
-from render_jobs.table import RenderJob
+from pydantic import BaseModel, ConfigDict, Field
+
+from render_jobs.table import JobStatus, RenderJob
+from renderer.schema.output import Phase
+
+# What clients are told: the job's status, except that a started job back in the queue is
+# still `processing` (client_status).
+ClientStatus = JobStatus
+
+
+class RenderOutput(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    url: str
+    size_bytes: int | None = Field(None, alias="size")
+    duration_seconds: float | None = Field(None, alias="duration")
+    width: int | None = None
+    height: int | None = None
+
+
+class RenderFailure(BaseModel):
+    code: str
+    message: str
+
+
+class RenderStatusFields(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str
+    status: ClientStatus
+    progress: int
+    phase: Phase
+    eta_seconds: float | None = None
+    output_url: str | None = Field(None, alias="outputUrl")
+    output: RenderOutput | None = None
+    error: RenderFailure | None = None
+    created_at_ms: int = Field(..., alias="createdAt")
+    completed_at_ms: int | None = Field(None, alias="completedAt")
+
+
+class RenderStatus(RenderStatusFields):
+    """The status answer: the fields flat, `success`, and the same fields again under `data`
+    (clients read it in all three ways)."""
+
+    code: Literal[0] = 0
+    success: Literal[True] = True
+    message: str = "success"
+    data: RenderStatusFields
 
 
 def _ms(seconds: float | None) -> int | None:
@@ -30,7 +82,7 @@ def output_url(base_url: str, secret: bytes, job: RenderJob) -> str:
     return f"{base_url.rstrip('/')}/media/renders/{job.id}-{mac}/{quote(job.render_id, safe='')}.mp4"
 
 
-def client_status(job: RenderJob) -> str:
+def client_status(job: RenderJob) -> ClientStatus:
     """The status clients see, which only moves forward (api-contract.md: pending -> processing ->
     completed | failed). A started job that went back to the queue (its server shut down, or an
     attempt died and is retried) is still `processing` to them: it is under way, not new.
@@ -43,33 +95,39 @@ def client_status(job: RenderJob) -> str:
         return "processing"
     if job.status == "cancelled":
         return "failed"
-    return job.status
+    return job.status  # type: ignore[return-value]  # the row holds a JobStatus (lease.py writes only those)
 
 
-def status_body(job: RenderJob, base_url: str, secret: bytes) -> dict[str, Any]:
-    """The status answer: flat fields, `success`, and the same fields under `data` (three client styles)."""
+def status_answer(job: RenderJob, base_url: str, secret: bytes) -> RenderStatus:
+    """The status answer for `job`, as clients see it."""
     done = job.status == "completed"
     url = output_url(base_url, secret, job) if done else None
-    fields: dict[str, Any] = {
-        "id": job.render_id,
-        "status": client_status(job),
-        "progress": int(job.progress),
-        "phase": job.phase,
-        "eta_seconds": None if job.terminal else job.eta_seconds,
-        "outputUrl": url,
-        "output": (
-            {"url": url, "size": job.size, "duration": job.duration, "width": job.width, "height": job.height}
-            if done
+    fields = RenderStatusFields(
+        id=job.render_id,
+        status=client_status(job),
+        progress=int(job.progress),
+        phase=job.phase,  # the row holds a Phase (the worker writes only those)
+        eta_seconds=None if job.terminal else job.eta_seconds,
+        output_url=url,
+        output=(
+            RenderOutput(
+                url=url,
+                size_bytes=job.size,
+                duration_seconds=job.duration,
+                width=job.width,
+                height=job.height,
+            )
+            if done and url is not None
             else None
         ),
-        "error": (
-            {"code": job.error_code or "failed", "message": job.error_message or "the render failed"}
+        error=(
+            RenderFailure(code=job.error_code or "failed", message=job.error_message or "the render failed")
             if job.status == "failed"
-            else {"code": "cancelled", "message": "the render was cancelled (POST .../cancel)"}
+            else RenderFailure(code="cancelled", message="the render was cancelled (POST .../cancel)")
             if job.status == "cancelled"
             else None
         ),
-        "createdAt": _ms(job.created_at),
-        "completedAt": _ms(job.completed_at),
-    }
-    return {"code": 0, "success": True, "message": "success", **fields, "data": dict(fields)}
+        created_at_ms=int(job.created_at * 1000),
+        completed_at_ms=_ms(job.completed_at),
+    )
+    return RenderStatus(**dict(fields), data=fields)

@@ -139,7 +139,8 @@ class RenderService:
 
     def announce(self, job: RenderJob) -> None:
         """Add the finished render to the session's `generated_media`, exactly once per job."""
-        if job.id is None or not lease.mark_announced(self.ctx.engine, job.id):
+        job_id = job.id
+        if job_id is None or job.announced:
             return
         base = job.base_url or self.ctx.settings.public_url or ""
         finished = datetime.fromtimestamp(job.completed_at or job.created_at, UTC)
@@ -151,7 +152,11 @@ class RenderService:
         )
         try:
             session_store.add_generated_media(
-                self.ctx.engine, job.session_id, item, f"render {job.render_id}"
+                self.ctx.engine,
+                job.session_id,
+                item,
+                f"render {job.render_id}",
+                once=lambda db: lease.mark_announced_in(db, job_id),
             )
         except Exception:  # the render itself is done and downloadable; the state note is a courtesy
             log.exception("could not add render %s to session %s", job.render_id, job.session_id)

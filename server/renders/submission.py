@@ -12,7 +12,8 @@ from database.engine import read_session
 from render_jobs import lease
 from render_jobs.table import RENDER_ID_PATTERN, RenderJob
 from renderer.schema.draft import Draft
-from renderer.schema.output import OutputSpec
+from renderer.schema.output import X264_PRESETS, OutputSpec
+from server.config import RenderSettings
 from server.context import AppContext
 from server.deps import Attribution, owned_session
 from server.errors import ApiError, ErrorCode
@@ -83,6 +84,34 @@ def _segments(track: dict[str, Any]) -> list[dict[str, Any]]:
     return [seg for seg in track.get("sg") or [] if isinstance(seg, dict)]
 
 
+def check_cost(limits: RenderSettings, draft: Draft, output: OutputSpec) -> None:
+    """What one render may cost this server, checked before anything is queued: its length, its
+    number of segments, and encoder settings that multiply encode time (slow presets, low crf)."""
+    seconds = draft.d / 1000
+    if seconds > limits.max_duration_seconds:
+        raise bad_draft(
+            "draft.d",
+            f"{seconds:g} s is longer than this server renders (at most {limits.max_duration_seconds:g} s)",
+        )
+    segments = sum(len(track.sg) for track in draft.t)
+    if segments > limits.max_segments:
+        raise bad_draft("draft.t", f"{segments} segments; this server renders at most {limits.max_segments}")
+    if output.preset is not None and X264_PRESETS.index(output.preset) > X264_PRESETS.index(
+        limits.slowest_preset
+    ):
+        raise ApiError(
+            ErrorCode.BAD_REQUEST,
+            f"invalid output: output.preset {output.preset!r} is slower than this server allows "
+            f"(slowest: {limits.slowest_preset!r})",
+        )
+    if output.crf is not None and output.crf < limits.min_crf:
+        raise ApiError(
+            ErrorCode.BAD_REQUEST,
+            f"invalid output: output.crf {output.crf} is below this server's lowest ({limits.min_crf}); "
+            "higher crf is smaller and faster",
+        )
+
+
 def _duplicate(render_id: str) -> ApiError:
     return ApiError(ErrorCode.DUPLICATE_RENDER, f"duplicate render id {render_id!r}; choose a new id")
 
@@ -117,6 +146,7 @@ def submit(
         raise ApiError(ErrorCode.BAD_REQUEST, "invalid output: " + _first_errors("output", exc)) from None
     if draft.d <= 0 or not any(track.sg for track in draft.t):
         raise bad_draft("draft.d", "the draft is empty; nothing to render")
+    check_cost(settings.render, draft, output)
     sources = resolver.resolve(user, session.id, draft, base_url)
     try:
         job = lease.create(
@@ -128,12 +158,21 @@ def submit(
             sources=sources,
             output=output.model_dump(mode="json", exclude_none=True),
             max_attempts=settings.render.max_attempts,
+            max_lost_leases=settings.render.max_lost_leases,
+            max_active=settings.render.max_active_per_user,
             attribution=(attribution.source, attribution.version, attribution.platform),
             base_url=settings.public_url or base_url,
             now=ctx.clock.time(),
         )
     except lease.DuplicateRenderId:
         raise _duplicate(body.id) from None
+    except lease.TooManyActive as exc:
+        raise ApiError(
+            ErrorCode.RATE_LIMITED,
+            f"you have {exc.active} renders queued or running (at most {settings.render.max_active_per_user} "
+            "at once); wait for one to finish, or cancel one",
+            headers={"Retry-After": "30"},
+        ) from None
     assert job.id is not None
     hand_off(job.id)  # after the commit: the task reads the row
     return job

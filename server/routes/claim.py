@@ -23,6 +23,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel
 from sqlmodel import Session
 
+from agent.state import SessionState
 from database.engine import transaction
 from server import session_store, studio_page
 from server.auth import hash_token, iso_utc, token_for
@@ -211,7 +212,7 @@ def _claimed_session(db: Session, secret: bytes, ct: str) -> ChatSession | None:
     return db.get(ChatSession, row.session_id)
 
 
-def _summary(state: session_store.SessionState) -> str:
+def _summary(state: SessionState) -> str:
     draft = state.draft
     if draft is None or not draft.t:
         return "The timeline is empty."

@@ -40,11 +40,10 @@ from server.deps import (
     public_base_url,
 )
 from server.errors import ApiError, ErrorCode, envelope
-from server.renders.links import status_body
+from server.renders.links import RenderStatus, status_answer
 from server.renders.service import PREVIEW_FLAG
 from server.renders.submission import RenderRequest
 from server.responses import SESSION_ERRORS, Envelope, errors
-from server.routes.renders import RenderStatus
 from server.tables import Media, User
 
 router = APIRouter(tags=["preview"])
@@ -197,7 +196,7 @@ def preview_render(
     caller: CurrentUser,
     attribution: AttributionDep,
     body: PreviewRenderBody | None = None,
-) -> dict[str, Any]:
+) -> RenderStatus:
     sid, draft, version = _session_draft(ctx, caller, user, session_id)
     wanted = body or PreviewRenderBody()
     render = RenderRequest.model_validate(
@@ -210,7 +209,7 @@ def preview_render(
     )
     base = public_base_url(request, ctx)
     job = ctx.renders.submit(caller, render, attribution, base)
-    return status_body(job, base, ctx.secret)
+    return status_answer(job, base, ctx.secret)
 
 
 @router.get(

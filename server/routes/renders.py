@@ -6,53 +6,17 @@ them in all three ways. The download is the bytes themselves (clients `curl -o` 
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
-from pydantic import BaseModel
 
 from server.deps import AttributionDep, CtxDep, CurrentUser, public_base_url
 from server.errors import ErrorCode
-from server.renders.links import status_body
+from server.renders.links import RenderStatus, status_answer
 from server.renders.service import RenderService
 from server.renders.submission import RenderRequest
 from server.responses import errors
 
 router = APIRouter(tags=["renders"])
-
-
-class RenderOutput(BaseModel):
-    url: str
-    size: int | None = None
-    duration: float | None = None
-    width: int | None = None
-    height: int | None = None
-
-
-class RenderFailure(BaseModel):
-    code: str
-    message: str
-
-
-class RenderStatusFields(BaseModel):
-    id: str
-    status: str
-    progress: int
-    phase: str
-    eta_seconds: float | None = None
-    outputUrl: str | None = None
-    output: RenderOutput | None = None
-    error: RenderFailure | None = None
-    createdAt: int
-    completedAt: int | None = None
-
-
-class RenderStatus(RenderStatusFields):
-    code: int = 0
-    success: bool = True
-    message: str = "success"
-    data: RenderStatusFields
 
 
 def _service(ctx: CtxDep) -> RenderService:
@@ -65,6 +29,7 @@ _SUBMIT_ERRORS = errors(
     ErrorCode.EXPORT_BLOCKED,
     ErrorCode.URL_REFUSED,
     ErrorCode.DUPLICATE_RENDER,
+    ErrorCode.RATE_LIMITED,
 )
 _READ_ERRORS = errors(ErrorCode.TOKEN_INVALID, ErrorCode.RENDER_NOT_FOUND)
 
@@ -77,10 +42,10 @@ _READ_ERRORS = errors(ErrorCode.TOKEN_INVALID, ErrorCode.RENDER_NOT_FOUND)
 )
 def submit_render(
     body: RenderRequest, request: Request, ctx: CtxDep, user: CurrentUser, attribution: AttributionDep
-) -> dict[str, Any]:
+) -> RenderStatus:
     base = public_base_url(request, ctx)
     job = _service(ctx).submit(user, body, attribution, base)
-    return status_body(job, base, ctx.secret)
+    return status_answer(job, base, ctx.secret)
 
 
 # Legacy paths: the same handler registered again, under the name it had (the OpenAPI stays the same).
@@ -99,8 +64,8 @@ router.post(
     responses=_READ_ERRORS,
     summary="A render's status: pending, processing, completed or failed (a cancelled one: failed)",
 )
-def render_status(render_id: str, request: Request, ctx: CtxDep, user: CurrentUser) -> dict[str, Any]:
-    return status_body(_service(ctx).status(user, render_id), public_base_url(request, ctx), ctx.secret)
+def render_status(render_id: str, request: Request, ctx: CtxDep, user: CurrentUser) -> RenderStatus:
+    return status_answer(_service(ctx).status(user, render_id), public_base_url(request, ctx), ctx.secret)
 
 
 @router.post(
@@ -109,8 +74,8 @@ def render_status(render_id: str, request: Request, ctx: CtxDep, user: CurrentUs
     responses=_READ_ERRORS,
     summary="Cancel a render; a running one stops within seconds",
 )
-def cancel_render(render_id: str, request: Request, ctx: CtxDep, user: CurrentUser) -> dict[str, Any]:
-    return status_body(_service(ctx).cancel(user, render_id), public_base_url(request, ctx), ctx.secret)
+def cancel_render(render_id: str, request: Request, ctx: CtxDep, user: CurrentUser) -> RenderStatus:
+    return status_answer(_service(ctx).cancel(user, render_id), public_base_url(request, ctx), ctx.secret)
 
 
 @router.get(

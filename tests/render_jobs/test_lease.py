@@ -84,7 +84,8 @@ def test_expired_lease_is_reclaimed_and_the_stale_worker_is_fenced_off(engine: E
     assert first is not None
     second = lease.claim_next(engine, "w2", 2, now=T0 + 3)
     assert second is not None and second.token > first.token
-    assert second.job.attempts == 2
+    # The first holder vanished (its lease lapsed): not a run of its own failing (see claim_next).
+    assert (second.job.attempts, second.job.lost_leases) == (1, 1)
 
     outcome = lease.Outcome(output_key="renders/1.mp4", size=10, duration=1.0, width=16, height=16)
     assert not lease.heartbeat(engine, first.job.id or 0, first.token, lease_s=2, progress=90)
@@ -132,15 +133,19 @@ def test_crashing_job_stops_after_max_attempts_with_a_message(engine: Engine) ->
 
 
 def test_job_whose_worker_keeps_dying_fails_instead_of_looping(engine: Engine) -> None:
-    job = _new(engine, max_attempts=2)
+    job = lease.create(
+        engine, render_id="doomed", user_id="anon_a", session_id="1", draft={"d": 1000, "t": []},
+        sources={}, output={}, max_attempts=2, max_lost_leases=3, now=T0,
+    )  # fmt: skip
     now = T0
-    for _ in range(2):  # each worker claims and then vanishes: only the lease lapses
+    for _ in range(4):  # each worker claims and then vanishes: only the lease lapses
         assert lease.claim_next(engine, "doomed", 1, now=now) is not None
         now += 2
     assert lease.claim_next(engine, "w", 1, now=now) is None
     row = lease.get(engine, job.id or 0)
-    assert row is not None and row.status == "failed"
-    assert "gave up after 2 attempts" in (row.error_message or "")
+    assert row is not None and (row.status, row.error_code) == ("failed", "workers_lost")
+    assert "stopped 4 times" in (row.error_message or "")
+    assert (row.attempts, row.lost_leases) == (0, 4)  # none of its 2 attempts went on vanished runs
 
 
 def test_release_gives_the_job_back_without_spending_an_attempt(engine: Engine) -> None:

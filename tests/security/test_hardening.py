@@ -6,11 +6,18 @@ tests/security/test_fault_loops.py (`make soak` runs them at full count).
 | finding                                             | test                                                        |
 |-----------------------------------------------------|-------------------------------------------------------------|
 | 1. account takeover by X-Client-Id                  | test_a_client_id_sent_from_elsewhere_never_gets_the_owners_token, |
-|                                                     | test_the_owner_keeps_its_token_from_a_new_address_by_presenting_it |
+|                                                     | test_the_owner_keeps_its_token_from_a_new_address_by_presenting_it, |
+|                                                     | test_behind_a_listed_proxy_client_ids_belong_to_the_forwarded_caller |
 | 2. credit holds only refunded at the next start     | test_a_hold_left_by_a_killed_server_is_refunded_once_by_another_one_running, |
 |    (and frozen by a full disk mid-turn)             | test_a_full_disk_is_said_so_to_uploads_and_ends_a_turn_with_a_system_event |
+| 3. server deaths use up a render's attempts         | test_server_deaths_during_a_render_do_not_use_up_its_attempts, |
+|                                                     | render_jobs/test_lease::test_job_whose_worker_keeps_dying_fails_instead_of_looping |
 | 4. temp files of uploads cut off by a crash         | test_temp_files_of_an_upload_cut_off_by_kill_9_are_cleared  |
 | 4. stalled upload bodies held forever               | test_a_stalled_upload_body_is_cut_and_its_temp_file_removed |
+| 5. JSON bodies without a size cap                   | test_an_oversized_json_body_is_refused_before_it_is_sent,   |
+|                                                     | test_a_chunked_json_body_is_cut_at_the_limit                |
+| 5. 3-hour renders, placebo, crf 0                   | test_render_length_segments_and_encoder_settings_are_bounded_before_queueing |
+| 5. unlimited renders per user                       | test_renders_queued_or_running_per_user_are_limited         |
 | 6. claim tokens in the access log                  | test_claim_tokens_never_reach_the_access_log                |
 | 6. cdn_url a bare content hash                      | test_a_cdn_url_is_keyed_with_the_server_secret              |
 | 6. the Host header picks the host of links          | test_the_host_header_does_not_choose_the_host_of_links      |
@@ -39,7 +46,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -603,3 +610,183 @@ def test_a_stalled_upload_body_is_cut_and_its_temp_file_removed(
     body = json.loads(rest.split(b"\r\n\r\n", 1)[1])
     assert body["code"] == 400 and "stalled" in body["message"]
     assert _tmp_files(settings.data_dir) == []
+
+
+# ------------------------------------------------------------------ 3. a vanished worker is not the render's failure
+
+
+class _OneAttemptServer(ServerProcess):
+    def settings_env(self) -> dict[str, str]:
+        return {
+            **super().settings_env(),
+            "NEMO_RATE_LIMIT_PER_TOKEN": "",
+            "NEMO_RENDER__LEASE_SECONDS": "1",
+            "NEMO_RENDER__MAX_ATTEMPTS": "1",  # one failure of its own ends it; deaths of the server do not
+        }
+
+
+def test_server_deaths_during_a_render_do_not_use_up_its_attempts(tmp_path: Path) -> None:
+    server = _OneAttemptServer.in_tmp(tmp_path)
+    ms = 8000
+    draft = {
+        "d": ms,
+        "m": {"width": 160, "height": 284, "fps": 30},
+        "t": [
+            {
+                "id": "a",
+                "tt": 1,
+                "sg": [{"id": "m", "src": "builtin:lofi", "st": 0, "d": ms, "m": {"loop": True}}],
+            },
+            {"id": "x", "tt": 7, "sg": [{"id": "t", "st": 0, "d": ms, "m": {"text": "Still here"}}]},
+        ],
+    }
+    try:
+        server.start()
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            token = get_anon_token(client, "deaths")
+            sid = create_session(client, token)
+            body = {"id": "survivor", "sessionId": sid, "draft": draft, "output": {"quality": "low"}}
+            assert (
+                client.post("/api/render/proxy/lambda", json=body, headers=bearer(token)).status_code == 200
+            )
+        for _ in range(2):  # the server dies twice while the render runs
+            deadline = time.monotonic() + 120
+            while True:
+                status = httpx.get(
+                    f"{server.url}/api/render/proxy/lambda/survivor", headers=bearer(token)
+                ).json()
+                if status["status"] == "processing" and status["progress"] > 0:
+                    break
+                assert status["status"] in ("pending", "processing"), status
+                assert time.monotonic() < deadline, status
+                time.sleep(0.1)
+            server.kill9()
+            server.start()
+        deadline = time.monotonic() + 300
+        while (
+            status := httpx.get(
+                f"{server.url}/api/render/proxy/lambda/survivor", headers=bearer(token)
+            ).json()
+        )["status"] not in ("completed", "failed", "cancelled"):
+            assert time.monotonic() < deadline, status
+            time.sleep(0.2)
+        assert status["status"] == "completed", status
+    finally:
+        server.stop()
+
+
+# ------------------------------------------------------------------ 5. bounded work
+
+
+def test_an_oversized_json_body_is_refused_before_it_is_sent(client: httpx.Client) -> None:
+    host, port = str(client.base_url).removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=60) as conn:
+        conn.sendall(
+            f"POST /api/render/proxy/lambda HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {85 * 1024 * 1024}\r\n\r\n".encode()
+            + b'{"id": "big", "draft": {"d": 1000, "t": ['
+        )
+        # Not a byte more is sent: the answer must come without the body.
+        head = conn.recv(65536)
+    assert head.startswith(b"HTTP/1.1 413 "), head[:300]
+    body = json.loads(head.split(b"\r\n\r\n", 1)[1])
+    assert body["code"] == 400 and "JSON body too large" in body["message"]
+
+
+def test_a_chunked_json_body_is_cut_at_the_limit(
+    make_settings: Callable[..., Settings],
+    make_app: Callable[..., Any],
+    make_client: Callable[[Any], httpx.Client],
+) -> None:
+    http = make_client(make_app(make_settings(max_json_mb=1)))
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"id": "big", "sessionId": "1", "draft": {"d": 1000, "t": [' + b" " * 65536
+        for _ in range(200):  # 12.5 MB more, never all sent
+            yield b" " * 65536
+
+    answer = http.post(
+        "/api/render/proxy/lambda", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code == 413 and "JSON body too large (limit 1 MB" in answer.json()["message"]
+
+
+def _render(http: httpx.Client, token: str, sid: str, render_id: str, **changes: Any) -> httpx.Response:
+    draft = {
+        "d": 2000,
+        "m": {"width": 64, "height": 112, "fps": 5},
+        "t": [{"id": "x", "tt": 7, "sg": [{"id": "t", "st": 0, "d": 2000, "m": {"text": "hi"}}]}],
+    }
+    body: dict[str, Any] = {"id": render_id, "sessionId": sid, "draft": draft, "output": {"quality": "low"}}
+    for key, value in changes.items():
+        if key == "segments":
+            draft["t"][0]["sg"] = [  # type: ignore[index]
+                {"id": f"t{i}", "st": i, "d": 1, "m": {"text": "x"}} for i in range(value)
+            ]
+        elif key == "d":
+            draft["d"] = value
+        else:
+            body["output"][key] = value
+    return http.post("/api/render/proxy/lambda", headers=bearer(token), json=body)
+
+
+def test_render_length_segments_and_encoder_settings_are_bounded_before_queueing(
+    client: httpx.Client, anon_token: Callable[..., str], new_session: Callable[..., str]
+) -> None:
+    token = anon_token(client)
+    sid = new_session(client, token)
+    _assert_400(_render(client, token, sid, "long", d=3 * 3600 * 1000), "at most 1800 s")
+    _assert_400(_render(client, token, sid, "many", segments=1001), "at most 1000")
+    _assert_400(_render(client, token, sid, "slow", preset="veryslow"), "slower than this server allows")
+    _assert_400(_render(client, token, sid, "lossless", crf=0), "below this server's lowest (18)")
+    for refused in ("long", "many", "slow", "lossless"):  # none was queued
+        assert client.get(f"/api/render/proxy/lambda/{refused}", headers=bearer(token)).status_code == 404
+    assert _render(client, token, sid, "fine", preset="medium", crf=23).status_code == 200
+
+
+def test_renders_queued_or_running_per_user_are_limited(
+    client: httpx.Client, anon_token: Callable[..., str], new_session: Callable[..., str]
+) -> None:
+    token = anon_token(client)
+    sid = new_session(client, token)
+    # The app has no workers here: renders stay queued.
+    assert [_render(client, token, sid, f"r{i}").status_code for i in range(2)] == [200, 200]
+    third = _render(client, token, sid, "r2")
+    assert third.status_code == 429 and third.json()["code"] == 429, third.text
+    assert "at most 2 at once" in third.json()["message"] and int(third.headers["Retry-After"]) > 0
+    other = anon_token(client)  # everyone else is not held up by that user
+    assert _render(client, other, new_session(client, other), "theirs").status_code == 200
+    client.post("/api/render/proxy/lambda/r0/cancel", headers=bearer(token))
+    assert _render(client, token, sid, "r2").status_code == 200
+
+
+class _BehindProxy(ServerProcess):
+    """`python -m server` behind a reverse proxy on 127.0.0.1 that the operator listed."""
+
+    def settings_env(self) -> dict[str, str]:
+        return {
+            **super().settings_env(),
+            "NEMO_RENDER__WORKERS": "0",
+            "NEMO_FORWARDED_ALLOW_IPS": '["127.0.0.1"]',
+        }
+
+
+def test_behind_a_listed_proxy_client_ids_belong_to_the_forwarded_caller(tmp_path: Path) -> None:
+    server = _BehindProxy.in_tmp(tmp_path)
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as proxy:
+
+            def via(caller: str) -> dict[str, Any]:
+                answer = proxy.post(
+                    "/api/auth/anonymous-token",
+                    headers={"X-Client-Id": "my-laptop", "X-Forwarded-For": caller},
+                )
+                assert answer.status_code == 200, answer.text
+                return dict(answer.json()["data"])
+
+            owner = via("198.51.100.7")
+            assert via("198.51.100.7")["token"] == owner["token"]
+            assert via("203.0.113.9")["user_id"] != owner["user_id"]  # everyone shares the proxy's address
+    finally:
+        server.stop()

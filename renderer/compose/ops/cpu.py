@@ -77,7 +77,8 @@ def fastest_warp() -> Warp:
 
 
 def cv2_warp(plane: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    return fastest_warp()(plane, matrix, size)
+    warped: np.ndarray = fastest_warp()(plane, matrix, size)
+    return warped
 
 
 class CpuOps:
@@ -108,7 +109,8 @@ class CpuOps:
             np.copyto(target, source)
 
     def warp(self, plane: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        return self._warp(plane, matrix, size)
+        warped: np.ndarray = self._warp(plane, matrix, size)
+        return warped
 
     def blend(self, target: np.ndarray, layer: np.ndarray, opacity: float) -> None:
         if opacity >= 0.999:

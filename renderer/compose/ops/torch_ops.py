@@ -141,7 +141,8 @@ class TorchOps:
         return self._to_u8(self._sample(self._upload(plane, "f32"), matrix, size))
 
     def warp(self, plane: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
-        return self._warp(plane, matrix, size)
+        warped: torch.Tensor = self._warp(plane, matrix, size)
+        return warped
 
     # -- blending ---------------------------------------------------------------------------
 
