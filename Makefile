@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install serve test lint demo bench soak load ffprobe clean
+.PHONY: install serve test lint demo bench soak load ffprobe clean eval-agent
 
 # torch first, pinned, so pip never pulls the multi-GB CUDA wheels on a CPU machine.
 # GPU machines: see README ("GPU install") for the CUDA build.
@@ -32,9 +32,14 @@ test: install ffprobe
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check server agent renderer tests bench scripts
-	$(BIN)/ruff format --check server agent renderer tests bench scripts
-	$(BIN)/mypy server agent renderer
+	$(BIN)/ruff check server agent renderer tests bench scripts evals
+	$(BIN)/ruff format --check server agent renderer tests bench scripts evals
+	$(BIN)/mypy server agent renderer evals
+
+# The agent evaluation set (evals/agent/FORMAT.md): accuracy per language, kind and register on the
+# visible families; EVAL_ARGS=--withheld adds the withheld third (the coordinator's run), -v says why.
+eval-agent: install
+	$(BIN)/python -m evals.agent $(EVAL_ARGS)
 
 demo: install ffprobe
 	$(BIN)/python scripts/demo.py
