@@ -30,14 +30,14 @@ from agent.events import (
     text_event,
 )
 from agent.language import Lang, reply_language
-from agent.planner import Planner, PlanRequest, PlanStep, StepRecord, StreamingPlanner, ToolCall
+from agent.planner import MAX_STEPS, Planner, PlanRequest, PlanStep, StepRecord, StreamingPlanner, ToolCall
 from agent.state import SessionState
-from agent.state_view import clip_srcs
 from agent.summary import timeline_summary
-from agent.tools import ToolContext, ToolError, ToolResult, registry, tool_specs
+from agent.tools.base import ToolContext, ToolError, ToolResult
+from agent.tools.registry import registry, tool_specs
+from agent.tools.state_view import clip_srcs
 from agent.versions import DraftLoader
 
-MAX_STEPS = 6  # planner round trips per turn
 MAX_CALLS = 24  # tool calls per turn: a looping planner cannot run forever
 STATE_KEYS = ("draft", "canvas_config", "generated_media", "video_infos", "history")
 

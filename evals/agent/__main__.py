@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def _planner() -> Planner:
-    from agent.rule_planner import RulePlanner
+    from agent.planners.rules.planner import RulePlanner
 
     return RulePlanner()
 

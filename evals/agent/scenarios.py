@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Literal
 
 from agent.state import MediaFile, SessionState
-from agent.tools import ToolContext, registry
+from agent.tools.base import ToolContext
+from agent.tools.registry import registry
 from renderer.draft import TrackType
 
 ScenarioName = Literal["fresh", "made", "made_plus_new", "titled", "made_zh", "fresh_zh"]

@@ -12,7 +12,7 @@ from typing import Any
 
 from agent.edits import TITLE_TRACK_ID, ratio_name, video_track
 from agent.state import SessionState
-from agent.tools_text import text_track
+from agent.tools.text import text_track
 from renderer.draft import Draft, Segment, TrackType
 from renderer.music import CATALOGUE, track_for_src
 
