@@ -89,7 +89,7 @@ def _reply(
         lines.append(note)
     if not lines and not said:
         lines.append("没有做任何修改。" if lang == "zh" else "Nothing changed.")
-    lines.append(timeline_summary(state.draft, clip_srcs(state)))
+    lines.append(timeline_summary(state.draft, clip_srcs(state), lang))
     body = "\n".join(lines)
     return f"{said}\n{body}" if said else body
 

@@ -283,6 +283,11 @@ class SetTransitionArgs(BaseModel):
         ..., description="transition into every segment after the first ('none' for hard cuts)"
     )
     duration_seconds: float | None = Field(None, ge=0, le=5, description="default 0.5")
+    keep_length: bool = Field(
+        True,
+        description="true: the video keeps its length (photos absorb the change); "
+        "false: every photo keeps its own time (the video grows or shrinks a little)",
+    )
 
 
 @tool(
@@ -295,7 +300,10 @@ def set_transition(state: SessionState, args: SetTransitionArgs, ctx: ToolContex
     ms = round((args.duration_seconds if args.duration_seconds is not None else 0.5) * 1000)
     tr = None if args.kind == "none" or ms == 0 else Transition(type=args.kind, d=ms)
     segs = [s.model_copy(update={"m": s.m.model_copy(update={"tr": tr})}) for s in video.sg]
-    segs = edits.fit_total(segs, draft.d, clip_lengths(state))  # same length as before
+    if args.keep_length:
+        segs = edits.fit_total(segs, draft.d, clip_lengths(state))  # same length as before
+    else:
+        segs = edits.relayout(segs)
     new = commit(
         state,
         edits.fit_to_length(

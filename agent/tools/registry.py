@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.tools import beats, history, layers, layout, segments, text
+from agent.tools import beats, history, layers, layout, segment_edits, segments, text
 from agent.tools.base import Tool
 
 TOOLS: tuple[Tool, ...] = (
@@ -28,6 +28,10 @@ TOOLS: tuple[Tool, ...] = (
     segments.trim_segment,
     segments.add_media,
     segments.set_clip_volume,
+    segment_edits.edit_segments,
+    segment_edits.remove_segments,
+    segment_edits.shuffle_segments,
+    segment_edits.set_video_fades,
     layers.add_title,
     layers.set_title,
     layers.remove_title,

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from agent.events import Event
+from agent.events import Event, text_event
 from agent.planner import Planner
 from agent.runner import apply_state_delta, run_turn
 from agent.state import SessionState
@@ -81,7 +81,7 @@ def scenario(name: str) -> SessionState:
 
 
 def _turn(
-    state: SessionState, message: str, planner: Planner, versions: StateVersions
+    state: SessionState, message: str, planner: Planner, versions: StateVersions, history: list[Event]
 ) -> tuple[SessionState, list[Event], float]:
     latest, number = versions.latest
     number = number if latest == state else versions.commit(state)
@@ -90,7 +90,13 @@ def _turn(
         return [
             e
             async for e in run_turn(
-                state, message, planner=planner, version=number, drafts=versions, now=lambda: 1_780_000_000.0
+                state,
+                message,
+                planner=planner,
+                version=number,
+                drafts=versions,
+                now=lambda: 1_780_000_000.0,
+                history=list(history),
             )
         ]
 
@@ -109,11 +115,14 @@ def run_case(case: Case, make_planner: Callable[[], Planner]) -> Result:
     state = scenario(case.scenario)
     versions = StateVersions(state)
     turn_ms: list[float] = []
+    history: list[Event] = []  # as the server passes it: the user's words and the agent's events
     for message in case.before:
-        state, _events, ms = _turn(state, message, planner, versions)
+        said = text_event(message, invocation_id="e-user", author="user")
+        state, events, ms = _turn(state, message, planner, versions, history)
+        history += [said, *events]
         turn_ms.append(ms)
     before = view(state)
-    after_state, events, ms = _turn(state, case.say, planner, versions)
+    after_state, events, ms = _turn(state, case.say, planner, versions, history)
     after = view(after_state)
     reply = events[-1].text if events else ""
     calls = [p.function_call.name for e in events if e.content for p in e.content.parts if p.function_call]

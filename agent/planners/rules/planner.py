@@ -7,12 +7,14 @@ to nothing (no uploads yet) or asks nothing it understands gets a clear question
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from agent.edits import DEFAULT_PHOTO_MS
 from agent.language import Lang
 from agent.planner import PlanRequest, PlanStep, ToolCall
 from agent.planners.rules.edit_calls import Question, segment_calls, text_calls
+from agent.planners.rules.frame_planner import frame_plan
 from agent.planners.rules.intents import Intents, read_intents
 from agent.planners.rules.music_calls import music_calls, music_extras
 from agent.state import SessionState
@@ -126,8 +128,24 @@ def _title_calls(found: Intents, state: SessionState) -> list[ToolCall]:
     return [ToolCall(name="add_title", args=args)]
 
 
-def plan_calls(message: str, state: SessionState, lang: Lang) -> PlanStep:
-    """Every call the message asks for, or a question; pure, so the phrase corpus can test it."""
+def plan_calls(
+    message: str, state: SessionState, lang: Lang, history: Sequence[dict[str, str]] = ()
+) -> PlanStep:
+    """Every call the message asks for, or a question; pure, so the phrase corpus can test it.
+
+    The frame reader (frame_planner) goes first; what it does not understand, the phrase reader
+    below reads.
+    """
+    framed, decisive = frame_plan(message, state, lang, list(history))
+    if framed is not None and decisive:
+        return framed
+    step = _phrase_plan(message, state, lang)
+    if framed is not None and not step.calls and (step.text or "").startswith(_say("help", lang)[:20]):
+        return framed  # the phrases understood nothing; the frames did
+    return step
+
+
+def _phrase_plan(message: str, state: SessionState, lang: Lang) -> PlanStep:
     found = read_intents(message)
     history: list[ToolCall] = []
     if found.edit.undo:
@@ -181,7 +199,7 @@ class RulePlanner:
 
     async def plan(self, request: PlanRequest) -> PlanStep:
         if not request.steps:
-            return plan_calls(request.message, request.state, request.language)
+            return plan_calls(request.message, request.state, request.language, request.history)
         found = read_intents(request.message)
         notes = []
         if found.export:
