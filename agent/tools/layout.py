@@ -31,7 +31,7 @@ from agent.tools.state_view import (
     visual_item,
     visual_media,
 )
-from renderer.draft import ASPECT_SIZES, Transition, empty_draft
+from renderer.draft import ASPECT_SIZES, Segment, Transition, empty_draft
 
 
 class MakeSlideshowArgs(BaseModel):
@@ -117,6 +117,9 @@ def make_slideshow(state: SessionState, args: MakeSlideshowArgs, ctx: ToolContex
 
 class SetDurationArgs(BaseModel):
     total_seconds: float = Field(..., gt=0, le=3600, description="exact length of the whole video")
+    keep: list[Target] = Field(
+        default_factory=list, description="segments that keep their own time; the others share the rest"
+    )
 
 
 @tool(
@@ -124,7 +127,12 @@ class SetDurationArgs(BaseModel):
 )
 def set_duration(state: SessionState, args: SetDurationArgs, ctx: ToolContext) -> ToolResult:
     draft, video = require_video(state)
-    segs = edits.fit_total(video.sg, round(args.total_seconds * 1000), clip_lengths(state))
+    total = round(args.total_seconds * 1000)
+    kept = {resolve(state, t) for t in args.keep}
+    if kept and len(kept) < len(video.sg):
+        segs = _fit_around(list(video.sg), total, kept, clip_lengths(state))
+    else:
+        segs = edits.fit_total(video.sg, total, clip_lengths(state))
     new = commit(
         state,
         edits.fit_to_length(
@@ -133,6 +141,26 @@ def set_duration(state: SessionState, args: SetDurationArgs, ctx: ToolContext) -
     )
     d = new.draft.d  # type: ignore[union-attr]
     return result(new, f"Set the video length to {secs(d)} s.", f"视频时长已设为 {secs(d)} 秒。")
+
+
+def _fit_around(segs: list[Segment], total_ms: int, kept: set[int], clip_ms: dict[str, int]) -> list[Segment]:
+    """Durations so the video is `total_ms` long while the `kept` segments keep theirs."""
+    free = [i for i in range(len(segs)) if i not in kept]
+    overlap = sum(s.m.tr.d for s in segs[1:] if s.m.tr)
+    room = total_ms + overlap - sum(segs[i].d for i in kept)
+    share = max(edits.MIN_PHOTO_MS, room // len(free))
+    out = list(segs)
+    for i in free:
+        cap = clip_ms.get(segs[i].src or "")
+        d = min(share, cap - segs[i].ss) if cap is not None else share
+        out[i] = segs[i].model_copy(update={"d": d})
+    laid = edits.relayout(out)
+    diff = total_ms - laid[-1].end
+    last = next((i for i in reversed(free) if clip_ms.get(segs[i].src or "") is None), None)
+    if diff and last is not None:
+        laid[last] = laid[last].model_copy(update={"d": max(edits.MIN_PHOTO_MS, laid[last].d + diff)})
+        laid = edits.relayout(laid)
+    return laid
 
 
 class SetSecondsPerPhotoArgs(BaseModel):
@@ -362,8 +390,13 @@ def set_fit(state: SessionState, args: SetFitArgs, ctx: ToolContext) -> ToolResu
     draft = edits.replace_track(draft, video)
     if args.mode == "auto":
         draft = refit(draft, state)
-    else:
-        draft = edits.set_segment_meta(draft, video.id, fit=args.mode)
+    else:  # photos only: a clip keeps the fit it has (it is footage, framed as filmed)
+        clips = clip_srcs(state)
+        segs = [
+            s if s.src in clips else s.model_copy(update={"m": s.m.model_copy(update={"fit": args.mode})})
+            for s in video.sg
+        ]
+        draft = edits.replace_track(draft, video.model_copy(update={"sg": segs}))
     new = commit(state, draft)
     zh = {
         "cover": "铺满画面",

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from agent.events import Event, text_event
-from agent.planner import Planner
+from agent.planner import Planner, PlanRequest, PlanStep
 from agent.runner import apply_state_delta, run_turn
 from agent.state import SessionState
 from agent.versions import StateVersions
@@ -35,6 +35,21 @@ class Case:
     number: int = 0
 
 
+class TimedPlanner:
+    """The planner under test, with the time its plan() calls take (ms, summed per turn)."""
+
+    def __init__(self, inner: Planner) -> None:
+        self.inner = inner
+        self.ms = 0.0
+
+    async def plan(self, request: PlanRequest) -> PlanStep:
+        t0 = time.perf_counter()
+        try:
+            return await self.inner.plan(request)
+        finally:
+            self.ms += (time.perf_counter() - t0) * 1000
+
+
 @dataclass
 class Result:
     case: Case
@@ -46,6 +61,7 @@ class Result:
     ms: float  # the `say` turn only
     calls: list[str] = field(default_factory=list)
     turn_ms: list[float] = field(default_factory=list)  # every turn of the case, `before` ones too
+    plan_ms: list[float] = field(default_factory=list)  # the planner's share of each turn
 
 
 def load(folders: list[Path]) -> list[Case]:
@@ -81,8 +97,9 @@ def scenario(name: str) -> SessionState:
 
 
 def _turn(
-    state: SessionState, message: str, planner: Planner, versions: StateVersions, history: list[Event]
+    state: SessionState, message: str, planner: TimedPlanner, versions: StateVersions, history: list[Event]
 ) -> tuple[SessionState, list[Event], float]:
+    planner.ms = 0.0
     latest, number = versions.latest
     number = number if latest == state else versions.commit(state)
 
@@ -111,7 +128,8 @@ def _turn(
 
 
 def run_case(case: Case, make_planner: Callable[[], Planner]) -> Result:
-    planner = make_planner()
+    planner = TimedPlanner(make_planner())
+    plan_ms: list[float] = []
     state = scenario(case.scenario)
     versions = StateVersions(state)
     turn_ms: list[float] = []
@@ -121,8 +139,10 @@ def run_case(case: Case, make_planner: Callable[[], Planner]) -> Result:
         state, events, ms = _turn(state, message, planner, versions, history)
         history += [said, *events]
         turn_ms.append(ms)
+        plan_ms.append(planner.ms)
     before = view(state)
     after_state, events, ms = _turn(state, case.say, planner, versions, history)
+    plan_ms.append(planner.ms)
     after = view(after_state)
     reply = events[-1].text if events else ""
     calls = [p.function_call.name for e in events if e.content for p in e.content.parts if p.function_call]
@@ -164,4 +184,5 @@ def run_case(case: Case, make_planner: Callable[[], Planner]) -> Result:
         ms=ms,
         calls=calls,
         turn_ms=[*turn_ms, ms],
+        plan_ms=plan_ms,
     )

@@ -26,7 +26,7 @@ from agent.planners.rules.frames import (
 )
 from agent.planners.rules.normalize import normalize
 from agent.planners.rules.numbers import bare_numbers, durations
-from agent.planners.rules.resolve import Item, Scene, scene
+from agent.planners.rules.resolve import Item, Scene, find_refs, scene
 from agent.state import SessionState
 from renderer.draft import TrackType
 
@@ -108,6 +108,12 @@ def _calls(f: Frame, state: SessionState, sc: Scene, lang: Lang, frames: list[Fr
     zh = lang == "zh"
     v = f.values
     on = [t for t in f.targets if t.index >= 0]
+    if f.intent == "clip_volume":
+        return [
+            ToolCall(name="set_clip_volume", args={"target": _target(t), "volume": v["volume"]})
+            for t in on
+            if t.kind == "clip"
+        ]
     if f.intent == "undo":
         return [ToolCall(name="undo")]
     if f.intent == "redo":
@@ -129,9 +135,11 @@ def _calls(f: Frame, state: SessionState, sc: Scene, lang: Lang, frames: list[Fr
             if song is None or not song.duration:
                 raise Ask("没有找到歌曲的长度。" if zh else "I don't know how long the song is.")
             return [ToolCall(name="set_duration", args={"total_seconds": round(song.duration - ss / 1000, 2)})]
+        keep = [_target(t) for t in v.get("keep", []) if t.index >= 0]
+        extra_keep: dict[str, Any] = {"keep": keep} if keep else {}
         if "factor" in v:
-            return [ToolCall(name="set_duration", args={"total_seconds": round(d * v["factor"], 2)})]
-        return [ToolCall(name="set_duration", args={"total_seconds": v["seconds"]})]
+            return [ToolCall(name="set_duration", args={"total_seconds": round(d * v["factor"], 2), **extra_keep})]
+        return [ToolCall(name="set_duration", args={"total_seconds": v["seconds"], **extra_keep})]
     if f.intent == "pace":
         return [ToolCall(name="set_seconds_per_photo", args={"factor": v["factor"]})]
     if f.intent == "music":
@@ -182,7 +190,7 @@ def _calls(f: Frame, state: SessionState, sc: Scene, lang: Lang, frames: list[Fr
         return [ToolCall(name="remove_segments", args={"targets": [_target(t) for t in on], "keep": True})]
     if f.intent == "keep_rest":
         earlier = [t for g in frames if g is not f and g.intent in ("keep", "seg", "remove") for t in g.targets]
-        kept = [t for t in earlier if t.index >= 0]
+        kept = [t for t in earlier or f.targets if t.index >= 0]
         if not kept:
             raise Ask("要保留哪些？" if zh else "Which ones should stay?")
         return [ToolCall(name="remove_segments", args={"targets": [_target(t) for t in kept], "keep": True})]
@@ -235,7 +243,8 @@ def _calls(f: Frame, state: SessionState, sc: Scene, lang: Lang, frames: list[Fr
             position = v.get("position", -1)
             position = -1 if position == -1 or position > n else position
         every = [u.media.filename for u in sc.uploads if u.media]
-        media: Any = "new" if names == every and position == -1 else names
+        said_new = any(r.how == "new" for r in f.refs)
+        media: Any = "new" if said_new and names == every and position == -1 else names
         calls = [ToolCall(name="add_media", args={"media": media, "position": position})]
         extra = _seg_args(v)
         if extra:
@@ -247,7 +256,7 @@ def _calls(f: Frame, state: SessionState, sc: Scene, lang: Lang, frames: list[Fr
         extra = _seg_args(v)
         if not extra:
             return []
-        if not on or (all(r.how == "class" for r in f.refs) and not _seconds_for_clips(f)):
+        if not on or (f.refs and all(r.how == "class" for r in f.refs) and not _seconds_for_clips(f)):
             return _whole(v, sc)
         return [ToolCall(name="edit_segments", args={"targets": [_target(t) for t in on], **extra})]
     return []
@@ -289,7 +298,7 @@ def _whole(v: dict[str, Any], sc: Scene) -> list[ToolCall]:
     if "motion" in v:
         calls.append(ToolCall(name="set_motion", args={"kind": v["motion"]}))
     if "fit" in v and photos:
-        calls.append(ToolCall(name="edit_segments", args={"targets": photos, "fit": v["fit"]}))
+        calls.append(ToolCall(name="set_fit", args={"mode": v["fit"]}))
     if "transition" in v or "transition_s" in v:
         args: dict[str, Any] = {"kind": v.get("transition") or _usual_transition(sc), "keep_length": False}
         if "transition_s" in v:
@@ -314,10 +323,8 @@ def _followup(text: str, original: str, sc: Scene, prev: list[Frame]) -> list[Fr
     targets = _previous_targets(prev, sc)
     # "the same for the cat photo": the previous attributes on new targets
     if re.search(SAME_AS_BEFORE, text, I):
-        fresh = read_clause(text, original, sc, [])
-        new_targets = [t for f in fresh for t in f.targets if t not in targets] or [
-            t for f in fresh for t in f.targets
-        ]
+        found = [i for r in find_refs(text, sc, []) for i in r.items]
+        new_targets = [t for t in found if t not in targets] or found
         if new_targets:
             out = []
             for f in prev:
@@ -367,6 +374,58 @@ def _content_ref(f: Frame, text: str) -> bool:
     return False
 
 
+def _phrase_targets(message: str, state: SessionState) -> set[int] | None:
+    """The segments the phrase reader's references resolve to (None: it names none)."""
+    from agent.language import digits_for_words
+    from agent.planners.rules.references import bind_pronouns, find_refs
+    from agent.tools.base import ToolError
+    from agent.tools.segment_refs import Target, resolve
+
+    refs = bind_pronouns(message, find_refs(digits_for_words(message)))
+    if not refs:
+        return None
+    out = set()
+    for ref in refs:
+        try:
+            out.add(resolve(state, Target.model_validate(ref.target())))
+        except (ToolError, ValueError):
+            return set()
+    return out
+
+
+def _disagrees(frames: list[Frame], message: str, state: SessionState) -> bool:
+    """The phrase reader would misread this message: a length it reads otherwise ("一分半", "a min
+    and a half"), a title it takes the wrong words for, a volume it cannot read ("百分之三十"), or
+    segments it finds no reference to at all ("the 1st one", "the one in the middle")."""
+    from agent.planners.rules.intents import read_intents
+
+    found = read_intents(message)
+    texty = re.search(r"\btitle|\bcaption|标题|字幕|文字|[\"“「\'‘]", message, I)
+    positional = False
+    for f in frames:
+        if f.intent in ("seg", "remove", "move", "swap", "caption", "replace") and any(
+            r.how in ("position", "clips") for r in f.refs
+        ):
+            positional = True
+        if f.intent == "length" and "seconds" in f.values and not texty:
+            if found.total_s is not None and found.total_s != f.values["seconds"]:
+                return True
+        if f.intent == "title":
+            t = f.values["text"]
+            if t.get("remove") and not found.remove_title or "replace" in t:
+                return True
+            mine, theirs = t.get("text"), found.title
+            if mine and theirs and mine not in theirs and theirs not in mine:
+                return True
+            if mine and not theirs and not found.remove_title:
+                return True
+        if f.intent == "music" and "volume" in f.values and found.music.volume != f.values["volume"]:
+            return True
+        if f.intent == "music" and "start" in f.values and found.music.start_s is None and found.music.delay_s is None:
+            return True
+    return positional and _phrase_targets(message, state) is None
+
+
 def _decisive(frames: list[Frame], text: str) -> bool:
     """Whether the frames hold something only they read right (the phrase reader would not, or
     would change more than asked): references by what a photo shows, ranges and pronouns;
@@ -375,11 +434,11 @@ def _decisive(frames: list[Frame], text: str) -> bool:
     for f in frames:
         if _content_ref(f, text):
             return True
-        if f.intent in ("video_fade", "shuffle", "keep", "keep_rest"):
+        if f.intent in ("video_fade", "shuffle", "keep", "keep_rest", "add"):
             return True
-        if f.intent == "add" and any(k in f.values for k in ("after", "before", "seconds", "motion")):
-            return True
-        only_class = all(r.how == "class" for r in f.refs)
+        if f.intent == "seg" and any(k in f.values for k in ("motion", "fit", "transition", "transition_s")):
+            return True  # per-photo styles, and whole-video ones through tools that keep every photo's time
+        only_class = bool(f.refs) and all(r.how == "class" for r in f.refs)
         if f.intent == "seg" and f.targets and not only_class:
             if any(k in f.values for k in ("motion", "fit", "transition", "transition_s", "delta", "factor", "full")):
                 return True
@@ -418,13 +477,25 @@ def frame_plan(
         return PlanStep(text=refused), True
     prev = previous_frames(history, sc)
     prev_targets = _previous_targets(prev, sc)
-    if answers.is_question(text) and not re.search(r"^(?:can|could|would|will)\s+(?:you|u|we|i)\b|^(?:能不能|可以|可不可以|能否)", text, I):
+    request_like = re.search(
+        r"^(?:can|could|would|will|may|shall)\s+(?!you\s+tell)|^(?:do|did)\s+(?:the\s+same|that)|^(?:能不能|可以|可不可以|能否|帮我|请)"
+        r"|就多长|改成|变成|弄成|换成|调到|调成|加个|删掉|去掉",
+        text,
+        I,
+    )
+    if answers.is_question(text) and not request_like:
         reply = answers.answer(text, state, sc, lang)
         if reply is not None:
             return PlanStep(text=reply), True
     reading = read_frames(text, message, sc, prev_targets)
     frames = reading.frames
     followed = False
+    vague = all(
+        (f.intent in ("length", "pace") and not f.values.get("explicit")) or (f.intent == "seg" and not f.targets)
+        for f in frames
+    )
+    if prev and frames and vague and prev[-1].intent in ("seg", "add") and prev[-1].targets:
+        frames = []  # "actually 4 seconds", "还是改回3秒吧": the value is for what the last turn changed
     if not frames or all(f.intent == "seg" and not f.values for f in frames):
         frames = _followup(text, message, sc, prev)
         followed = bool(frames)
@@ -433,7 +504,7 @@ def frame_plan(
         frames, followed = (again, True) if again else (frames, False)
     if not frames:
         return None, False
-    decisive = followed or _decisive(frames, text)
+    decisive = followed or _decisive(frames, text) or _disagrees(frames, message, state)
     calls: list[ToolCall] = []
     try:
         for f in frames:

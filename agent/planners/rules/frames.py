@@ -39,7 +39,7 @@ def _has(pattern: str, text: str) -> bool:
 UNDO = r"\bundo\b|\btake\s+(?:that|it)\s+back\b|\brevert\b|\b(?:put|bring|change|set|turn)\s+(?:it|them|that|everything)\s+back\b|\bback\s+(?:to\s+)?(?:how|the\s+way|where)\s+it\s+was|\bgo\s+back\b|\bnever\s*mind\b|撤销|撤回|改回去|恢复(?:成|到)?原来|还原|回到原来|恢复原样|变回去|不要刚才|加回来|放回来|放回去|撤了"
 REDO = r"\bredo\b|\bdo\s+(?:it|that)\s+again\b|重做|恢复刚才撤销|再做一次"
 SAME_AS_BEFORE = r"\b(?:the\s+)?same\s+(?:thing|one|effect|caption|text|for|on|to)?\b|\bdo\s+that\s+(?:for|to|on)\b|\bthat\s+too\b|也(?:一样|这样|照做)|同样|一样的"
-MUSIC = r"\bmusic\b|\bsong\b|\btrack\b|\baudio\b|\bsoundtrack\b|\btune\b|\bbeat\b|音乐|歌|配乐|曲|背景乐|bgm"
+MUSIC = r"\bmusic\b|\bsong\b|\btrack\b|\baudio\b|\bsoundtrack\b|\btune\b|\bvolume\b|音乐|歌|配乐|曲|背景乐|bgm|音量"
 VOLUME_DOWN = r"too\s+loud|\bloud\b|\blower\b|\bquieter\b|\bsofter\b|\bturn\s+(?:it\s+|the\s+\w+\s+)?down\b|\bdown\b|\breduce\b|\bdrown|\bquiet\b|\bless\s+loud|小声|调小|低一?点|轻一?点|太吵|吵|降低|减小|太大声|小一?点|弱一?点|轻点"
 VOLUME_UP = r"\blouder\b|\bturn\s+(?:it\s+|the\s+\w+\s+)?up\b|\bcan'?t\s+hear\b|\btoo\s+quiet\b|\bboost\b|\braise\b|\bincrease\b|大声|调大|响一?点|大一?点|太小声|听不见|听不到"
 MUSIC_REMOVE = r"\b(?:no|without|remove|delete|drop|kill|ditch|lose|get\s+rid\s+of|turn\s+off|mute)\s+(?:any\s+|the\s+|all\s+|background\s+)*(?:music|song|soundtrack|audio|track)(?:\s+at\s+all)?|\b(?:music|song)\s+(?:off|gone)\b|不要(?:背景)?(?:音乐|配乐|歌|bgm)|(?:去掉|删掉|删除|关掉|取消)(?:背景)?(?:音乐|配乐|歌|bgm)|(?:音乐|配乐|bgm|歌)(?:去掉|删掉|删了|不要了|关掉)|(?:背景音乐|音乐|bgm)[^，。,]{0,3}(?:去掉|删掉|不要)"
@@ -50,8 +50,8 @@ START_AT = r"\bskip\s+(?:the\s+)?(?:first|intro)|\bstart(?:s|ing)?\s+(?:the\s+\w
 TITLE = r"\btitle\b|\bheading\b|\bheadline\b|标题|片头字|题目|大标题"
 CAPTION = r"\bcaption\b|\bsubtitle\b|\blabel\b|\bwrite\b|\bwritten\b|\bwords?\b|\btext\b|\bsays?\b|\bsaying\b|字幕|文字|写个|写上|写|配个字|配字|加一行字|加字|一行字"
 VIDEO_FADE = r"fade\s+(?:in\s+)?from\s+black|fade\s+(?:out\s+)?(?:to|into)\s+black|fade\s+to\s+black|fade\s+out\s+to\s+black|from\s+black|to\s+black|黑场|黑屏|淡入淡出.*黑|黑.*淡"
-TRANSITION = r"\btransitions?\b|\bcuts?\b|\bwipe|\bslide\s+in|\bsliding\b|\bdissolve|\bcross\s?-?fade|\bfade\s+through|\bfade\s+(?:into|in\s+from)|\bleading\s+into|\bgoing\s+into|转场|过渡|切换效果|切到|切过去|闪白|黑场过渡|溶解|滑"
-MOTION = r"\bzoom|\bpan(?:s|ning)?\b|\bmotion\b|\bmovement\b|\bken\s+burns\b|\bstill\b|\bstatic\b|\bmoving\b|\bmove\s+around\b|\bdizzy\b|\banimation\b|动效|静止|放大|缩小|拉远|推近|平移|晃|动来动去|镜头|运镜|推拉|别动|不要动"
+TRANSITION = r"\bbetween\s+(?:the\s+)?(?:photos|shots|segments|slides)|\btransitions?\b|\b(?:hard|straight|jump|plain)\s+cuts?\b|\bcut\s+straight|\bwipe|\bslide\s+in|\bsliding\b|\bdissolve|\bcross\s?-?fade|\bfade\s+through|\bfade\s+(?:into|in\s+from)|\bleading\s+into|\bgoing\s+into|转场|过渡|切换效果|切到|切过去|闪白|黑场过渡|溶解|滑"
+MOTION = r"\bzoom|\bpan(?:s|ning)?\b|\bmotion\b|\bmovement\b|\bken\s+burns\b|\bstay\s+still\b|\bkeep\s+(?:them\s+|it\s+)?still\b|\bstatic\b|\bmoving\b|\bmove\s+around\b|\bdizzy\b|\banimation\b|动效|静止|放大|缩小|拉远|推近|平移|晃|动来动去|镜头|运镜|推拉|别动|不要动"
 FIT = r"\bcrop|\bcut(?:ting)?\s+(?:any\s+of\s+it\s+)?off\b|\bwhole\b|\bin\s+full\b|\bfull\s+(?:photo|picture|thing)|\bentire\b|\bletterbox|\bblur(?:red|ry)?\s+(?:copy|background|backdrop|bars|fill|edges|sides)|\bblurred\b|\bfill\s+the\s+(?:screen|frame)|\bcontain\b|完整|裁|模糊背景|铺满|填满|留黑边|显示全"
 ASPECTS: list[tuple[str, str]] = [
     ("9:16", r"9\s*[:x/×比]\s*16|\bvertical\b|\bportrait\b|tik\s?tok|douyin|\breels?\b|\bshorts\b|\bstor(?:y|ies)\b|竖屏|竖版|竖着|竖的|抖音|快手|视频号"),
@@ -59,6 +59,7 @@ ASPECTS: list[tuple[str, str]] = [
     ("1:1", r"\b1\s*[:x/×比]\s*1\b|\bsquare\b|the\s+gram\b|instagram\s+post|方形|正方形|方屏|1比1"),
     ("4:5", r"\b4\s*[:x/×比]\s*5\b|insta(?:gram)?\s+feed|4比5|小红书"),
 ]
+HOLD = r"\b(?:leave|keep)\b.{0,40}\b(?:at\s+the\s+length|as\s+(?:it\s+)?is|the\s+same|unchanged|alone)\b|\bdon'?t\s+touch\b|保持.{0,8}不变|别动|不要动|不变"
 REVERSE = r"\breverse\b|\bbackwards?\b|\bopposite\s+order\b|\blast\s+to\s+first\b|\bflip\s+(?:the\s+)?(?:whole\s+thing|order)|倒过来|倒序|反过来|颠倒"
 SHUFFLE = r"\bshuffle\b|\brandom(?:ly|ize|ise)?\b|\bmix\s+(?:them\s+|it\s+|the\s+order\s+)?up\b|\bscramble\b|打乱|随机|乱序"
 SWAP = r"\bswap\b|\bswitch\b|\bexchange\b|\btrade\s+places\b|互换|交换|换一?下位置|换下位置|对调|调换|换个位置"
@@ -108,8 +109,10 @@ def mood_of(text: str) -> str | None:
 
 
 def quoted(original: str) -> str | None:
-    m = re.search(r"[\"“「『]([^\"”」』]+)[\"”」』]", original)
-    return m.group(1).strip() if m else None
+    m = re.search(r"[\"“「『]([^\"”」』]+)[\"”」』]|(?<![a-z])'([^']+)'(?![a-z])|‘([^’]+)’", original, I)
+    if not m:
+        return None
+    return (m.group(1) or m.group(2) or m.group(3)).strip()
 
 
 def seconds_in(text: str) -> float | None:
@@ -132,11 +135,23 @@ class Reading:
     unknown: list[str]  # clauses nothing was read from
 
 
+def _blank_quotes(text: str) -> str:
+    return re.sub(r"[\"“「『][^\"”」』]*[\"”」』]", lambda m: " " * len(m.group(0)), text)
+
+
 def read_clause(clause: str, original: str, sc: Scene, previous: list[Item]) -> list[Frame]:
     """The frames of one clause (usually one)."""
-    refs = find_refs(clause, sc, previous)
+    refs = find_refs(_blank_quotes(clause), sc, previous)
+    if any(r.how not in ("class", "pronoun") for r in refs):
+        # "第二张到第四张，每张放4秒", "the first 3 photos, 2 s each": the class word distributes
+        refs = [r for r in refs if r.how != "class"]
+    if any(r.how == "named" and any(i.index < 0 for i in r.items) for r in refs):
+        refs = [r for r in refs if r.how != "new"]  # "the new pizza photo": that one, not every new one
     targets = _targets_of(refs)
-    music_word = _has(MUSIC, clause)
+    mood = mood_of(clause)
+    music_word = _has(MUSIC, clause) or bool(mood and _has(MUSIC_REPLACE, clause) and not targets) or (
+        (_has(FADE_IN, clause) or _has(FADE_OUT, clause)) and not _has(VIDEO_FADE, clause) and not targets
+    )
     frames: list[Frame] = []
 
     def frame(intent: str, **values: Any) -> Frame:
@@ -146,13 +161,26 @@ def read_clause(clause: str, original: str, sc: Scene, previous: list[Item]) -> 
 
     if _has(REDO, clause):
         return [frame("redo")]
-    if music_word and not targets:
+    if _has(UNDO, clause) and not durations(clause) and not _has(r"改回\s*\d|改回[一二三四五六七八九十两]", clause):
+        return [frame("undo")]
+    if music_word and (not targets or _has(MUSIC_REMOVE, clause)):
         _music(clause, frame)
         if frames:
+            for f in frames:
+                f.targets = []
             return frames
     if _has(TITLE, clause):
+        if _has(r"\b(?:move|put|place)\b.*\b(?:top|bottom|center|centre|middle|left|right|corner)\b|(?:放到|移到|挪到|放在)(?:顶部|底部|中间|上面|下面|左|右)|位置", clause):
+            return []  # where the title sits: the phrase reader's move_text
         return [frame("title", text=_title_text(clause, original))]
-    if _has(VIDEO_FADE, clause) and not (_has(TRANSITION, clause) and targets) and not _has(r"\bbetween\b|transitions|之间|转场|过渡", clause):
+    if targets and all(t.kind == "clip" for t in targets if t.index >= 0) and _has(r"\bvolume\b|\bsound\b|\bmute\b|音量|声音|静音", clause):
+        pct = percent(clause)
+        mute = _has(r"\bmute\b|\bsilent\b|静音|没声|关掉声音", clause)
+        if pct is not None or mute:
+            return [frame("clip_volume", volume=0.0 if mute else min(2.0, pct or 0))]
+    if _has(VIDEO_FADE, clause) and not (_has(TRANSITION, clause) and targets) and not _has(
+        r"\bbetween\b|transitions|之间|转场|过渡", clause
+    ):
         fin = _has(r"fade\s+in|from\s+black|开头|开始|渐入|淡入|beginning|\bstart\b|渐入渐出|淡入淡出|都加", clause)
         fout = _has(r"fade\s+out|to\s+black|into\s+black|结尾|最后|渐出|淡出|\bend\b|ending|都加", clause)
         if targets and not _has(r"beginning|\bstart\b|\bend\b|开头|结尾", clause):
@@ -161,39 +189,42 @@ def read_clause(clause: str, original: str, sc: Scene, previous: list[Item]) -> 
     caption = _caption_text(clause, original, refs)
     if caption and targets and not _has(TITLE, clause):
         return [frame("caption", text=caption)]
-    if _has(REVERSE, clause) and not targets:
+    if _has(REVERSE, clause):
         return [frame("reverse")]
     if _has(SHUFFLE, clause):
         return [frame("shuffle")]
+    if _has(HOLD, clause) and targets and not durations(clause):
+        return [frame("hold")]
     if _has(KEEP_ONLY, clause) and targets and not durations(clause):
         return [frame("keep")]
     if _has(THE_REST, clause) and _has(REMOVE, clause):
         return [frame("keep_rest")]
-    if _has(REPLACE, clause) and targets:
-        return [frame("replace")]
-    if _has(SWAP, clause) and len(targets) >= 1 and not _has(TRANSITION, clause):
-        return [frame("swap")]
+    seg = Frame("seg", targets, {}, refs, clause)
+    _seg_attrs(clause, seg, sc)
+    styled = any(k in seg.values for k in ("motion", "fit", "transition", "transition_s"))
     uploads = [t for t in targets if t.index < 0]
+    if not styled and _has(REPLACE, clause) and targets and not durations(clause):
+        return [frame("replace")]
+    if not styled and _has(SWAP, clause) and len(targets) >= 1 and not _has(TRANSITION, clause):
+        return [frame("swap")]
     if uploads and (_has(ADD, clause) or _has(MOVE, clause)):
         f = frame("add")
         f.values.update(_place(clause, refs, sc))
-        secs = seconds_in(clause)
-        if secs is not None:
-            f.values["seconds"] = secs
-        _seg_attrs(clause, f, sc)
+        for key in ("seconds", "motion", "fit", "transition", "transition_s"):
+            if key in seg.values:
+                f.values[key] = seg.values[key]
         return frames
-    if targets and _has(REMOVE, clause) and not _has(r"\bwithout\s+(?:cutting|cropping)|不要裁|别裁|不要放大|不要动|不要缩|不要截|动效|转场|过渡|裁切|裁剪", clause):
-        return [frame("remove")]
+    if not styled and targets and _has(REMOVE, clause) and not _has(
+        r"\bwithout\s+(?:cutting|cropping)|不要裁|别裁|不要放大|不要动|不要缩|不要截|动效|转场|过渡|裁切|裁剪", clause
+    ):
+        on = [t for t in targets if t.index >= 0]
+        return [frame("remove")] if on else [frame("noop")]
     place = _place(clause, refs, sc)
-    if targets and place and _has(MOVE, clause):
+    if not styled and targets and place and _has(MOVE, clause):
         f = frame("move", **place)
         f.targets = [t for t in targets if not any(t in r.items for r in refs if r.anchor_side)] or targets
         return frames
-    if _has(UNDO, clause) and not (durations(clause) or targets and _has(DURATION_WORDS, clause)):
-        return [frame("undo")]
     # attributes of segments (or of every segment when none is named)
-    seg = Frame("seg", targets, {}, refs, clause)
-    _seg_attrs(clause, seg, sc)
     if seg.values:
         frames.append(seg)
         return frames
@@ -204,12 +235,15 @@ def read_clause(clause: str, original: str, sc: Scene, previous: list[Item]) -> 
             break
     length = _length(clause, sc)
     if length is not None and not targets:
-        frame("length", explicit=_has(LENGTH, clause) or len(clause) > 14, **length)
+        frame("length", explicit=_has(STRONG_LENGTH, clause), **length)
     elif not frames and not targets and (_has(LONGER, clause) or _has(SHORTER, clause)) and not music_word:
         frame("pace", factor=1.5 if _has(LONGER, clause) and not _has(SHORTER, clause) else 0.67)
     if music_word and not frames:
         _music(clause, frame)
     return frames
+
+
+STRONG_LENGTH = r"\b(?:whole|entire|total|overall|length|long)\b|\bthe\s+video\b|\bvideo\b|\bit\s+(?:down\s+)?to\b|\bunder\b|\bat\s+least\b|总时长|总长|整个|整体|视频|时长|压到|拉长|缩短|至少"
 
 
 def _music(clause: str, frame: Any) -> None:
@@ -262,13 +296,17 @@ def _title_text(clause: str, original: str) -> Any:
     q = quoted(original)
     if q:
         return {"text": q}
-    m = re.search(r"(\d{4})\s*(?:not|instead\s+of|而不是|不是)\s*(\d{4})|(?:it\s+is|should\s+be|改成|是)\s*(\d{4})[^\d]{0,12}(?:not|instead\s+of|不是)\s*(\d{4})", clause)
+    whole = original.lower()
+    m = re.search(r"(\d{4})[\s,，]*(?:not|instead\s+of|而不是|不是)\s*(\d{4})|(?:it\s+is|should\s+be|改成|是)\s*(\d{4})[^\d]{0,12}(?:not|instead\s+of|不是)\s*(\d{4})", whole)
     if m:
         new, old = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
         return {"replace": (old, new)}
-    m = re.search(r"(?:里|中)?(?:那个|的)?\s*(\S+?)\s*改成\s*(\S+)", clause)
-    if m and _has(r"标题(?:里|中)", clause):
+    m = re.search(r"标题(?:里|中)(?:那个|的)?\s*(\S+?)\s*(?:改成|换成|改为)\s*([^，。,\s]+)", clause)
+    if m:
         return {"replace": (m.group(1), m.group(2))}
+    m = re.search(r"\bnames?\b[^:：,，]*(?:[:：,，]|\bis\b)\s*([^.!?]+)", original, I)
+    if m:
+        return {"text": m.group(1).strip()}
     m = re.search(
         r"(?:title|heading)\s*(?:saying|that\s+says|to|as|of|reading|called|:|-|—)?\s*[:：]?\s*(?P<t>.+)$|"
         r"(?:标题|题目)\s*(?:改成|改为|换成|设为|叫|写|是|为|：|:)?\s*(?P<z>[^，。,]+)$|"
@@ -282,9 +320,6 @@ def _title_text(clause: str, original: str) -> Any:
         text = re.sub(r"\s*(?:at\s+the\s+(?:start|beginning|end)|up\s+front|please)$", "", text, flags=I).strip()
         if text and not _TITLE_JUNK.match(text):
             return {"text": text}
-    m = re.search(r"(?:name|names)\s*[,:]?\s*(?:as\s+a\s+title)?\s*[:：]\s*(.+)$", original, I)
-    if m:
-        return {"text": m.group(1).strip()}
     return {"add": True}
 
 
@@ -324,7 +359,7 @@ def _place(clause: str, refs: list[Ref], sc: Scene) -> dict[str, Any]:
     """Where something goes: {"position": 1 | -1} or {"after"/"before": Item}."""
     m = re.search(
         r"\b(?:right\s+|just\s+|directly\s+|immediately\s+)?(after|before|behind|ahead\s+of|in\s+front\s+of|following|next\s+to)\s+(?:the\s+)?"
-        r"|(?:插到|放到|放在|挪到|移到|加到|接在|插在|到)?(?P<zh>.{1,8}?)(后面|前面|之后|之前|后边|前边|后)",
+        r"|(?:插到|放到|放在|挪到|移到|加到|接在|插在|接到|排到|插在|放|到)(?P<zh>(?!最)[^，。,]{1,10}?)(?:的)?(后面|前面|之后|之前|后边|前边|后头|前头|后)",
         clause,
         I,
     )
@@ -358,7 +393,7 @@ def _place(clause: str, refs: list[Ref], sc: Scene) -> dict[str, Any]:
 
 
 MOTIONS: list[tuple[str, str]] = [
-    ("none", r"\bno\s+(?:motion|zoom(?:ing)?|movement|animation|ken\s+burns|effects?)\b|\b(?:turn|switch)\s+(?:off|em\s+off)|\boff\b|\bstill\b|\bstatic\b|\bstop\s+(?:moving|zooming)|\bdizzy\b|静止|别动|不要动|别晃|不要晃|定住|不动|去掉动效|动效去掉|不要.{0,3}动效|别.{0,2}动来动去|取消动效"),
+    ("none", r"\bno\s+(?:motion|zoom(?:ing)?|movement|animation|ken\s+burns|effects?)\b|\b(?:turn|switch)\s+(?:off|em\s+off)|\boff\b|\bstay\s+still|\bkeep\s+(?:them\s+|it\s+)?still|\bstill\s+(?:photos|images)|\bbe\s+still\b|\bstatic\b|\bstop\s+(?:moving|zooming)|\bdizzy\b|静止|别动|不要动|别晃|不要晃|定住|不动|去掉动效|动效去掉|不要.{0,3}动效|别.{0,2}动来动去|取消动效"),
     ("zoom_out", r"zoom(?:s|ed|ing)?\s+out|\bout\s+than\s+in|缩小|拉远|往外拉|由近到远"),
     ("zoom_in", r"zoom(?:s|ed|ing)?\s+in\b|推近|放大|拉近|由远到近"),
     ("pan_right", r"left\s+to\s+right|pan(?:s|ning)?\s+(?:to\s+the\s+)?right|向右|往右|从左到右"),
@@ -450,42 +485,105 @@ def _length(clause: str, sc: Scene) -> dict[str, Any] | None:
     return {"seconds": value}
 
 
+_WHOLE_WORDS = r"\b(?:all|every|each|everything|whole)\b|所有|全部|都|每|整个|整体"
+
+
+def _inherit(got: list[Frame], frames: list[Frame], clause: str, original: str, sc: Scene, carry: list[Item]) -> list[Frame]:
+    """A clause that goes on about what the one before it named: "猫那张不要放大的动效了，让它静止就好",
+    "音乐跳过前奏，从第15秒开始播放", "...the music is too abrupt. Make it about 4 seconds"."""
+    if not frames:
+        return got
+    last = frames[-1]
+    if last.intent == "music" and len(got) <= 1 and not (got and got[0].intent == "music"):
+        if not got or got[0].intent in ("length", "pace") and not got[0].values.get("explicit"):
+            if _has(START_AT + "|" + FADE_IN + "|" + FADE_OUT + "|" + VOLUME_DOWN + "|" + VOLUME_UP, clause) or (
+                got and got[0].intent == "length"
+            ):
+                again = read_clause("music " + clause, original, sc, carry)
+                if again and again[0].intent == "music":
+                    if got and got[0].intent == "length" and not again[0].values:
+                        pass
+                    elif again[0].values:
+                        return again
+                if got and got[0].intent == "length" and ("fade_out" in last.values or "fade_in" in last.values):
+                    key = "fade_out" if "fade_out" in last.values else "fade_in"
+                    last.values[key] = got[0].values.get("seconds", last.values[key])
+                    return []
+    if not last.targets or last.intent not in ("seg", "caption", "add", "move", "swap"):
+        return got
+    out = []
+    for f in got:
+        if f.intent == "seg" and not f.targets and not _has(_WHOLE_WORDS, clause):
+            f.targets = list(last.targets) if last.intent != "swap" else [last.targets[-1]]
+        elif f.intent == "length" and not f.values.get("explicit") and "seconds" in f.values:
+            f = Frame("seg", list(last.targets), {"seconds": f.values["seconds"]}, [], clause)
+        elif f.intent == "pace" and not _has(_WHOLE_WORDS, clause):
+            f = Frame("seg", list(last.targets), {"factor": f.values["factor"]}, [], clause)
+        out.append(f)
+    return out
+
+
 def read_frames(text: str, original: str, sc: Scene, previous: list[Item]) -> Reading:
     frames: list[Frame] = []
     pending: list[str] = []
     clauses = [piece for c in _clauses(text) for piece in _and_split(c)]
     for clause in clauses:
-        got = read_clause(clause, original, sc, previous)
+        carry = next((f.targets for f in reversed(frames) if f.targets and f.intent != "remove"), None) or previous
+        got = read_clause(clause, original, sc, carry)
+        got = _inherit(got, frames, clause, original, sc, carry)
         if not got:
-            # a clause with no intent of its own: a value or a target for the clause before it
+            if pending:  # two pieces that only mean something together
+                joined = pending[-1] + " " + clause
+                merged = read_clause(joined, original, sc, carry)
+                if merged:
+                    pending.pop()
+                    frames += _inherit(merged, frames, joined, original, sc, carry)
+                    continue
             if frames and (durations(clause) or bare_numbers(clause) or find_refs(clause, sc, [])):
                 last = frames[-1].text
-                merged = read_clause(last + " " + clause, original, sc, previous)
-                if merged:
+                merged = read_clause(last + " " + clause, original, sc, carry)
+                if merged and [f.intent for f in merged] == [f.intent for f in frames if f.text == last]:
                     frames = [f for f in frames if f.text != last] + merged
                     continue
             pending.append(clause)
             continue
-        if (
-            len(got) == 1
-            and got[0].intent == "length"
-            and not got[0].values.get("explicit")
-            and frames
-            and frames[-1].intent in ("seg", "add")
-        ):  # "猫那张放久点 五秒吧": the seconds belong to the photo
-            last = frames[-1].text
-            merged = read_clause(last + " " + clause, original, sc, previous)
-            if merged:
-                frames = [f for f in frames if f.text != last] + merged
-                continue
         if pending:
-            merged = read_clause(pending[-1] + " " + clause, original, sc, previous)
+            merged = read_clause(pending[-1] + " " + clause, original, sc, carry)
             before = len(_targets_of([r for f in got for r in f.refs]))
             if merged and len(_targets_of([r for f in merged for r in f.refs])) > before:
                 got = merged
                 pending.pop()
         frames += got
-    return Reading(frames, [p for p in pending if not _filler(p)])
+    # "a faster pace, every photo 2 s": the seconds say how fast
+    if any(f.intent == "seg" and "seconds" in f.values for f in frames):
+        frames = [f for f in frames if f.intent != "pace"]
+    held = [t for f in frames if f.intent == "hold" for t in f.targets]
+    for f in frames:
+        if held and f.intent == "length":
+            f.values["keep"] = held
+        if held and f.intent == "seg":
+            f.targets = [t for t in f.targets if t not in held]
+    frames = [f for f in frames if f.intent not in ("hold", "noop")]
+    return Reading(_dedupe(frames), [p for p in pending if not _filler(p)])
+
+
+def _dedupe(frames: list[Frame]) -> list[Frame]:
+    """One frame per thing: "reverse it, last to first" is one reversal; "放久点 五秒吧" one duration."""
+    out: list[Frame] = []
+    for f in frames:
+        prev = out[-1] if out else None
+        if prev is not None and prev.intent == f.intent and f.intent in ("reverse", "shuffle", "undo", "redo", "video_fade"):
+            prev.values.update({k: v or prev.values.get(k) for k, v in f.values.items()})
+            continue
+        if prev is not None and prev.intent == f.intent == "seg" and [t.index for t in prev.targets] == [t.index for t in f.targets]:
+            timing = ("seconds", "delta", "factor", "full")
+            if any(k in f.values for k in timing):
+                for k in timing:
+                    prev.values.pop(k, None)
+            prev.values.update(f.values)
+            continue
+        out.append(f)
+    return out
 
 
 def merged_from(frames: list[Frame]) -> list[Frame]:

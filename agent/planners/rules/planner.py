@@ -140,9 +140,26 @@ def plan_calls(
     if framed is not None and decisive:
         return framed
     step = _phrase_plan(message, state, lang)
-    if framed is not None and not step.calls and (step.text or "").startswith(_say("help", lang)[:20]):
-        return framed  # the phrases understood nothing; the frames did
+    fallback = not step.calls and (step.text or "").startswith(_say("help", lang)[:20])
+    if framed is not None and (fallback or _overreaches(step, framed)):
+        return framed  # the phrases understood nothing, or would change more than the frames read
     return step
+
+
+_WHOLE_VIDEO = {"set_duration", "make_slideshow", "set_motion", "set_fit", "set_transition", "set_aspect"}
+
+
+def _overreaches(phrases: PlanStep, frames: PlanStep) -> bool:
+    """The phrase plan touches the whole video (its length, every photo, a remake) where the frames
+    found an edit of some photos only: "1st one needs to stay up longer, like 5 sec"."""
+    mine = {c.name for c in frames.calls}
+    if mine & (_WHOLE_VIDEO | {"set_seconds_per_photo"}):
+        return False
+    return any(
+        c.name in ("set_duration", "make_slideshow")
+        or (c.name == "set_seconds_per_photo" and "target" not in c.args)
+        for c in phrases.calls
+    )
 
 
 def _phrase_plan(message: str, state: SessionState, lang: Lang) -> PlanStep:

@@ -217,6 +217,7 @@ def find_refs(text: str, sc: Scene, previous: list[Item] | None = None) -> list[
         lambda m: (lambda pool, k: pool[:k] if m.group(1).lower() == "first" else pool[-k:])(
             _pool(sc, _noun_kind(m.group(3))), int(number_value(m.group(2)) or 1)
         ),
+        "range",
     )
     run(
         rf"(前|后|最后)({ZH_NUM}|\d+){_ZH_UNIT}({_ZH_NOUN})",
@@ -224,6 +225,7 @@ def find_refs(text: str, sc: Scene, previous: list[Item] | None = None) -> list[
             _pool(sc, _noun_kind(m.group(3)) if m.group(3) else ("photo" if "张" in m.group(0) else "any")),
             int(number_value(m.group(2)) or 1),
         ),
+        "range",
     )
     # ordinals
     run(
@@ -265,6 +267,7 @@ def find_refs(text: str, sc: Scene, previous: list[Item] | None = None) -> list[
     run(
         rf"\b(?:the\s+)?({_ORD})\s+one\b|\b(\d+(?:st|nd|rd|th))\b(?!\s+(?:seconds|of))",
         lambda m: _nth(sc, "any", _ord_value(m.group(1) or m.group(2))),
+        "range",
     )
     run(
         r"\bthe\s+(?:one\s+)?(?:smack\s+)?(?:in\s+the\s+)?(?:middle|centre|center)\s*(?:one|photo)?|正中间|中间那(?:张|个)",
@@ -293,7 +296,7 @@ def find_refs(text: str, sc: Scene, previous: list[Item] | None = None) -> list[
     run(
         rf"\b(?:the\s+)?(?:video\s+)?clips?\b|\bthe\s+(?:video|footage)\s+(?:at|in)\b|视频片段",
         lambda m: [i for i in sc.items if i.kind == "clip"] or None,
-        "class",
+        "clips",
     )
     run(
         r"\b(?:everything|all\s+of\s+(?:them|it)|every\s+(?:segment|one|item)|all\s+the\s+(?:segments|items))\b|所有(?:片段|素材|画面)|全部(?:片段|素材)",
@@ -330,6 +333,8 @@ def _relative(text: str, refs: list[Ref], sc: Scene) -> list[Ref]:
         head = _RELATIVE.search(text[: ref.start])
         if head is None or not ref.indexes or k in skip:
             continue
+        if any(r.how == "new" and r.start < head.end() and head.start() < r.end for r in refs):
+            continue  # "the new photos after the dog photo": a place for the new ones, not a run
         anchor = ref.indexes[0]
         kind = "photo" if head.group("noun").lower() == "photos" else "any"
         if head.group("side").lower() == "after":
