@@ -361,7 +361,7 @@ def _followup(text: str, original: str, sc: Scene, prev: list[Frame]) -> list[Fr
     return []
 
 
-_FILE_NAME = re.compile(r"\.(?:jpe?g|png|heic|webp|gif|mp4|mov|mp3|m4a|wav)\b", I)
+_FILE_NAME = re.compile(r"\.(?:jpe?g|png|heic|webp|gif|mp4|mov|mp3|m4a|wav)(?![a-z0-9])", I)
 
 
 def _content_ref(f: Frame, text: str) -> bool:

@@ -80,7 +80,7 @@ EDIT_VERB = r"\b(?:make|change|set|turn|put|add|remove|delete|move|swap|use|give
 def _clauses(text: str) -> list[str]:
     """Pieces that may each carry an intent."""
     parts = re.split(
-        r"[,;.!?，。；！？\n]+|\s+(?:and\s+then|then|also|plus|after\s+that|and\s+also)\s+"
+        r"[,;!?，。；！？\n]+|\.(?![a-z0-9])|\s+(?:and\s+then|then|also|plus|after\s+that|and\s+also)\s+"
         r"|然后|另外|顺便|并且|并把|同时|再把|还有|以及|，?再(?=[把给加换删改将让])|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fffa-z0-9])|(?<=[a-z0-9])\s+(?=[\u4e00-\u9fff])",
         text,
     )
@@ -147,6 +147,9 @@ def read_clause(clause: str, original: str, sc: Scene, previous: list[Item]) -> 
         refs = [r for r in refs if r.how != "class"]
     if any(r.how == "named" and any(i.index < 0 for i in r.items) for r in refs):
         refs = [r for r in refs if r.how != "new"]  # "the new pizza photo": that one, not every new one
+    spans = durations(clause)
+    if refs and all(r.how == "pronoun" for r in refs) and spans and spans[0].value > VIDEO_LENGTH_S:
+        refs = []  # "...and make it 20 seconds": a video's length, not one photo's
     targets = _targets_of(refs)
     mood = mood_of(clause)
     music_word = _has(MUSIC, clause) or bool(mood and _has(MUSIC_REPLACE, clause) and not targets) or (
@@ -320,6 +323,9 @@ def _title_text(clause: str, original: str) -> Any:
         text = re.sub(r"\s*(?:at\s+the\s+(?:start|beginning|end)|up\s+front|please)$", "", text, flags=I).strip()
         if text and not _TITLE_JUNK.match(text):
             return {"text": text}
+    m = re.search(r"(?:标题|题目)\s*(?:改成|改为|换成|设为|叫|写|是|为|：|:)?\s*([^，。,；;！!？?\s][^，。,；;！!？?]*)", original)
+    if m and not _TITLE_JUNK.match(m.group(1).strip()):
+        return {"text": m.group(1).strip()}
     return {"add": True}
 
 
@@ -485,6 +491,8 @@ def _length(clause: str, sc: Scene) -> dict[str, Any] | None:
     return {"seconds": value}
 
 
+# "make it 20 seconds" after naming a photo: a length that long is the video's, not one photo's
+VIDEO_LENGTH_S = 10.0
 _WHOLE_WORDS = r"\b(?:all|every|each|everything|whole)\b|所有|全部|都|每|整个|整体"
 
 
@@ -516,7 +524,8 @@ def _inherit(got: list[Frame], frames: list[Frame], clause: str, original: str, 
         if f.intent == "seg" and not f.targets and not _has(_WHOLE_WORDS, clause):
             f.targets = list(last.targets) if last.intent != "swap" else [last.targets[-1]]
         elif f.intent == "length" and not f.values.get("explicit") and "seconds" in f.values:
-            f = Frame("seg", list(last.targets), {"seconds": f.values["seconds"]}, [], clause)
+            if f.values["seconds"] <= VIDEO_LENGTH_S or not _has(r"\bit\b", clause):
+                f = Frame("seg", list(last.targets), {"seconds": f.values["seconds"]}, [], clause)
         elif f.intent == "pace" and not _has(_WHOLE_WORDS, clause):
             f = Frame("seg", list(last.targets), {"factor": f.values["factor"]}, [], clause)
         out.append(f)

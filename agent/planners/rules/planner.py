@@ -15,6 +15,8 @@ from agent.language import Lang
 from agent.planner import PlanRequest, PlanStep, ToolCall
 from agent.planners.rules.edit_calls import Question, segment_calls, text_calls
 from agent.planners.rules.frame_planner import frame_plan
+from agent.tools.base import ToolError
+from agent.tools.segment_refs import Target, resolve
 from agent.planners.rules.intents import Intents, read_intents
 from agent.planners.rules.music_calls import music_calls, music_extras
 from agent.state import SessionState
@@ -141,9 +143,42 @@ def plan_calls(
         return framed
     step = _phrase_plan(message, state, lang)
     fallback = not step.calls and (step.text or "").startswith(_say("help", lang)[:20])
-    if framed is not None and (fallback or _overreaches(step, framed)):
+    if framed is not None and (fallback or _overreaches(step, framed) or _misses(step, framed, state)):
         return framed  # the phrases understood nothing, or would change more than the frames read
     return step
+
+
+_TARGET_ARGS = ("target", "first", "second", "after", "before")
+
+
+def _targets(step: PlanStep, state: SessionState) -> set[int] | None:
+    """The timeline positions a plan's calls name (None: one of them names nothing there)."""
+    out: set[int] = set()
+    for call in step.calls:
+        if call.name in ("add_media",):
+            continue
+        named = [call.args[k] for k in _TARGET_ARGS if isinstance(call.args.get(k), dict)]
+        named += [t for t in call.args.get("targets", []) if isinstance(t, dict)]
+        for raw in named:
+            try:
+                out.add(resolve(state, Target.model_validate(raw)))
+            except (ToolError, ValueError):
+                continue
+    return out
+
+
+_EDITS_OF_SOME = {"edit_segments", "add_caption", "set_seconds_per_photo", "trim_segment"}
+
+
+def _misses(phrases: PlanStep, frames: PlanStep, state: SessionState) -> bool:
+    """The phrase plan edits fewer of the photos the frames read ("first 3 photos 2 sec each"), or
+    none of them while the frames name some."""
+    mine_calls = [c for c in frames.calls if c.name in _EDITS_OF_SOME]
+    if not mine_calls:
+        return False
+    mine = _targets(PlanStep(calls=mine_calls), state)
+    theirs = _targets(phrases, state)
+    return bool(mine) and (not theirs or theirs < mine)
 
 
 _WHOLE_VIDEO = {"set_duration", "make_slideshow", "set_motion", "set_fit", "set_transition", "set_aspect"}

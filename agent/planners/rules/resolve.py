@@ -217,7 +217,7 @@ def find_refs(text: str, sc: Scene, previous: list[Item] | None = None) -> list[
         lambda m: (lambda pool, k: pool[:k] if m.group(1).lower() == "first" else pool[-k:])(
             _pool(sc, _noun_kind(m.group(3))), int(number_value(m.group(2)) or 1)
         ),
-        "range",
+        "position",
     )
     run(
         rf"(前|后|最后)({ZH_NUM}|\d+){_ZH_UNIT}({_ZH_NOUN})",
@@ -225,7 +225,7 @@ def find_refs(text: str, sc: Scene, previous: list[Item] | None = None) -> list[
             _pool(sc, _noun_kind(m.group(3)) if m.group(3) else ("photo" if "张" in m.group(0) else "any")),
             int(number_value(m.group(2)) or 1),
         ),
-        "range",
+        "position",
     )
     # ordinals
     run(

@@ -46,6 +46,10 @@ TOOL_NAMES = {
     "cut_to_beat",
     "undo",
     "redo",
+    "edit_segments",
+    "remove_segments",
+    "shuffle_segments",
+    "set_video_fades",
 }
 
 
