@@ -256,9 +256,9 @@ def _calls(f: Frame, state: SessionState, sc: Scene, lang: Lang, frames: list[Fr
         extra = _seg_args(v)
         if not extra:
             return []
-        if not on or (f.refs and all(r.how == "class" for r in f.refs) and not _seconds_for_clips(f)):
+        if not f.targets or (f.refs and all(r.how == "class" for r in f.refs) and not _seconds_for_clips(f)):
             return _whole(v, sc)
-        return [ToolCall(name="edit_segments", args={"targets": [_target(t) for t in on], **extra})]
+        return [ToolCall(name="edit_segments", args={"targets": [_target(t) for t in f.targets], **extra})]
     return []
 
 
@@ -403,6 +403,11 @@ def _disagrees(frames: list[Frame], message: str, state: SessionState) -> bool:
     texty = re.search(r"\btitle|\bcaption|标题|字幕|文字|[\"“「\'‘]", message, I)
     positional = False
     for f in frames:
+        if f.intent == "undo" and not found.edit.undo and not found.edit.redo:
+            return True  # "算了，转场还是恢复成原来的样子"
+        every = not f.targets or (bool(f.refs) and all(r.how == "class" for r in f.refs))
+        if f.intent == "seg" and every and "seconds" in f.values and found.per_photo_s != f.values["seconds"]:
+            return True
         if f.intent in ("seg", "remove", "move", "swap", "caption", "replace") and any(
             r.how in ("position", "clips") for r in f.refs
         ):
@@ -478,7 +483,7 @@ def frame_plan(
     prev = previous_frames(history, sc)
     prev_targets = _previous_targets(prev, sc)
     request_like = re.search(
-        r"^(?:can|could|would|will|may|shall)\s+(?!you\s+tell)|^(?:do|did)\s+(?:the\s+same|that)|^(?:能不能|可以|可不可以|能否|帮我|请)"
+        r"^(?:can|could|would|will|may|shall)\s+(?!you\s+tell)|\b(?:can|could|would|will)\s+(?:you|u|the|it|they|we|all|each|every)\b(?!\s+tell)|^(?:do|did)\s+(?:the\s+same|that)|^(?:能不能|可以|可不可以|能否|帮我|请)"
         r"|就多长|改成|变成|弄成|换成|调到|调成|加个|删掉|去掉",
         text,
         I,

@@ -52,7 +52,7 @@ CAPTION = r"\bcaption\b|\bsubtitle\b|\blabel\b|\bwrite\b|\bwritten\b|\bwords?\b|
 VIDEO_FADE = r"fade\s+(?:in\s+)?from\s+black|fade\s+(?:out\s+)?(?:to|into)\s+black|fade\s+to\s+black|fade\s+out\s+to\s+black|from\s+black|to\s+black|黑场|黑屏|淡入淡出.*黑|黑.*淡"
 TRANSITION = r"\bbetween\s+(?:the\s+)?(?:photos|shots|segments|slides)|\btransitions?\b|\b(?:hard|straight|jump|plain)\s+cuts?\b|\bcut\s+straight|\bwipe|\bslide\s+in|\bsliding\b|\bdissolve|\bcross\s?-?fade|\bfade\s+through|\bfade\s+(?:into|in\s+from)|\bleading\s+into|\bgoing\s+into|转场|过渡|切换效果|切到|切过去|闪白|黑场过渡|溶解|滑"
 MOTION = r"\bzoom|\bpan(?:s|ning)?\b|\bmotion\b|\bmovement\b|\bken\s+burns\b|\bstay\s+still\b|\bkeep\s+(?:them\s+|it\s+)?still\b|\bstatic\b|\bmoving\b|\bmove\s+around\b|\bdizzy\b|\banimation\b|动效|静止|放大|缩小|拉远|推近|平移|晃|动来动去|镜头|运镜|推拉|别动|不要动"
-FIT = r"\bcrop|\bcut(?:ting)?\s+(?:any\s+of\s+it\s+)?off\b|\bwhole\b|\bin\s+full\b|\bfull\s+(?:photo|picture|thing)|\bentire\b|\bletterbox|\bblur(?:red|ry)?\s+(?:copy|background|backdrop|bars|fill|edges|sides)|\bblurred\b|\bfill\s+the\s+(?:screen|frame)|\bcontain\b|完整|裁|模糊背景|铺满|填满|留黑边|显示全"
+FIT = r"\bcrop|\bcut(?:ting)?\s+(?:any\s+of\s+it\s+)?off\b|\b(?:whole|entire|full)\s+(?:photo|picture|image|thing|shot|frame)|\b(?:see|show)\s+(?:\w+\s+){0,3}?(?:whole|entire|all\s+of)\b|\bin\s+full\b|\bletterbox|\bblur(?:red|ry)?\s+(?:copy|background|backdrop|bars|fill|edges|sides)|\bblurred\b|\bfill\s+the\s+(?:screen|frame)|\bcontain\b|完整|裁|模糊背景|铺满|填满|留黑边|显示全"
 ASPECTS: list[tuple[str, str]] = [
     ("9:16", r"9\s*[:x/×比]\s*16|\bvertical\b|\bportrait\b|tik\s?tok|douyin|\breels?\b|\bshorts\b|\bstor(?:y|ies)\b|竖屏|竖版|竖着|竖的|抖音|快手|视频号"),
     ("16:9", r"16\s*[:x/×比]\s*9|\bhorizontal\b|\blandscape\b|wide\s?screen|youtube(?!\s*shorts)|sideways|横屏|横版|横着|横的|宽屏|b站|哔哩"),
@@ -69,8 +69,8 @@ THE_REST = r"\b(?:everything|all)\s+else\b|\bthe\s+rest\b|\ball\s+the\s+others\b
 MOVE = r"\bmove\b|\bput\b|\bplace\b|\bmake\b.*\b(?:first|last)\b|\bgo(?:es)?\s+(?:first|last)\b|\bcome\s+(?:first|last)\b|\bopen\s+(?:with|on)\b|\bstart\s+with\b|\bbegin\s+with\b|\bend\s+(?:with|on)\b|\bfinish\s+with\b|\bcomes\s+right\s+after\b|\bbump\b|\bshift\b|移|挪|放到|放在|放最|放第|放前|放后|排到|当开头|作为.{0,6}(?:开头|第一|最后)|开场|收尾|结尾用|接"
 ADD = r"\badd\b|\binclude\b|\binsert\b|\bput\b|\bthrow\s+in\b|\buse\b|\bstick\b|\bpop\b|\bslot\b|加|塞|插|放进|用上|放到|接|放在|放最"
 REPLACE = r"\breplace\b|\binstead\s+of\b|\bswap\s+(?:out\s+)?(?:the\s+)?\w+(?:\s+\w+)?\s+for\b|\bin\s+place\s+of\b|替换|换掉|换成|代替"
-LONGER = r"\blonger\b|\bstay\s+up\s+longer|\bhold\b|\bmore\s+time\b|\blinger\b|\bslow(?:er)?\s*(?:it\s+)?down\b|\bslower\b|久一?点|长一?点|多放|多停|多给|多留|放久|停久|慢一?点|放慢|多一?点时间"
-SHORTER = r"\bshorter\b|\bquicker\b|\bfaster\b|\bspeed\s+(?:it\s+|them\s+)?up\b|\bless\s+time\b|\btoo\s+(?:long|slow)\b|\bdraggy\b|短一?点|快一?点|缩短|少放|搞快|加快|太慢|太拖|拖|赶紧"
+LONGER = r"\btoo\s+(?:fast|quick(?:ly)?|short)\b|\bfly\s+by\b|\bgo\s+by\b.{0,20}\bquick|\brushed\b|太快|快了|太赶|有点赶|看不清|\blonger\b|\bstay\s+up\s+longer|\bhold\b|\bmore\s+time\b|\blinger\b|\bslow(?:er)?\s*(?:it\s+)?down\b|\bslower\b|久一?点|长一?点|多放|多停|多给|多留|放久|停久|慢一?点|放慢|多一?点时间"
+SHORTER = r"\bshorter\b|(?<!too\s)\bquicker\b|(?<!too\s)\bfaster\b|\bspeed\s+(?:it\s+|them\s+)?up\b|\bless\s+time\b|\btoo\s+(?:long|slow)\b|\bdraggy\b|短一?点|快一?点|缩短|少放|搞快|加快|太慢|太拖|拖|赶紧"
 DURATION_WORDS = r"\bseconds\b|\blong\b|\blonger\b|\bshorter\b|\bstay\b|\bhold\b|\bshow(?:s|ing)?\s+for\b|\bon\s+screen\b|\bplay\s+for\b|\bduration\b|\blast\b|秒|停留|显示|放|时长|多久"
 LENGTH = r"\b(?:whole|entire|total|overall)\b|\bthe\s+video\b|\bvideo\s+(?:to\s+)?(?:be\s+|run\s+)?|\bit\s+(?:down\s+)?to\b|\blength\b|\bcut\s+(?:it\s+)?(?:the\s+video\s+)?down\b|\bget\s+it\s+(?:down\s+)?to\b|\bmake\s+it\b|\bstretch\b|\bunder\b|\bat\s+least\b|\broughly\b|\babout\b|总时长|总长|整个|整体|视频|时长|压到|缩短到|拉长|弄成|改成|做成|至少|左右"
 QUESTION = r"^(?:how|what|which|where|when|is|are|does|do|did|can\s+you\s+tell|tell\s+me|wait\s+(?:what|how|which|is|does)|so\s+(?:what|how))\b|[?？]\s*$|多长|多少|几张|几个|几秒|哪首|哪个|哪张|什么|吗[？?]?$|有没有|是不是|多久|怎么样"
@@ -299,6 +299,13 @@ def _title_text(clause: str, original: str) -> Any:
     q = quoted(original)
     if q:
         return {"text": q}
+    zh = re.search(
+        r"(?:标题|题目)\s*(?:改成|改为|换成|设为|设成|叫做|叫|写上|写|是|为|：|:)\s*([^，。,；;！!？?\s][^，。,；;！!？?]*)"
+        r"|(?:加个|加一个|打个|来个|配个)(?:大)?标题\s*[:：]?\s*([^，。,；;！!？?\s][^，。,；;！!？?]*)",
+        original,
+    )
+    if zh and not _has(r"标题(?:里|中)", original):
+        return {"text": (zh.group(1) or zh.group(2)).strip()}
     whole = original.lower()
     m = re.search(r"(\d{4})[\s,，]*(?:not|instead\s+of|而不是|不是)\s*(\d{4})|(?:it\s+is|should\s+be|改成|是)\s*(\d{4})[^\d]{0,12}(?:not|instead\s+of|不是)\s*(\d{4})", whole)
     if m:
@@ -347,6 +354,14 @@ def _caption_text(clause: str, original: str, refs: list[Ref]) -> str | None:
         return q
     if not _has(CAPTION, clause):
         return None
+    zh = re.search(
+        r"(?:配个字幕|加个字幕|配字幕|加字幕|字幕|写个|写上|配个字|配字|加一行字|加行字|加字|加文字|文字)\s*[:：]?\s*([^，。,；;！!？?\s][^，。,；;！!？?]*)",
+        original,
+    )
+    if zh and _has(r"[\u4e00-\u9fff]", clause):
+        text = zh.group(1).strip()
+        if text and not re.fullmatch(r"(?:幕|吧|呗|啊|一下)+", text):
+            return re.sub(r"^(?:叫|是|为)\s*", "", text)
     typed = _strip_original_case(clause, original)
     m = re.search(
         r"(?:caption|label|subtitle|text|words?)\s*(?:on\s+the\s+\S+(?:\s+\S+)?\s*)?[:：]\s*(?P<a>.+)$"
@@ -502,6 +517,8 @@ def _inherit(got: list[Frame], frames: list[Frame], clause: str, original: str, 
     if not frames:
         return got
     last = frames[-1]
+    if last.intent == "video_fade" and all(f.intent == "music" and set(f.values) <= {"fade_in", "fade_out"} for f in got) and got and not _has(MUSIC, clause):
+        return []  # "开头结尾都加个黑场 渐入渐出那种": how the black fades go, not the music
     if last.intent == "music" and len(got) <= 1 and not (got and got[0].intent == "music"):
         if not got or got[0].intent in ("length", "pace") and not got[0].values.get("explicit"):
             if _has(START_AT + "|" + FADE_IN + "|" + FADE_OUT + "|" + VOLUME_DOWN + "|" + VOLUME_UP, clause) or (
@@ -558,8 +575,11 @@ def read_frames(text: str, original: str, sc: Scene, previous: list[Item]) -> Re
             continue
         if pending:
             merged = read_clause(pending[-1] + " " + clause, original, sc, carry)
-            before = len(_targets_of([r for f in got for r in f.refs]))
-            if merged and len(_targets_of([r for f in merged for r in f.refs])) > before:
+            mine = [r for f in got for r in f.refs]
+            theirs = [r for f in merged for r in f.refs]
+            specific = any(r.how != "class" for r in theirs) and all(r.how == "class" for r in mine)
+            musical = _has(MUSIC, pending[-1]) and [f.intent for f in merged] == ["music"]
+            if merged and (len(_targets_of(theirs)) > len(_targets_of(mine)) or specific or musical):
                 got = merged
                 pending.pop()
         frames += got

@@ -108,7 +108,7 @@ def _noun_kind(noun: str | None) -> str:
     noun = (noun or "").lower()
     if re.fullmatch(_NOUN_PHOTO, noun) or noun in ("照片", "图片", "相片", "图", "张", "幅"):
         return "photo"
-    if re.fullmatch(_NOUN_CLIP, noun) or noun in ("视频", "片段", "视频片段"):
+    if re.fullmatch(_NOUN_CLIP, noun) or noun in ("视频", "视频片段"):
         return "clip"
     return "any"
 
@@ -234,7 +234,11 @@ def find_refs(text: str, sc: Scene, previous: list[Item] | None = None) -> list[
     )
     run(
         rf"倒数第{n_}{_ZH_UNIT}{_ZH_NOUN}",
-        lambda m: _nth(sc, "photo" if "张" in m.group(0) else _noun_kind(m.group(0)[-2:]), -int(number_value(m.group(1)) or 1)),
+        lambda m: _nth(
+            sc,
+            "photo" if "张" in m.group(0) else _noun_kind(re.sub(r"^.*?(?:张|幅|个|段|条)", "", m.group(0))),
+            -int(number_value(m.group(1)) or 1),
+        ),
     )
     run(
         rf"第{n_}({_ZH_UNIT})({_ZH_NOUN})",
