@@ -18,6 +18,7 @@ from agent.planners.rules.frame_planner import frame_plan
 from agent.tools.base import ToolError
 from agent.tools.segment_refs import Target, resolve
 from agent.planners.rules.intents import Intents, read_intents
+from agent.planners.rules.make_plan import refine_make
 from agent.planners.rules.music_calls import music_calls, music_extras
 from agent.state import SessionState
 from agent.tools.state_view import audio_media, visual_media
@@ -142,6 +143,8 @@ def plan_calls(
     if framed is not None and decisive:
         return framed
     step = _phrase_plan(message, state, lang)
+    if state.draft is None:
+        return refine_make(message, state, lang, step)
     fallback = not step.calls and (step.text or "").startswith(_say("help", lang)[:20])
     if framed is not None and (fallback or _overreaches(step, framed) or _misses(step, framed, state)):
         return framed  # the phrases understood nothing, or would change more than the frames read
