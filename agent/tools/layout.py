@@ -328,10 +328,8 @@ def set_transition(state: SessionState, args: SetTransitionArgs, ctx: ToolContex
     ms = round((args.duration_seconds if args.duration_seconds is not None else 0.5) * 1000)
     tr = None if args.kind == "none" or ms == 0 else Transition(type=args.kind, d=ms)
     segs = [s.model_copy(update={"m": s.m.model_copy(update={"tr": tr})}) for s in video.sg]
-    if args.keep_length:
-        segs = edits.fit_total(segs, draft.d, clip_lengths(state))  # same length as before
-    else:
-        segs = edits.relayout(segs)
+    # keep_length: the same length as before (photos absorb the change); else each keeps its time
+    segs = edits.fit_total(segs, draft.d, clip_lengths(state)) if args.keep_length else edits.relayout(segs)
     new = commit(
         state,
         edits.fit_to_length(

@@ -47,7 +47,9 @@ MAX_SEGMENT_MS = 600_000
 class EditSegmentsArgs(BaseModel):
     targets: list[Target] = Field(..., min_length=1, description="the segments to change (only these)")
     seconds: float | None = Field(None, gt=0, le=600, description="how long each shows")
-    add_seconds: float | None = Field(None, ge=-600, le=600, description="instead: this much longer (or shorter)")
+    add_seconds: float | None = Field(
+        None, ge=-600, le=600, description=("instead: this much longer (or shorter)")
+    )
     factor: float | None = Field(None, gt=0, le=10, description="instead: each one's own time times this")
     full_clip: bool = Field(False, description="clips: play the whole clip from where it starts")
     motion: MotionName | None = None
@@ -73,7 +75,9 @@ def edit_segments(state: SessionState, args: EditSegmentsArgs, ctx: ToolContext)
     clips = clip_lengths(state)
     en: list[str] = []
     zh: list[str] = []
-    timed = args.seconds is not None or args.add_seconds is not None or args.factor is not None or args.full_clip
+    timed = (
+        args.seconds is not None or args.add_seconds is not None or args.factor is not None or args.full_clip
+    )
     for i in chosen:
         seg = segs[i]
         meta = seg.m.model_copy()
@@ -104,7 +108,11 @@ def edit_segments(state: SessionState, args: EditSegmentsArgs, ctx: ToolContext)
             old = meta.tr
             kind = args.transition or (old.type if old else "crossfade")
             length = round(
-                (args.transition_seconds if args.transition_seconds is not None else (old.d / 1000 if old else 0.5))
+                (
+                    args.transition_seconds
+                    if args.transition_seconds is not None
+                    else (old.d / 1000 if old else 0.5)
+                )
                 * 1000
             )
             meta.tr = None if kind == "none" or length == 0 else Transition(type=kind, d=length)
@@ -127,13 +135,17 @@ def edit_segments(state: SessionState, args: EditSegmentsArgs, ctx: ToolContext)
         en.append(f"motion {args.motion.replace('_', ' ')}")
         zh.append(f"镜头{MOTION_ZH.get(args.motion, args.motion)}")
     if args.fit is not None:
-        en.append({"cover": "fills the frame", "contain": "shown whole", "blur": "shown whole on a blurred copy"}[args.fit])
+        en.append(
+            {"cover": "fills the frame", "contain": "shown whole", "blur": "shown whole on a blurred copy"}[
+                args.fit
+            ]
+        )
         zh.append(FIT_ZH[args.fit])
     if args.transition is not None or args.transition_seconds is not None:
         tr = after[chosen[-1]].m.tr if chosen[-1] > 0 else None
         kind = tr.type if tr else "none"
-        length = f" ({secs(tr.d)} s)" if tr else ""
-        en.append(f"transition into it: {kind.replace('_', ' ')}{length}")
+        span = f" ({secs(tr.d)} s)" if tr else ""
+        en.append(f"transition into it: {kind.replace('_', ' ')}{span}")
         zh.append(f"进入它的转场：{TRANSITION_ZH.get(kind, kind)}{f'（{secs(tr.d)} 秒）' if tr else ''}")
     d = new.draft.d if new.draft else 0
     return result(
@@ -182,7 +194,9 @@ class ShuffleArgs(BaseModel):
 def shuffle_segments(state: SessionState, args: ShuffleArgs, ctx: ToolContext) -> ToolResult:
     segs = segments(state)
     if len(segs) < 2:
-        return result(state, "There is only one segment to shuffle.", "只有一个片段，无法打乱。", changed=False)
+        return result(
+            state, "There is only one segment to shuffle.", "只有一个片段，无法打乱。", changed=False
+        )
     rng = random.Random(args.seed if args.seed is not None else len(segs) * 7919 + round(ctx.now()))
     order = list(segs)
     while [s.id for s in order] == [s.id for s in segs]:

@@ -121,12 +121,12 @@ def _calls(f: Frame, state: SessionState, sc: Scene, lang: Lang, frames: list[Fr
     if f.intent == "aspect":
         return [ToolCall(name="set_aspect", args={"aspect": v["aspect"]})]
     if f.intent == "video_fade":
-        args = {}
+        fades: dict[str, float] = {}
         if v.get("fade_in"):
-            args["fade_in_seconds"] = 1.0
+            fades["fade_in_seconds"] = 1.0
         if v.get("fade_out"):
-            args["fade_out_seconds"] = 1.0
-        return [ToolCall(name="set_video_fades", args=args)]
+            fades["fade_out_seconds"] = 1.0
+        return [ToolCall(name="set_video_fades", args=fades)]
     if f.intent == "length":
         d = state.draft.d / 1000 if state.draft else 0
         if v.get("to_song"):
@@ -134,11 +134,15 @@ def _calls(f: Frame, state: SessionState, sc: Scene, lang: Lang, frames: list[Fr
             song = next((s for s in sc.songs if s.cdn_url == src), None)
             if song is None or not song.duration:
                 raise Ask("没有找到歌曲的长度。" if zh else "I don't know how long the song is.")
-            return [ToolCall(name="set_duration", args={"total_seconds": round(song.duration - ss / 1000, 2)})]
+            return [
+                ToolCall(name="set_duration", args={"total_seconds": round(song.duration - ss / 1000, 2)})
+            ]
         keep = [_target(t) for t in v.get("keep", []) if t.index >= 0]
         extra_keep: dict[str, Any] = {"keep": keep} if keep else {}
         if "factor" in v:
-            return [ToolCall(name="set_duration", args={"total_seconds": round(d * v["factor"], 2), **extra_keep})]
+            return [
+                ToolCall(name="set_duration", args={"total_seconds": round(d * v["factor"], 2), **extra_keep})
+            ]
         return [ToolCall(name="set_duration", args={"total_seconds": v["seconds"], **extra_keep})]
     if f.intent == "pace":
         return [ToolCall(name="set_seconds_per_photo", args={"factor": v["factor"]})]
@@ -189,7 +193,9 @@ def _calls(f: Frame, state: SessionState, sc: Scene, lang: Lang, frames: list[Fr
             raise Ask("要保留哪些？" if zh else "Which ones should stay?")
         return [ToolCall(name="remove_segments", args={"targets": [_target(t) for t in on], "keep": True})]
     if f.intent == "keep_rest":
-        earlier = [t for g in frames if g is not f and g.intent in ("keep", "seg", "remove") for t in g.targets]
+        earlier = [
+            t for g in frames if g is not f and g.intent in ("keep", "seg", "remove") for t in g.targets
+        ]
         kept = [t for t in earlier or f.targets if t.index >= 0]
         if not kept:
             raise Ask("要保留哪些？" if zh else "Which ones should stay?")
@@ -201,17 +207,35 @@ def _calls(f: Frame, state: SessionState, sc: Scene, lang: Lang, frames: list[Fr
     if f.intent == "swap":
         ups = [t for t in f.targets if t.index < 0]
         if len(on) == 1 and ups:
-            return [ToolCall(name="replace_segment", args={"target": _target(on[0]), "media": ups[0].media.filename if ups[0].media else ups[0].stem})]
+            return [
+                ToolCall(
+                    name="replace_segment",
+                    args={
+                        "target": _target(on[0]),
+                        "media": ups[0].media.filename if ups[0].media else ups[0].stem,
+                    },
+                )
+            ]
         if len(on) != 2:
             raise Ask("交换哪两个？" if zh else "Swap which two? Name both.")
         return [ToolCall(name="swap_segments", args={"first": _target(on[0]), "second": _target(on[1])})]
     if f.intent == "replace":
         ups = [t for t in f.targets if t.index < 0]
         if len(on) == 1 and ups:
-            return [ToolCall(name="replace_segment", args={"target": _target(on[0]), "media": ups[0].media.filename if ups[0].media else ups[0].stem})]
+            return [
+                ToolCall(
+                    name="replace_segment",
+                    args={
+                        "target": _target(on[0]),
+                        "media": ups[0].media.filename if ups[0].media else ups[0].stem,
+                    },
+                )
+            ]
         if len(on) == 2:  # "use the city one instead of the hike one", both on the timeline: swap
             return [ToolCall(name="swap_segments", args={"first": _target(on[0]), "second": _target(on[1])})]
-        raise Ask("换成哪一张？请说出要换上的照片。" if zh else "Replace it with which photo? Name the upload.")
+        raise Ask(
+            "换成哪一张？请说出要换上的照片。" if zh else "Replace it with which photo? Name the upload."
+        )
     if f.intent == "move":
         if not on:
             return _ask_which(zh)
@@ -223,13 +247,23 @@ def _calls(f: Frame, state: SessionState, sc: Scene, lang: Lang, frames: list[Fr
             for t in on if side == "before" else reversed(on):
                 if _same(t, anchor):
                     continue
-                calls.append(ToolCall(name="move_segment", args={"target": _target(t), side: _target(anchor)}))
+                calls.append(
+                    ToolCall(name="move_segment", args={"target": _target(t), side: _target(anchor)})
+                )
             return calls
         if "step" in v:
-            return [ToolCall(name="move_segment", args={"target": _target(item), "position": item.index + 1 + v["step"]})]
+            return [
+                ToolCall(
+                    name="move_segment",
+                    args={"target": _target(item), "position": item.index + 1 + v["step"]},
+                )
+            ]
         pos = v.get("position", -1)
         if pos == 1:
-            return [ToolCall(name="move_segment", args={"target": _target(t), "position": 1}) for t in reversed(on)]
+            return [
+                ToolCall(name="move_segment", args={"target": _target(t), "position": 1})
+                for t in reversed(on)
+            ]
         return [ToolCall(name="move_segment", args={"target": _target(t), "position": pos}) for t in on]
     if f.intent == "add":
         ups = [t for t in f.targets if t.index < 0]
@@ -281,7 +315,12 @@ def _seg_args(v: dict[str, Any]) -> dict[str, Any]:
         out["factor"] = v["factor"]
     elif v.get("full"):
         out["full_clip"] = True
-    for key, arg in (("motion", "motion"), ("fit", "fit"), ("transition", "transition"), ("transition_s", "transition_seconds")):
+    for key, arg in (
+        ("motion", "motion"),
+        ("fit", "fit"),
+        ("transition", "transition"),
+        ("transition_s", "transition_seconds"),
+    ):
         if key in v and not (key == "motion" and v[key] == "auto"):
             out[arg] = v[key]
     return out
@@ -332,8 +371,12 @@ def _followup(text: str, original: str, sc: Scene, prev: list[Frame]) -> list[Fr
                     out.append(Frame(f.intent, new_targets, dict(f.values), [], text))
             return out
     # music again: "still too loud", "再小一点", "lower it more"
-    if last.intent == "music" and (re.search(VOLUME_DOWN, text, I) or re.search(VOLUME_UP, text, I) or re.search(r"再|more|even", text, I)):
-        again = read_clause("music " + text, original, [] and sc or sc, [])  # type: ignore[arg-type]
+    if last.intent == "music" and (
+        re.search(VOLUME_DOWN, text, I)
+        or re.search(VOLUME_UP, text, I)
+        or re.search(r"再|more|even", text, I)
+    ):
+        again = read_clause("music " + text, original, sc, [])
         if again:
             return again
         down = not re.search(r"大|louder|up", text, I)
@@ -343,7 +386,9 @@ def _followup(text: str, original: str, sc: Scene, prev: list[Frame]) -> list[Fr
         q = quoted(original)
         if q:
             return [Frame("title", [], {"text": {"text": q}}, [], text)]
-        m = re.search(r"add\s+(?:an?\s+)?(\S)\s+(?:at\s+the\s+end|to\s+the\s+end)|结尾加(?:个|一个)?(\S)", original, I)
+        m = re.search(
+            (r"add\s+(?:an?\s+)?(\S)\s+(?:at\s+the\s+end|to\s+the\s+end)|结尾加(?:个|一个)?(\S)"), original, I
+        )
         if m:
             return [Frame("title", [], {"text": {"append": m.group(1) or m.group(2)}}, [], text)]
     # a new value for the previous attribute: "hmm nah too long, 4", "try 2.5", "actually 4 seconds"
@@ -412,12 +457,17 @@ def _disagrees(frames: list[Frame], message: str, state: SessionState) -> bool:
             r.how in ("position", "clips") for r in f.refs
         ):
             positional = True
-        if f.intent == "length" and "seconds" in f.values and not texty:
-            if found.total_s is not None and found.total_s != f.values["seconds"]:
-                return True
+        if (
+            f.intent == "length"
+            and "seconds" in f.values
+            and not texty
+            and found.total_s is not None
+            and found.total_s != f.values["seconds"]
+        ):
+            return True
         if f.intent == "title":
             t = f.values["text"]
-            if t.get("remove") and not found.remove_title or "replace" in t:
+            if (t.get("remove") and not found.remove_title) or "replace" in t:
                 return True
             mine, theirs = t.get("text"), found.title
             if mine and theirs and mine not in theirs and theirs not in mine:
@@ -426,7 +476,12 @@ def _disagrees(frames: list[Frame], message: str, state: SessionState) -> bool:
                 return True
         if f.intent == "music" and "volume" in f.values and found.music.volume != f.values["volume"]:
             return True
-        if f.intent == "music" and "start" in f.values and found.music.start_s is None and found.music.delay_s is None:
+        if (
+            f.intent == "music"
+            and "start" in f.values
+            and found.music.start_s is None
+            and found.music.delay_s is None
+        ):
             return True
     return positional and _phrase_targets(message, state) is None
 
@@ -444,9 +499,16 @@ def _decisive(frames: list[Frame], text: str) -> bool:
         if f.intent == "seg" and any(k in f.values for k in ("motion", "fit", "transition", "transition_s")):
             return True  # per-photo styles, and whole-video ones through tools that keep every photo's time
         only_class = bool(f.refs) and all(r.how == "class" for r in f.refs)
-        if f.intent == "seg" and f.targets and not only_class:
-            if any(k in f.values for k in ("motion", "fit", "transition", "transition_s", "delta", "factor", "full")):
-                return True
+        if (
+            f.intent == "seg"
+            and f.targets
+            and not only_class
+            and any(
+                k in f.values
+                for k in ("motion", "fit", "transition", "transition_s", "delta", "factor", "full")
+            )
+        ):
+            return True
         if f.intent == "length" and ("factor" in f.values or f.values.get("to_song")):
             return True
         if f.intent == "music":
@@ -455,14 +517,22 @@ def _decisive(frames: list[Frame], text: str) -> bool:
                 return True
             if ("fade_in" in v or "fade_out" in v) and durations(text):
                 return True
-            if "start" in v and re.search(r"skip|跳过|前奏|从.{0,6}(?:开始|放|播)|\binto\s+the\s+song|from\s+\d+:\d\d", text, I):
+            if "start" in v and re.search(
+                (r"skip|跳过|前奏|从.{0,6}(?:开始|放|播)|\binto\s+the\s+song|from\s+\d+:\d\d"), text, I
+            ):
                 return True
-            if "mood" in v and re.search(r"instead|replace|library|built[\s-]?in|rather|prefer|别用|不用|不要|换|太丧|不太行", text, I):
+            if "mood" in v and re.search(
+                (r"instead|replace|library|built[\s-]?in|rather|prefer|别用|不用|不要|换|太丧|不太行"),
+                text,
+                I,
+            ):
                 return True
     return False
 
 
-def plan_frames(message: str, state: SessionState, lang: Lang, history: list[dict[str, str]]) -> PlanStep | None:
+def plan_frames(
+    message: str, state: SessionState, lang: Lang, history: list[dict[str, str]]
+) -> PlanStep | None:
     """The frames' plan when it should be the turn's plan (see _decisive), else None."""
     step, decisive = frame_plan(message, state, lang, history)
     return step if decisive else None
@@ -483,7 +553,9 @@ def frame_plan(
     prev = previous_frames(history, sc)
     prev_targets = _previous_targets(prev, sc)
     request_like = re.search(
-        r"^(?:can|could|would|will|may|shall)\s+(?!you\s+tell)|\b(?:can|could|would|will)\s+(?:you|u|the|it|they|we|all|each|every)\b(?!\s+tell)|^(?:do|did)\s+(?:the\s+same|that)|^(?:能不能|可以|可不可以|能否|帮我|请)"
+        r"^(?:can|could|would|will|may|shall)\s+(?!you\s+tell)|\b(?:can|could|would|will)\s+(?:you|u|"
+        r"the|it|they|we|all|each|every)\b(?!\s+tell)|^(?:do|did)\s+(?:the\s+same|that)|^(?:能不能|可以|"
+        r"可不可以|能否|帮我|请)"
         r"|就多长|改成|变成|弄成|换成|调到|调成|加个|删掉|去掉",
         text,
         I,
@@ -496,7 +568,8 @@ def frame_plan(
     frames = reading.frames
     followed = False
     vague = all(
-        (f.intent in ("length", "pace") and not f.values.get("explicit")) or (f.intent == "seg" and not f.targets)
+        (f.intent in ("length", "pace") and not f.values.get("explicit"))
+        or (f.intent == "seg" and not f.targets)
         for f in frames
     )
     if prev and frames and vague and prev[-1].intent in ("seg", "add") and prev[-1].targets:
@@ -504,7 +577,9 @@ def frame_plan(
     if not frames or all(f.intent == "seg" and not f.values for f in frames):
         frames = _followup(text, message, sc, prev)
         followed = bool(frames)
-    elif prev and re.search(SAME_AS_BEFORE, text, I) and all(not f.values for f in frames if f.intent == "seg"):
+    elif (
+        prev and re.search(SAME_AS_BEFORE, text, I) and all(not f.values for f in frames if f.intent == "seg")
+    ):
         again = _followup(text, message, sc, prev)
         frames, followed = (again, True) if again else (frames, False)
     if not frames:

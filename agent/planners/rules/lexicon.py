@@ -34,7 +34,22 @@ CONCEPTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "food": (("food", "dinner", "meal"), ("吃的", "美食")),
 }
 # A word of a file name that is this common says nothing about which file (day, night, new).
-_WEAK = {"day", "night", "photo", "img", "image", "pic", "new", "final", "copy", "the", "and", "on", "of", "in"}
+_WEAK = {
+    "day",
+    "night",
+    "photo",
+    "img",
+    "image",
+    "pic",
+    "new",
+    "final",
+    "copy",
+    "the",
+    "and",
+    "on",
+    "of",
+    "in",
+}
 STOP_WORDS = {
     "the",
     "a",
@@ -84,7 +99,9 @@ def _en_word(word: str) -> str:
 
 
 _EN_CONCEPT = {
-    concept: re.compile("|".join(_en_word(w) for w in en), re.I) for concept, (en, _zh) in CONCEPTS.items() if en
+    concept: re.compile("|".join(_en_word(w) for w in en), re.I)
+    for concept, (en, _zh) in CONCEPTS.items()
+    if en
 }
 
 

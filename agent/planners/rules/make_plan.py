@@ -22,17 +22,21 @@ from agent.state import SessionState
 I = re.IGNORECASE  # noqa: E741
 MAKE = re.compile(
     r"\b(?:make|create|build|generate|produce|edit|cut|put|turn|combine|compile|assemble|stitch|throw|whip)\b"
-    r".{0,40}\b(?:video|vid|movie|film|reel|slideshow|montage|tiktok|short|clip|story|vlog|together|something)\b"
+    r".{0,40}\b(?:video|vid|movie|film|reel|slideshow|montage|tiktok|short|clip|story|vlog|together|"
+    r"something)\b"
     r"|\bslide\s?show\b|\bmontage\b|\brough\s+cut\b"
     r"|做|剪|弄|整|生成|出个|出一个|合成|拼|来个|搞个|制作|帮我.{0,6}(?:视频|片)|视频|片子|短片|vlog",
     I,
 )
 KEEP = re.compile(r"\bonly\b|\bjust\b|只用|就拿|只要|光用|只拿|仅用|就用", I)
 DROP = re.compile(
-    r"\bwithout\b|\bexcept\b|\bbut\s+not\b|\bleave\s+out\b|\bskip\b|\bno\b|\bminus\b|\bexclude\b|不要|先不用|不用|别用|去掉|除了", I
+    r"\bwithout\b|\bexcept\b|\bbut\s+not\b|\bleave\s+out\b|\bskip\b|\bno\b|\bminus\b|\bexclude\b|不要|"
+    r"先不用|不用|别用|去掉|除了",
+    I,
 )
 PHOTOS_ONLY = re.compile(
-    r"\bphotos?\s+only\b|\bonly\s+(?:the\s+)?photos\b|\bjust\s+(?:the\s+)?photos\b|\bno\s+(?:video\s+)?clips?\b"
+    r"\bphotos?\s+only\b|\bonly\s+(?:the\s+)?photos\b|\bjust\s+(?:the\s+)?photos\b|"
+    r"\bno\s+(?:video\s+)?clips?\b"
     r"|光用照片|只用照片|只有照片|只要照片|照片就行|只用图",
     I,
 )
@@ -42,7 +46,9 @@ NOT_MY_SONG = re.compile(
     r"别用我(?:上传|传)?的|不用我(?:上传|传)?的|不要我(?:上传|传)?的|我传的那首(?:歌)?不太行|换一首|换个|别的音乐",
     I,
 )
-NO_MUSIC = re.compile(r"\bno\s+music\b|\bwithout\s+(?:any\s+)?music\b|\bsilent\b|不要(?:背景)?音乐|不要bgm|不配乐|不用配乐", I)
+NO_MUSIC = re.compile(
+    (r"\bno\s+music\b|\bwithout\s+(?:any\s+)?music\b|\bsilent\b|不要(?:背景)?音乐|不要bgm|不配乐|不用配乐"), I
+)
 EACH = re.compile(r"\beach\b|\bevery\b|\bper\b|\bapiece\b|每张|每个|都放|都是|一张", I)
 ABOUT = re.compile(r"\babout\b|\baround\b|\broughly\b|\bish\b|左右|差不多|大概", I)
 
@@ -104,7 +110,9 @@ def refine_make(message: str, state: SessionState, lang: Lang, step: PlanStep) -
         music = None
     elif NOT_MY_SONG.search(text) or (mood_of(text) and not music):
         mood = mood_of(text) or "calm"
-        music = ToolCall(name="set_music", args={**(music.args if music else {}), "source": f"builtin:{mood}"})
+        music = ToolCall(
+            name="set_music", args={**(music.args if music else {}), "source": f"builtin:{mood}"}
+        )
     if music is not None:
         out.append(music)
     title = next((c for c in step.calls if c.name == "add_title"), None)

@@ -42,10 +42,27 @@ EN_NUM = {
     "couple": 2,
     "few": 3,
 }
-ZH_DIGIT = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "俩": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+ZH_DIGIT = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "俩": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 ZH_NUM = r"[零〇一二两俩三四五六七八九十百]+"
 _EN_WORD = r"(?:" + "|".join(sorted((k for k in EN_NUM if len(k) > 1), key=len, reverse=True)) + r")"
-NUM = rf"(?:\d+(?:\.\d+)?|{_EN_WORD}(?:[\s-]+(?:one|two|three|four|five|six|seven|eight|nine))?|{ZH_NUM}(?:点[零一二三四五六七八九])?)"
+NUM = (
+    rf"(?:\d+(?:\.\d+)?|{_EN_WORD}(?:[\s-]+(?:one|two|three|four|five|six|seven|eight|nine))?|"
+    rf"{ZH_NUM}(?:点[零一二三四五六七八九])?)"
+)
 
 
 def zh_value(text: str) -> float:

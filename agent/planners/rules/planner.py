@@ -15,12 +15,12 @@ from agent.language import Lang
 from agent.planner import PlanRequest, PlanStep, ToolCall
 from agent.planners.rules.edit_calls import Question, segment_calls, text_calls
 from agent.planners.rules.frame_planner import frame_plan
-from agent.tools.base import ToolError
-from agent.tools.segment_refs import Target, resolve
 from agent.planners.rules.intents import Intents, read_intents
 from agent.planners.rules.make_plan import refine_make
 from agent.planners.rules.music_calls import music_calls, music_extras
 from agent.state import SessionState
+from agent.tools.base import ToolError
+from agent.tools.segment_refs import Target, resolve
 from agent.tools.state_view import audio_media, visual_media
 from renderer.draft import TrackType
 
@@ -154,7 +154,7 @@ def plan_calls(
 _TARGET_ARGS = ("target", "first", "second", "after", "before")
 
 
-def _targets(step: PlanStep, state: SessionState) -> set[int] | None:
+def _targets(step: PlanStep, state: SessionState) -> set[int]:
     """The timeline positions a plan's calls name (None: one of them names nothing there)."""
     out: set[int] = set()
     for call in step.calls:

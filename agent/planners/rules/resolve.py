@@ -56,8 +56,14 @@ def scene(state: SessionState) -> Scene:
         items.append(Item(i, media, seg, kind, stem, concepts_of_stem(stem)))
         used.add(seg.src or "")
     uploads = [
-        Item(-1, f, None, "clip" if f.file_type == "video" else "photo", f.filename.rsplit(".", 1)[0],
-             concepts_of_stem(f.filename.rsplit(".", 1)[0]))
+        Item(
+            -1,
+            f,
+            None,
+            "clip" if f.file_type == "video" else "photo",
+            f.filename.rsplit(".", 1)[0],
+            concepts_of_stem(f.filename.rsplit(".", 1)[0]),
+        )
         for f in state.video_infos
         if f.file_type in ("image", "video") and f.cdn_url not in used
     ]
@@ -188,7 +194,11 @@ def find_refs(text: str, sc: Scene, previous: list[Item] | None = None) -> list[
     # ranges: "pics 2 thru 4", "photos 2-4", "第二张到第四张"
     run(
         rf"\b(?:the\s+)?({_NOUN})\s+(\d+)\s*(?:-|to|through|until|till|and)\s*(\d+)\b",
-        lambda m: [i for n in range(int(m.group(2)), int(m.group(3)) + 1) for i in _nth(sc, _noun_kind(m.group(1)), n)],
+        lambda m: [
+            i
+            for n in range(int(m.group(2)), int(m.group(3)) + 1)
+            for i in _nth(sc, _noun_kind(m.group(1)), n)
+        ],
         "range",
     )
     run(
@@ -203,7 +213,9 @@ def find_refs(text: str, sc: Scene, previous: list[Item] | None = None) -> list[
     # "from the third photo on", "从第三张开始(后面所有照片)"
     run(
         rf"从第{n_}({_ZH_UNIT}){_ZH_NOUN}(?:开始|起)(?:[^，。,]{{0,8}}?(?:所有|全部)?(?:照片|图片|片段|的)?)?",
-        lambda m: _pool(sc, "photo" if m.group(2) == "张" else "any")[int(number_value(m.group(1)) or 1) - 1 :],
+        lambda m: _pool(sc, "photo" if m.group(2) == "张" else "any")[
+            int(number_value(m.group(1)) or 1) - 1 :
+        ],
         "range",
     )
     run(
@@ -254,7 +266,9 @@ def find_refs(text: str, sc: Scene, previous: list[Item] | None = None) -> list[
     )
     run(
         rf"(?:最前面|开头|第一)的?(?:那)?(?:一|1)?({_ZH_UNIT})({_ZH_NOUN})",
-        lambda m: _nth(sc, _noun_kind(m.group(2)) if m.group(2) else ("photo" if m.group(1) == "张" else "any"), 1),
+        lambda m: _nth(
+            sc, _noun_kind(m.group(2)) if m.group(2) else ("photo" if m.group(1) == "张" else "any"), 1
+        ),
     )
     run(
         rf"\b(?:the\s+)?(very\s+)?({_ORD}|last|final)\s+({_NOUN})\b(?!\s+(?:and|,)\s+(?:the\s+)?{_ORD})",
@@ -274,22 +288,27 @@ def find_refs(text: str, sc: Scene, previous: list[Item] | None = None) -> list[
         "range",
     )
     run(
-        r"\bthe\s+(?:one\s+)?(?:smack\s+)?(?:in\s+the\s+)?(?:middle|centre|center)\s*(?:one|photo)?|正中间|中间那(?:张|个)",
+        r"\bthe\s+(?:one\s+)?(?:smack\s+)?(?:in\s+the\s+)?(?:middle|centre|center)\s*(?:one|photo)?|"
+        r"正中间|中间那(?:张|个)",
         lambda m: [sc.items[(len(sc.items) - 1) // 2]] if sc.items else [],
         "range",
     )
     # the new uploads
     run(
-        r"\b(?:the\s+)?(?:two\s+|2\s+)?(?:new(?:ly)?\s+(?:uploaded\s+)?|latest\s+|just[\s-]uploaded\s+|recent\s+)(?:ones?|photos?|uploads?|files?|ones)\b"
-        r"|\bthe\s+(?:two\s+|2\s+)?(?:ones?|photos?)\s+i\s+(?:just\s+)?(?:uploaded|added|sent)(?:\s+(?:just\s+now|after|later))?"
+        r"\b(?:the\s+)?(?:two\s+|2\s+)?(?:new(?:ly)?\s+(?:uploaded\s+)?|latest\s+|just[\s-]uploaded\s+|"
+        r"recent\s+)(?:ones?|photos?|uploads?|files?|ones)\b"
+        r"|\bthe\s+(?:two\s+|2\s+)?(?:ones?|photos?)\s+i\s+(?:just\s+)?(?:uploaded|added|"
+        r"sent)(?:\s+(?:just\s+now|after|later))?"
         r"|\bboth\s+new\s+(?:ones|photos)\b|\b(?:two|2)\s+more\s+photos\b"
-        r"|(?:刚|刚刚|才|新|后来|后面|最近|之后)(?:上)?(?:传|加|上传|添加)的?(?:那)?(?:两|俩|2)?(?:张|个)?(?:照片|图片|图|素材|新图)?|新(?:照片|图片|图|素材)|两张新照片",
+        r"|(?:刚|刚刚|才|新|后来|后面|最近|之后)(?:上)?(?:传|加|上传|添加)的?(?:那)?(?:两|俩|2)?(?:张|个)?(?:照片|图片|图|素材|新图)?|"
+        r"新(?:照片|图片|图|素材)|两张新照片",
         lambda m: list(sc.uploads) or None,
         "new",
     )
     # classes
     run(
-        r"\b(?:all|every|each)\s+(?:of\s+)?(?:the\s+|my\s+)?(?:single\s+)?photos?\b|\b(?:the\s+)?photos\b(?!\s+(?:\d|number))"
+        r"\b(?:all|every|each)\s+(?:of\s+)?(?:the\s+|my\s+)?(?:single\s+)?photos?\b|"
+        r"\b(?:the\s+)?photos\b(?!\s+(?:\d|number))"
         r"|所有(?:的)?(?:照片|图片|图)|全部(?:的)?(?:照片|图片|图)|(?:照片|图片|图)都|每(?:一)?张(?:照片|图片|图)?|每(?:一)?个(?:画面)?",
         lambda m: [i for i in sc.items if i.kind == "photo"],
         "class",
@@ -298,18 +317,20 @@ def find_refs(text: str, sc: Scene, previous: list[Item] | None = None) -> list[
         if _span_free((ref.start, ref.end), taken):
             add(ref)
     run(
-        rf"\b(?:the\s+)?(?:video\s+)?clips?\b|\bthe\s+(?:video|footage)\s+(?:at|in)\b|视频片段",
+        r"\b(?:the\s+)?(?:video\s+)?clips?\b|\bthe\s+(?:video|footage)\s+(?:at|in)\b|视频片段",
         lambda m: [i for i in sc.items if i.kind == "clip"] or None,
         "clips",
     )
     run(
-        r"\b(?:everything|all\s+of\s+(?:them|it)|every\s+(?:segment|one|item)|all\s+the\s+(?:segments|items))\b|所有(?:片段|素材|画面)|全部(?:片段|素材)",
+        r"\b(?:everything|all\s+of\s+(?:them|it)|every\s+(?:segment|one|item)|all\s+the\s+(?:segments|"
+        r"items))\b|所有(?:片段|素材|画面)|全部(?:片段|素材)",
         lambda m: list(sc.items),
         "class",
     )
     if previous:
         run(
-            r"\b(?:it|them|that\s+one|this\s+one|that\s+photo|this\s+photo|those|these|that)\b|它们|它|(?:这|那)(?:一|1)?(?:张|个|段)(?:照片|图片|图)?(?!.{0,2}(?:照片|图))",
+            r"\b(?:it|them|that\s+one|this\s+one|that\s+photo|this\s+photo|those|these|that)\b|它们|它|"
+            r"(?:这|那)(?:一|1)?(?:张|个|段)(?:照片|图片|图)?(?!.{0,2}(?:照片|图))",
             lambda m: list(previous),
             "pronoun",
         )
@@ -324,13 +345,15 @@ def find_refs(text: str, sc: Scene, previous: list[Item] | None = None) -> list[
 
 
 _RELATIVE = re.compile(
-    rf"\b(?:the\s+)?(?:(?P<n>{NUM})\s+)?(?:other\s+)?(?P<noun>photos|ones|segments|items)\s+(?:that\s+come\s+)?(?:right\s+|just\s+|directly\s+)?(?P<side>after|before)\s+(?:the\s+)?$",
+    rf"\b(?:the\s+)?(?:(?P<n>{NUM})\s+)?(?:other\s+)?(?P<noun>photos|ones|segments|"
+    rf"items)\s+(?:that\s+come\s+)?(?:right\s+|just\s+|directly\s+)?(?P<side>after|"
+    rf"before)\s+(?:the\s+)?$",
     re.I,
 )
 
 
 def _relative(text: str, refs: list[Ref], sc: Scene) -> list[Ref]:
-    """ "the 2 photos right before the fireworks", "the photos after the cake one": a run next to a segment."""
+    """ "the 2 photos right before the fireworks", "the photos after the cake one": a run beside one."""
     out: list[Ref] = []
     skip: set[int] = set()
     for k, ref in enumerate(refs):
