@@ -24,7 +24,7 @@ _REFUSALS: list[tuple[str, str, str]] = [
         "没法导出 4K：最高只能导出 1080x1920（1080p 全高清）。现在的视频就是按这个分辨率导出 MP4。",
     ),
     (
-        r"\bgif\b|\bwebm\b|\bmov\s+file|\bavi\b|\bmkv\b|表情包|动图|\bmp3\b(?=.*export)",
+        r"\bgif\b|\bwebm\b|\.?\bmov\b(?!e)|\bavi\b|\bmkv\b|\bwmv\b|\bflv\b|表情包|动图|\bmp3\b(?=.*export)",
         "I can't make a GIF or other formats: exports are MP4 video files (H.264 with AAC sound) only. "
         "Most apps can turn the MP4 into a GIF.",
         "没法导出 GIF：只支持导出 MP4 视频文件（H.264 + AAC）。可以用其他工具把 MP4 转成动图。",
@@ -114,7 +114,7 @@ def _song_name(name: str) -> tuple[str, str]:
 QUESTION = re.compile(
     r"^(?:how|what|which|where|when|is|are|does|do|did|can\s+you\s+tell|tell\s+me|wait\s+(?:what|how|"
     r"which|is|does)|so\s+(?:what|how)|who)\b"
-    r"|[?？]\s*$|多长|多少|几张|几个|几秒|哪首|哪个|哪张|什么|吗[？?]?$|有没有|是不是|多久|怎么样|是啥|叫啥",
+    r"|[?？]\s*$|多长|多少|几张|几个|几秒|哪首|哪个|哪张|什么|吗[？?]?$|有没有|是不是|多久|怎么样|是啥|叫啥|谁的|是谁|哪里",
     I,
 )
 
@@ -154,7 +154,7 @@ def answer(text: str, state: SessionState, sc: Scene, lang: Lang) -> str | None:
             else "No: the music stops without a fade out"
         )
         return out + (f" and fades in over {_secs(fi)} s." if fi else " (no fade in at the start).")
-    if music_q and re.search(r"name|called|which|what|哪首|什么|叫", text, I):
+    if music_q and re.search(r"name|called|which|what|who|哪首|什么|叫|谁|啥", text, I):
         if audio is None:
             return "现在没有背景音乐。" if zh else "There is no background music right now."
         name = audio.m.name or "music"

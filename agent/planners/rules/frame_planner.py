@@ -15,8 +15,10 @@ from agent.language import Lang
 from agent.planner import PlanStep, ToolCall
 from agent.planners.rules import answers
 from agent.planners.rules.frames import (
+    LONGER,
     MUSIC,
     SAME_AS_BEFORE,
+    SHORTER,
     VOLUME_DOWN,
     VOLUME_UP,
     Frame,
@@ -391,6 +393,11 @@ def _followup(text: str, original: str, sc: Scene, prev: list[Frame]) -> list[Fr
         )
         if m:
             return [Frame("title", [], {"text": {"append": m.group(1) or m.group(2)}}, [], text)]
+    # more or less of the same: "再长一点", "a bit longer still"
+    if last.intent in ("seg", "add") and targets and not durations(text) and not bare_numbers(text):
+        longer, shorter = re.search(LONGER, text, I), re.search(SHORTER, text, I)
+        if longer or shorter:
+            return [Frame("seg", targets, {"factor": 1.5 if longer and not shorter else 0.67}, [], text)]
     # a new value for the previous attribute: "hmm nah too long, 4", "try 2.5", "actually 4 seconds"
     spans = durations(text) or bare_numbers(text)
     if spans and last.intent in ("seg", "add", "length"):

@@ -68,8 +68,8 @@ MUSIC_REPLACE = (
     r"\b(?:replace|change|swap|switch|different|another|other|new|instead|rather|prefer|"
     r"from\s+your\s+library|built[\s-]?in)\b|换|别用|不用|不要我|改成|来点|来首|配个|配一首|来一首"
 )
-FADE_IN = r"fade[\s-]*in|fades?\s+in|ease\s+in|淡入|渐入|渐强|渐起"
-FADE_OUT = r"fade[\s-]*out|fades?\s+out|ending\s+fade|fade\s+at\s+the\s+end|ending|淡出|渐出|渐弱|收尾|收得"
+FADE_IN = r"fade[\s-]*in|fades?\s+(?:\w+\s+){0,3}in\b|ease\s+in|淡入|渐入|渐强|渐起"
+FADE_OUT = r"fade[\s-]*out|fades?\s+(?:\w+\s+){0,3}out\b|ending\s+fade|fade\s+at\s+the\s+end|ending|淡出|渐出|渐弱|收尾|收得"
 START_AT = (
     r"\bskip\s+(?:the\s+)?(?:first|intro)|\bstart(?:s|ing)?\s+(?:the\s+\w+\s+)?(?:from|at)\b|\bfrom\s+\d|"
     r"\b(?:begin|play)\s+(?:it\s+)?(?:from|at)\b|\boffset\b|从.{0,6}(?:开始|放|播)|跳过|前奏"
@@ -120,7 +120,7 @@ ASPECTS: list[tuple[str, str]] = [
 ]
 HOLD = (
     r"\b(?:leave|keep)\b.{0,40}\b(?:at\s+the\s+length|as\s+(?:it\s+)?is|the\s+same|unchanged|alone)\b|"
-    r"\bdon'?t\s+touch\b|保持.{0,8}不变|别动|不要动|不变"
+    r"\bdon'?t\s+touch\b|保持.{0,8}不变|别动(?!效|画|来)|不要动(?!效|画|来)|不变"
 )
 REVERSE = (
     r"\breverse\b|\bbackwards?\b|\bopposite\s+order\b|\blast\s+to\s+first\b|"
@@ -351,7 +351,12 @@ def read_clause(clause: str, original: str, sc: Scene, previous: list[Item]) -> 
         return [frame("replace")]
     if not styled and _has(SWAP, clause) and len(targets) >= 1 and not _has(TRANSITION, clause):
         return [frame("swap")]
-    if uploads and (_has(ADD, clause) or _has(MOVE, clause)):
+    if uploads and (
+        _has(ADD, clause)
+        or _has(MOVE, clause)
+        or _place(clause, refs, sc)
+        or _has(r"\bthrow\b|\bin\b", clause)
+    ):
         f = frame("add")
         f.values.update(_place(clause, refs, sc))
         for key in ("seconds", "motion", "fit", "transition", "transition_s"):
@@ -464,11 +469,11 @@ def _title_text(clause: str, original: str) -> Any:
         return {"text": q}
     zh = re.search(
         r"(?:标题|题目)\s*(?:改成|改为|换成|设为|设成|叫做|叫|写上|写|是|为|：|:)\s*([^，。,；;！!？?\s][^，。,；;！!？?]*)"
-        r"|(?:加个|加一个|打个|来个|配个)(?:大)?标题\s*[:：]?\s*([^，。,；;！!？?\s][^，。,；;！!？?]*)",
+        r"|(?:加个|加一个|打个|来个|配个)(?:大)?标题\s*(?:叫做|叫|是|为)?\s*[:：]?\s*([^，。,；;！!？?\s][^，。,；;！!？?]*)",
         original,
     )
     if zh and not _has(r"标题(?:里|中)", original):
-        return {"text": (zh.group(1) or zh.group(2)).strip()}
+        return {"text": _one_clause(zh.group(1) or zh.group(2))}
     whole = original.lower()
     m = re.search(
         (
@@ -510,6 +515,14 @@ def _title_text(clause: str, original: str) -> Any:
     return {"add": True}
 
 
+def _one_clause(text: str) -> str:
+    """Words to show, up to where the next request starts ("生日快乐宝贝 然后那张别裁了")."""
+    cut = re.split(
+        r"\s+(?=然后|再|顺便|并且|另外|还有|同时|and\b|then\b)|\s+(?=\S*(?:那张|那段|音乐|bgm|转场))", text
+    )
+    return cut[0].strip()
+
+
 def _strip_original_case(clause: str, original: str) -> str:
     """The clause as the user typed it (case kept) when it can be found in the message."""
     idx = original.lower().find(clause[:12]) if clause else -1
@@ -535,7 +548,7 @@ def _caption_text(clause: str, original: str, refs: list[Ref]) -> str | None:
         original,
     )
     if zh and _has(r"[\u4e00-\u9fff]", clause):
-        text = zh.group(1).strip()
+        text = _one_clause(zh.group(1))
         if text and not re.fullmatch(r"(?:幕|吧|呗|啊|一下)+", text):
             return re.sub(r"^(?:叫|是|为)\s*", "", text)
     typed = _strip_original_case(clause, original)
@@ -715,6 +728,13 @@ def _seg_attrs(clause: str, f: Frame, sc: Scene) -> None:
             values["delta"] = lengths[0].value
         else:
             values["seconds"] = lengths[0].value
+    elif (
+        f.targets
+        and not values
+        and (bare := [b for b in bare_numbers(clause) if 0.3 <= b.value <= 60])
+        and _has(LONGER + "|" + SHORTER + r"|\btry\b|\bmake\s+(?:it|them)\b|改成|改为|换成|设为", clause)
+    ):  # "too fast, try 2.5": a number with no unit, said of a photo's time
+        values["seconds"] = bare[-1].value
     elif f.targets and not values and (_has(LONGER, clause) or _has(SHORTER, clause)):
         values["factor"] = 1.5 if _has(LONGER, clause) and not _has(SHORTER, clause) else 0.67
     elif f.targets and _has(r"不要截|别截|完整放完|play\s+(?:the\s+)?whole|full\s+length|整段", clause):
@@ -743,7 +763,10 @@ def _length(clause: str, sc: Scene) -> dict[str, Any] | None:
 
 # "make it 20 seconds" after naming a photo: a length that long is the video's, not one photo's
 VIDEO_LENGTH_S = 10.0
-_WHOLE_WORDS = r"\b(?:all|every|each|everything|whole)\b|所有|全部|都|每|整个|整体"
+_WHOLE_WORDS = (
+    r"\b(?:all|every|each)\s+(?:the\s+|of\s+the\s+|of\s+my\s+)?(?:photos|pics|pictures|segments|transitions|of\s+them)\b"
+    r"|\beverything\b|\bevery\s+\w+|\beach\s+\w+|所有|全部|都|每|整个|整体"
+)
 
 
 def _inherit(
@@ -826,6 +849,15 @@ def read_frames(text: str, original: str, sc: Scene, previous: list[Item]) -> Re
                 got = merged
                 pending.pop()
         frames += got
+    added: list[Item] = []
+    kept_frames = []
+    for f in frames:
+        if f.intent == "add":
+            if all(t in added for t in f.targets if t.index < 0):
+                continue
+            added += [t for t in f.targets if t.index < 0]
+        kept_frames.append(f)
+    frames = kept_frames
     # "a faster pace, every photo 2 s": the seconds say how fast
     if any(f.intent == "seg" and "seconds" in f.values for f in frames):
         frames = [f for f in frames if f.intent != "pace"]

@@ -115,7 +115,12 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf"({NUM})\s*-?\s*{_MINU}\s*(?:and\s+)?({NUM})\s*-?\s*{_SEC}(?![a-z])", re.I), "min_sec"),
     (re.compile(rf"({NUM})\s*-?\s*(?:{_MINU})(?![a-z])(?!\s*(?:之|的)?一)", re.I), "min"),
     (re.compile(r"([一二三四五六七八九])([一二三四五六七八九])\s*秒"), "zh_range"),
-    (re.compile(rf"({NUM})\s*(?:-|to|~|～|到|至)\s*({NUM})\s*-?\s*{_SEC}(?![a-z])", re.I), "range"),
+    (
+        re.compile(
+            rf"(?<![a-z]\s)(?<!\bone\s)({NUM})\s*(?:-|to|~|～|到|至)\s*({NUM})\s*-?\s*{_SEC}(?![a-z])", re.I
+        ),
+        "range",
+    ),
     (re.compile(rf"({NUM})\s*-?\s*{_SEC}(?![a-z])", re.I), "sec"),
 ]
 

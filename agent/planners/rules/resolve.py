@@ -84,6 +84,7 @@ class Ref:
         return [i.index for i in self.items if i.index >= 0]
 
 
+_EN_WORD_NUM = r"(?:one|two|three|four|five|six|seven|eight|nine|ten)"
 _ORD_EN = {
     "first": 1,
     "second": 2,
@@ -239,6 +240,25 @@ def find_refs(text: str, sc: Scene, previous: list[Item] | None = None) -> list[
         ),
         "position",
     )
+    # lists: "photos two and four", "pics 1, 3 and 5", "the 2nd and 4th photos"
+    run(
+        rf"\b({_NOUN_PHOTO}|{_NOUN_CLIP}|segments?)\s+((?:\d+|{_EN_WORD_NUM})(?:\s*(?:,|and|&|,\s*and)\s*(?:\d+|{_EN_WORD_NUM}))+)\b",
+        lambda m: [
+            i
+            for tok in re.findall(rf"\d+|{_EN_WORD_NUM}", m.group(2), re.I)
+            for i in _nth(sc, _noun_kind(m.group(1)), int(number_value(tok) or 0))
+        ],
+        "range",
+    )
+    run(
+        rf"\b(?:the\s+)?({_ORD}(?:\s*(?:,|and|&|,\s*and)\s*(?:the\s+)?{_ORD})+)\s+({_NOUN})\b",
+        lambda m: [
+            i
+            for tok in re.findall(_ORD, m.group(1), re.I)
+            for i in _nth(sc, _noun_kind(m.group(2)), _ord_value(tok))
+        ],
+        "position",
+    )
     # ordinals
     run(
         rf"\b(?:the\s+)?(second|2nd)[\s-]+(?:to[\s-]+)?last\s*({_NOUN})?|\bpenultimate\s*({_NOUN})?",
@@ -322,7 +342,7 @@ def find_refs(text: str, sc: Scene, previous: list[Item] | None = None) -> list[
         "clips",
     )
     run(
-        r"\b(?:everything|all\s+of\s+(?:them|it)|every\s+(?:segment|one|item)|all\s+the\s+(?:segments|"
+        r"\b(?:everything|all\s+of\s+them|every\s+(?:segment|one|item)|all\s+the\s+(?:segments|"
         r"items))\b|所有(?:片段|素材|画面)|全部(?:片段|素材)",
         lambda m: list(sc.items),
         "class",
@@ -335,6 +355,7 @@ def find_refs(text: str, sc: Scene, previous: list[Item] | None = None) -> list[
             "pronoun",
         )
     refs.sort(key=lambda r: r.start)
+    refs = _except(text, refs, sc)
     kept: list[Ref] = []
     for ref in refs:
         if ref.how == "pronoun" and kept and ref.start - kept[-1].end <= 1:
@@ -342,6 +363,32 @@ def find_refs(text: str, sc: Scene, previous: list[Item] | None = None) -> list[
             continue
         kept.append(ref)
     return _relative(text, kept, sc)
+
+
+_EXCEPT = re.compile(
+    r"\b(?:everything|every\s+(?:photo|segment|one)|all(?:\s+(?:the\s+)?(?:photos|segments|others))?|the\s+photos|each\s+photo)"
+    r"\s+(?:except(?:\s+for)?|but(?:\s+not)?|apart\s+from|other\s+than|besides)\s+|除了",
+    re.I,
+)
+
+
+def _except(text: str, refs: list[Ref], sc: Scene) -> list[Ref]:
+    """ "everything except the first photo", "all but the cat", "除了猫咪其他都": the rest of a set."""
+    m = _EXCEPT.search(text)
+    if m is None or not sc.items:
+        return refs
+    left = [r for r in refs if r.start >= m.end() and r.how != "class"]
+    if not left:
+        return refs
+    excluded = {i.index for r in left[:3] for i in r.items}
+    head = text[m.start() : m.end()].lower()
+    photos_only = "photo" in head
+    rest = [i for i in sc.items if i.index not in excluded and (not photos_only or i.kind == "photo")]
+    end = max(r.end for r in left[:3])
+    out = [r for r in refs if r.end <= m.start() or r.start >= end]
+    out = [r for r in out if not (r.how == "class" and r.start >= m.end())]
+    out.append(Ref(m.start(), end, rest, "range"))
+    return sorted(out, key=lambda r: r.start)
 
 
 _RELATIVE = re.compile(
