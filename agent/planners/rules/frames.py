@@ -69,7 +69,10 @@ MUSIC_REPLACE = (
     r"from\s+your\s+library|built[\s-]?in)\b|换|别用|不用|不要我|改成|来点|来首|配个|配一首|来一首"
 )
 FADE_IN = r"fade[\s-]*in|fades?\s+(?:\w+\s+){0,3}in\b|ease\s+in|淡入|渐入|渐强|渐起"
-FADE_OUT = r"fade[\s-]*out|fades?\s+(?:\w+\s+){0,3}out\b|ending\s+fade|fade\s+at\s+the\s+end|ending|淡出|渐出|渐弱|收尾|收得"
+FADE_OUT = (
+    r"fade[\s-]*out|fades?\s+(?:\w+\s+){0,3}out\b|ending\s+fade|fade\s+at\s+the\s+end|ending|淡出|渐出|渐弱|收尾|"
+    r"收得"
+)
 START_AT = (
     r"\bskip\s+(?:the\s+)?(?:first|intro)|\bstart(?:s|ing)?\s+(?:the\s+\w+\s+)?(?:from|at)\b|\bfrom\s+\d|"
     r"\b(?:begin|play)\s+(?:it\s+)?(?:from|at)\b|\boffset\b|从.{0,6}(?:开始|放|播)|跳过|前奏"
@@ -111,7 +114,8 @@ ASPECTS: list[tuple[str, str]] = [
     (
         "16:9",
         (
-            r"16\s*[:x/×比]\s*9|\bhorizontal\b|\blandscape\b|wide\s?screen|youtube(?!\s*shorts)|sideways|横屏|横版|"
+            r"16\s*[:x/×比]\s*9|\bhorizontal\b|\blandscape\b|wide\s?screen|youtube(?!\s*shorts)|"
+            r"sideways|横屏|横版|"
             r"横着|横的|宽屏|b站|哔哩"
         ),
     ),
@@ -458,7 +462,8 @@ _TITLE_JUNK = re.compile(r"^(?:at|in|on)?\s*(?:the\s+)?(?:start|beginning|top|en
 def _title_text(clause: str, original: str) -> Any:
     if _has(
         (
-            r"\b(?:remove|delete|drop|no|without|get\s+rid|lose|kill)\b.*title|title.*\b(?:off|gone)\b|不要.*标题|"
+            r"\b(?:remove|delete|drop|no|without|get\s+rid|lose|kill)\b.*title|title.*\b(?:off|gone)\b|"
+            r"不要.*标题|"
             r"标题.*(?:不要|删|去掉)|(?:删|去掉|取消).*标题"
         ),
         clause,
@@ -764,7 +769,8 @@ def _length(clause: str, sc: Scene) -> dict[str, Any] | None:
 # "make it 20 seconds" after naming a photo: a length that long is the video's, not one photo's
 VIDEO_LENGTH_S = 10.0
 _WHOLE_WORDS = (
-    r"\b(?:all|every|each)\s+(?:the\s+|of\s+the\s+|of\s+my\s+)?(?:photos|pics|pictures|segments|transitions|of\s+them)\b"
+    r"\b(?:all|every|each)\s+(?:the\s+|of\s+the\s+|of\s+my\s+)?(?:photos|pics|pictures|segments|"
+    r"transitions|of\s+them)\b"
     r"|\beverything\b|\bevery\s+\w+|\beach\s+\w+|所有|全部|都|每|整个|整体"
 )
 

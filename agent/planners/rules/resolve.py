@@ -242,7 +242,8 @@ def find_refs(text: str, sc: Scene, previous: list[Item] | None = None) -> list[
     )
     # lists: "photos two and four", "pics 1, 3 and 5", "the 2nd and 4th photos"
     run(
-        rf"\b({_NOUN_PHOTO}|{_NOUN_CLIP}|segments?)\s+((?:\d+|{_EN_WORD_NUM})(?:\s*(?:,|and|&|,\s*and)\s*(?:\d+|{_EN_WORD_NUM}))+)\b",
+        rf"\b({_NOUN_PHOTO}|{_NOUN_CLIP}|segments?)\s+((?:\d+|{_EN_WORD_NUM})(?:\s*(?:,|and|&|"
+        rf",\s*and)\s*(?:\d+|{_EN_WORD_NUM}))+)\b",
         lambda m: [
             i
             for tok in re.findall(rf"\d+|{_EN_WORD_NUM}", m.group(2), re.I)
@@ -366,7 +367,8 @@ def find_refs(text: str, sc: Scene, previous: list[Item] | None = None) -> list[
 
 
 _EXCEPT = re.compile(
-    r"\b(?:everything|every\s+(?:photo|segment|one)|all(?:\s+(?:the\s+)?(?:photos|segments|others))?|the\s+photos|each\s+photo)"
+    r"\b(?:everything|every\s+(?:photo|segment|one)|all(?:\s+(?:the\s+)?(?:photos|segments|others))?|"
+    r"the\s+photos|each\s+photo)"
     r"\s+(?:except(?:\s+for)?|but(?:\s+not)?|apart\s+from|other\s+than|besides)\s+|除了",
     re.I,
 )
