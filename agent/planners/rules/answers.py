@@ -96,7 +96,7 @@ _REFUSALS: list[tuple[str, str, str]] = [
 def refusal(text: str, lang: Lang) -> str | None:
     """An honest "can't, here is the nearest" for a wish outside what the product does."""
     for pattern, en, zh in _REFUSALS:
-        if re.search(pattern, text, I):
+        if re.search(pattern, text, re.IGNORECASE | re.ASCII):
             return zh if lang == "zh" else en
     return None
 

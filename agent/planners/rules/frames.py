@@ -30,8 +30,12 @@ class Frame:
     text: str = ""
 
 
+# ASCII word boundaries: in "导出成gif格式" the Chinese letters are not part of the English word.
+IA = re.IGNORECASE | re.ASCII
+
+
 def _has(pattern: str, text: str) -> bool:
-    return re.search(pattern, text, I) is not None
+    return re.search(pattern, text, IA) is not None
 
 
 # ---- lexicons (normalised text: lower case, chat spellings written out) ----
@@ -39,7 +43,7 @@ def _has(pattern: str, text: str) -> bool:
 UNDO = (
     r"\bundo\b|\btake\s+(?:that|it)\s+back\b|\brevert\b|\b(?:put|bring|change|set|turn)\s+(?:it|them|that|"
     r"everything)\s+back\b|\bback\s+(?:to\s+)?(?:how|the\s+way|where)\s+it\s+was|\bgo\s+back\b|"
-    r"\bnever\s*mind\b|撤销|撤回|改回去|恢复(?:成|到)?原来|还原|回到原来|恢复原样|变回去|不要刚才|加回来|放回来|放回去|撤了"
+    r"\bnever\s*mind\b|撤销|撤回|改回去|恢复(?:成|到)?原来|还原|回到原来|恢复原样|变回去|不要刚才|加回来|放回来|放回去|撤了|放回原|回到原|原来的位置|改回原来|恢复原来"
 )
 REDO = r"\bredo\b|\bdo\s+(?:it|that)\s+again\b|重做|恢复刚才撤销|再做一次"
 SAME_AS_BEFORE = (
@@ -135,7 +139,8 @@ SHUFFLE = (
     r"随机|乱序"
 )
 SWAP = (
-    r"\bswap\b|\bswitch\b|\bexchange\b|\btrade\s+places\b|互换|交换|换一?下位置|换下位置|对调|调换|换个位置"
+    r"\bswap\b|\bswitch\b|\bexchange\b|\btrade\s+places\b|互换|交换|换一?下位置|换下位置|对调|调换|换个位置|(?<!替)换一下(?!成|个|首|音|"
+    r"歌)"
 )
 REMOVE = (
     r"\bremove\b|\bdelete\b|\bdrop\b|\bcut\s+(?:out|the)\b|\btake\s+(?:out|off)\b|\bget\s+rid\s+of\b|"
@@ -204,12 +209,18 @@ def _clauses(text: str) -> list[str]:
     return [p.strip() for p in parts if p and p.strip()]
 
 
+_AND_NEXT_REF = (
+    r"|\s+and\s+(?=the\s+(?:first|second|third|fourth|fifth|sixth|seventh|last|\d+(?:st|nd|rd|th))\s+"
+    r"(?:one|photo|pic|clip)\s+(?!(?:photos?|pics?)\b)\w)"
+)
+
+
 def _and_split(clause: str) -> list[str]:
     """ "make the cat 6 s and add a title": split on 'and' when both sides start a new request."""
     pieces = re.split(
         (
             r"\s+and\s+(?=(?:make|change|set|turn|put|add|remove|delete|move|swap|use|give|show|keep|replace|"
-            r"switch|lower|raise|speed|slow|fade|zoom|pan|mute|cut|trim|drop|let)\b)"
+            r"switch|lower|raise|speed|slow|fade|zoom|pan|mute|cut|trim|drop|let)\b)" + _AND_NEXT_REF
         ),
         clause,
     )
@@ -736,7 +747,7 @@ def _seg_attrs(clause: str, f: Frame, sc: Scene) -> None:
     elif (
         f.targets
         and not values
-        and (bare := [b for b in bare_numbers(clause) if 0.3 <= b.value <= 60])
+        and (bare := [b for b in bare_numbers(clause) if 0.3 <= b.value <= 60 and clause[b.start].isdigit()])
         and _has(LONGER + "|" + SHORTER + r"|\btry\b|\bmake\s+(?:it|them)\b|改成|改为|换成|设为", clause)
     ):  # "too fast, try 2.5": a number with no unit, said of a photo's time
         values["seconds"] = bare[-1].value

@@ -66,8 +66,18 @@ def _media_ids(text: str, state: SessionState) -> list[str] | None:
         first = min(r.start for r in refs)
         keep_here = KEEP.search(text)
         drop_here = DROP.search(text)
-        if keep_here and (not drop_here or keep_here.start() < drop_here.start()):
+        everything = re.search(r"\b(?:all|every|everything)\b|全部|所有|全用", text, I)
+        if (keep_here and (not drop_here or keep_here.start() < drop_here.start())) or (
+            not drop_here and not everything
+        ):  # "just the cat and dog ones", "a video from the cat, dog and cake pictures"
             chosen = [i for i in visual if i in named]
+            generic = re.search(
+                r"\b(?:my|the|these|all)\s+(?:photos|pictures|pics|images)\b|这些照片|我的照片|照片和|所有照片|全部照片",
+                text,
+                I,
+            )
+            if generic:  # "my photos and the fireworks clip": every photo, and the clip named
+                chosen = [i for i in visual if i.kind == "photo" or i in named]
         elif drop_here and abs(drop_here.start() - first) < 40:
             chosen = [i for i in chosen if i not in named]
     if len(chosen) == len(visual) or not chosen:
