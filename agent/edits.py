@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel
 
-from renderer.draft import (
+from renderer.schema.draft import (
     ASPECT_SIZES,
     Draft,
     DraftMeta,

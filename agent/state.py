@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from renderer.draft import Draft
+from renderer.schema.draft import Draft
 
 FileType = Literal["image", "video", "audio"]
 

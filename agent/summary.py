@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Set
 from typing import Literal
 
-from renderer.draft import Draft, Segment, Track, TrackType
+from renderer.schema.draft import Draft, Segment, Track, TrackType
 
 
 def _secs(ms: int) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from agent.state import SessionState
-from renderer.draft import Draft
+from renderer.schema.draft import Draft
 
 
 class DraftLoader(Protocol):

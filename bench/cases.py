@@ -16,8 +16,8 @@ import numpy as np
 from bench.job import CROSSFADE_MS, FPS, HEIGHT, SECONDS, TITLE, WIDTH, draft_json, media, segment_ms
 
 if TYPE_CHECKING:
-    from renderer.draft import Draft
-    from renderer.output import OutputSpec
+    from renderer.schema.draft import Draft
+    from renderer.schema.output import OutputSpec
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 
@@ -34,7 +34,7 @@ def encoder_floor(out: Path, frames: int = SECONDS * FPS) -> dict:
 
     raw = floor_frames_path()
     # Fed as cheaply as we know: each frame read into one reused buffer that x264 reads in place
-    # (it copies the picture inside x264_encoder_encode, as in renderer/encode.py): one copy per
+    # (it copies the picture inside x264_encoder_encode, as in renderer/encode/muxer.py): one copy per
     # frame, from the page cache.
     picture = np.empty((HEIGHT * 3 // 2, WIDTH), np.uint8)
     with raw.open("rb", buffering=0) as fh, av.open(str(out), "w", format="mp4") as container:
@@ -60,10 +60,10 @@ def floor_frames_path() -> Path:
 
 def prepare_floor_frames() -> Path:
     """Composite the job's frames on the CPU, as `ours` does, into raw yuv420p (not timed)."""
-    from renderer.compositor import Compositor
+    from renderer.compose.compositor import Compositor
+    from renderer.compose.sources import SourcePool
+    from renderer.plan import build_plan
     from renderer.planes import FrameBuffer
-    from renderer.sources import SourcePool
-    from renderer.timeline import build_plan
 
     draft = _job_draft()
     plan = build_plan(draft, {src: Path(src) for src in draft.sources()}, _job_output())
@@ -144,14 +144,14 @@ def ffmpeg_cli(out: Path) -> dict:
 
 
 def _job_draft(photos_count: int = 10, seconds: int = SECONDS) -> Draft:
-    from renderer.draft import Draft
+    from renderer.schema.draft import Draft
 
     photos, song = media(photos_count)
     return Draft.model_validate(draft_json(photos, song, seconds))
 
 
 def _job_output() -> OutputSpec:
-    from renderer.output import OutputSpec
+    from renderer.schema.output import OutputSpec
 
     return OutputSpec(quality="medium", crf=23, preset="veryfast")
 
@@ -171,7 +171,7 @@ def scaling(out: Path) -> dict:
 
 
 def ours_cuda(out: Path) -> dict:
-    """The same job composited on the GPU (ops_torch.py); x264 still encodes on the CPU unless
+    """The same job composited on the GPU (ops/torch_ops.py); x264 still encodes on the CPU unless
     the GPU has NVENC."""
     return ours(out, device="cuda")
 

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from server.db import drop_schema, init_db, make_engine
+from database.engine import drop_schema, make_engine
+from server.db import init_db
 from server.turn_lock import TurnLocks, release, take
 
 

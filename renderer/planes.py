@@ -35,7 +35,7 @@ _RGB_TO_YUV = np.array(
 )
 
 
-# numpy arrays on the CPU; torch tensors where the torch backend (ops_torch.py) holds a frame
+# numpy arrays on the CPU; torch tensors where the torch backend (ops/torch_ops.py) holds a frame
 Array = Any
 
 
@@ -85,6 +85,22 @@ def rgb_to_planes(rgb: np.ndarray, order: str = "rgb") -> Planes:
     u = cv2.resize(yuv[:, :, 1], half, interpolation=cv2.INTER_AREA)
     v = cv2.resize(yuv[:, :, 2], half, interpolation=cv2.INTER_AREA)
     return Planes(y, u, v)
+
+
+# yuv -> rgb: the exact inverse of the matrix above, so a picture read back from planes (a still of
+# the draft, a thumbnail) has the renderer's own colours.
+_YUV_TO_BGR = np.ascontiguousarray(
+    np.linalg.inv(np.vstack([_RGB_TO_YUV, [0.0, 0.0, 0.0, 1.0]]))[:3][[2, 1, 0]]
+).astype(np.float32)
+
+
+def planes_to_bgr(planes: Planes) -> np.ndarray:
+    """Planes (numpy) -> (h, w, 3) uint8 BGR, as OpenCV encodes it; chroma upsampled bilinearly."""
+    size = (planes.width, planes.height)
+    u = cv2.resize(planes.u, size, interpolation=cv2.INTER_LINEAR)
+    v = cv2.resize(planes.v, size, interpolation=cv2.INTER_LINEAR)
+    yuv = cv2.merge([planes.y, u, v]).astype(np.float32)
+    return np.clip(cv2.transform(yuv, _YUV_TO_BGR) + 0.5, 0, 255).astype(np.uint8)  # type: ignore[no-any-return]
 
 
 def solid_planes(width: int, height: int, rgb: tuple[int, int, int]) -> Planes:

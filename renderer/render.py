@@ -17,19 +17,20 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from renderer import audio as soundtrack
-from renderer.compositor import Compositor
-from renderer.decode_image import is_photo
-from renderer.draft import Draft
-from renderer.encode import EncoderSettings, Muxer, VideoMuxer, choose_encoder
-from renderer.encode_ffmpeg import FfmpegMuxer
+from renderer.audio import soundtrack
+from renderer.compose.compositor import Compositor
+from renderer.compose.ops.device import DEVICES
+from renderer.compose.sources import SourcePool
+from renderer.encode.choice import choose_encoder
+from renderer.encode.ffmpeg_command import FfmpegMuxer
+from renderer.encode.muxer import EncoderSettings, Muxer, VideoMuxer
 from renderer.errors import RenderError
-from renderer.ops import DEVICES
-from renderer.output import OutputSpec, Phase, RenderProgress, RenderResult
+from renderer.media.decode_image import is_photo
+from renderer.plan import RenderPlan, build_plan
 from renderer.planes import FrameBuffer
 from renderer.priority import BEHIND_ENCODER, lower_this_thread
-from renderer.sources import SourcePool
-from renderer.timeline import RenderPlan, build_plan
+from renderer.schema.draft import Draft
+from renderer.schema.output import OutputSpec, Phase, RenderProgress, RenderResult
 
 log = logging.getLogger("nemo.renderer")
 

@@ -1,8 +1,12 @@
 """`make demo`: a real video from sample media, through the public API, exactly as a client would.
 
-Makes sample photos and a song with our own code, starts the server on 127.0.0.1 with its own data
-dir, then: token -> session -> upload -> chat (/run_sse) -> state -> render -> poll -> download.
-Writes demo.mp4 and prints the ffprobe summary and the export time.
+Makes sample photos and a song with our own code, then: token -> session -> upload -> chat
+(/run_sse) -> state -> render -> poll -> download. Uses the server at `--base-url` when given (one
+started with `make serve`, say), else starts one on 127.0.0.1 with its own data dir under `--out`.
+Writes `<out>/demo.mp4` (default out: a `nemo-demo` folder in the system's temp dir, never the
+repository) and prints the ffprobe summary and the export time.
+
+    make demo DEMO_ARGS="--base-url http://127.0.0.1:8000 --out ~/nemo-demo"
 """
 
 from __future__ import annotations
@@ -15,7 +19,10 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
+import wave
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +30,7 @@ from typing import Any
 
 import httpx
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMPT = "turn my photos into a 30-second slideshow video with transitions and this background music"
@@ -60,9 +67,26 @@ def _scene(seed: int, size: tuple[int, int]) -> Image.Image:
         ys = base + np.sin(xs / w * math.tau * rng.uniform(0.5, 2.0) + rng.uniform(0, 6)) * h * 0.05
         colour = tuple(int(v) for v in rng.integers(10, 120, 3))
         draw.polygon([(0, h), *zip(xs.tolist(), ys.tolist(), strict=True), (w, h)], fill=colour)
-    label = f"#{seed}"
-    draw.text((w * 0.05, h * 0.05), label, fill=(255, 255, 255))
-    return img.filter(ImageFilter.GaussianBlur(1))
+    img = img.filter(ImageFilter.GaussianBlur(1))
+    draw_label(img, f"Photo {seed}")
+    return img
+
+
+LABEL_FONT = ROOT / "renderer" / "fonts" / "DejaVuSans-Bold.ttf"
+
+
+def draw_label(img: Image.Image, text: str) -> None:
+    """The photo's name, large enough to read on a phone once the photo is a slide: 7% of the
+    shorter side, white with a dark outline, centred near the top. Centred because a portrait
+    canvas crops the sides of a photo (a 4:3 one keeps its middle 42% in 9:16), and Ken Burns
+    motion crops a little more."""
+    w, h = img.size
+    font = ImageFont.truetype(str(LABEL_FONT), size=max(12, round(min(w, h) * 0.07)))
+    edge = max(2, round(font.size / 14))
+    ImageDraw.Draw(img).text(
+        (w / 2, h * 0.12), text, font=font, anchor="mt", fill=(255, 255, 255),
+        stroke_width=edge, stroke_fill=(20, 20, 30),
+    )  # fmt: skip
 
 
 def make_sample_photos(folder: Path, count: int = 8) -> list[Path]:
@@ -76,32 +100,21 @@ def make_sample_photos(folder: Path, count: int = 8) -> list[Path]:
     return paths
 
 
-def make_sample_song(path: Path, seconds: float = 24.0, rate: int = 44100) -> Path:
-    """A short chord progression with a beat, as a WAV file (the client's 'background music')."""
-    t = np.arange(int(seconds * rate)) / rate
-    chords = [
-        (220.0, 277.18, 329.63),
-        (196.0, 246.94, 293.66),
-        (174.61, 220.0, 261.63),
-        (196.0, 246.94, 293.66),
-    ]
-    out = np.zeros_like(t)
-    bar = 2.0
-    for i, chord in enumerate(chords * int(seconds / (bar * len(chords)) + 1)):
-        mask = (t >= i * bar) & (t < (i + 1) * bar)
-        local = t[mask] - i * bar
-        env = np.minimum(1.0, local * 8) * np.exp(-local * 0.6)
-        out[mask] += sum(np.sin(2 * np.pi * f * t[mask]) for f in chord) * env * 0.18
-    beat = (t % 0.5) < 0.04
-    out[beat] += np.sin(2 * np.pi * 60 * t[beat]) * 0.5
-    stereo = (np.stack([out, out * 0.9], axis=1).clip(-1, 1) * 32767).astype("<i2")
-    import wave
+def make_sample_song(path: Path, seconds: float = 30.0) -> Path:
+    """The client's "background music": 30 s of the renderer's own "upbeat" arrangement (drums,
+    bass, chords; a beat to cut to), faded out over the last 2 s, as a 48 kHz WAV. Its envelopes
+    are smooth: no click on the beats, as a gated test tone had."""
+    from renderer.music.synth import SAMPLE_RATE, synthesise
 
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(2)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        wav.writeframes(stereo.tobytes())
+    samples = synthesise("upbeat")[:, : round(seconds * SAMPLE_RATE)].copy()
+    fade = round(2.0 * SAMPLE_RATE)
+    samples[:, -fade:] *= np.cos(np.linspace(0.0, np.pi / 2, fade)) ** 2
+    pcm = np.round(np.clip(samples, -1, 1) * 32767).astype("<i2").T.copy()
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(2)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        out.writeframes(pcm.tobytes())
     return path
 
 
@@ -182,7 +195,9 @@ def chat(client: httpx.Client, session_id: str, text: str) -> None:
 def walk(base: str, photos: list[Path], song: Path, out: Path) -> None:
     headers = {"X-Skill-Source": "demo", "X-Skill-Version": "1.0", "X-Skill-Platform": "make"}
     with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
-        token = ok(client.post("/api/auth/anonymous-token", headers={"X-Client-Id": "make-demo"}))["data"]
+        # a new client id per run: a shared server keeps each run's credits and sessions apart
+        client_id = f"make-demo-{uuid.uuid4().hex[:12]}"
+        token = ok(client.post("/api/auth/anonymous-token", headers={"X-Client-Id": client_id}))["data"]
         client.headers["Authorization"] = f"Bearer {token['token']}"
         say(f"token for {token['user_id']} ({token['credits']} credits)")
         session = ok(
@@ -200,7 +215,7 @@ def walk(base: str, photos: list[Path], song: Path, out: Path) -> None:
         draft = state["draft"]
         canvas = f"{draft['m']['width']}x{draft['m']['height']}"
         say(f"draft: {draft['d'] / 1000:.1f} s, {canvas}, {len(draft['t'])} tracks")
-        render_id = f"render_{int(time.time())}"
+        render_id = f"demo_{int(time.time())}_{uuid.uuid4().hex[:6]}"  # ids are the client's to keep unique
         started = time.monotonic()
         ok(
             client.post(
@@ -254,21 +269,46 @@ def ffprobe_summary(path: Path) -> None:
         say(f"ffprobe: {json.dumps(stream)}")
 
 
-def main() -> None:
+DEFAULT_OUT = Path(tempfile.gettempdir()) / "nemo-demo"
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "demo.mp4")
-    parser.add_argument("--work", type=Path, default=ROOT / "demo_out")
-    args = parser.parse_args()
-    shutil.rmtree(args.work, ignore_errors=True)
-    (args.work / "media").mkdir(parents=True)
-    (args.work / "data").mkdir()
+    parser.add_argument(
+        "--base-url",
+        help="a running server to use (e.g. http://127.0.0.1:8000 from make serve); "
+        "default: start one on 127.0.0.1 with its own data dir under --out",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT,
+        help=f"folder for demo.mp4, the sample media and a started server's data (default {DEFAULT_OUT})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--media-only", action="store_true", help="only write the sample photos and song to <out>/media"
+    )
+    args = parser.parse_args(argv)
+    out_dir = args.out.expanduser().resolve()
+    media = out_dir / "media"
+    shutil.rmtree(media, ignore_errors=True)
+    media.mkdir(parents=True)
     say("making sample photos and a song")
-    photos = make_sample_photos(args.work / "media")
-    song = make_sample_song(args.work / "media" / "song.wav")
-    with running_server(args.work / "data") as base:
-        say(f"server up at {base}")
-        walk(base, photos, song, args.out)
-    ffprobe_summary(args.out)
+    photos = make_sample_photos(media)
+    song = make_sample_song(media / "song.wav")
+    if args.media_only:
+        say(f"wrote {len(photos)} photos and a song to {media}")
+        return
+    video = out_dir / "demo.mp4"
+    if args.base_url:
+        say(f"using the server at {args.base_url}")
+        walk(args.base_url.rstrip("/"), photos, song, video)
+    else:
+        data = out_dir / "data"
+        shutil.rmtree(data, ignore_errors=True)
+        data.mkdir()
+        with running_server(data) as base:
+            say(f"server up at {base}")
+            walk(base, photos, song, video)
+    ffprobe_summary(video)
 
 
 if __name__ == "__main__":

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 import uvicorn
 
 from server.app import create_app
 from server.config import Settings
+from server.db import DatabaseFileError
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -28,9 +30,21 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except DatabaseFileError as exc:  # one line an operator can act on, never a traceback
+        print(f"nemo server: refusing to start: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    # The caller's address decides who owns a client id and the per-IP limits, so proxy headers
+    # are believed only from the proxies the operator names.
+    trusted = settings.forwarded_allow_ips
     uvicorn.run(
-        app, host=settings.host, port=settings.port, log_level=settings.log_level, proxy_headers=False
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
     )
 
 

@@ -9,20 +9,22 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
 
+from database.engine import make_engine
 from server.auth import load_secret
+from server.body_guard import BodyGuard
 from server.config import Settings
 from server.context import AppContext
-from server.db import init_db, make_engine
+from server.db import init_db
 from server.errors import install_handlers
+from server.form_json import FormEncodedJsonMiddleware
 from server.metrics import Metrics
 from server.openapi_doc import build_openapi
 from server.prefix import PrefixMiddleware
-from server.request_log import RequestObserver
+from server.request_log import RequestObserver, redact_access_log
 
 log = logging.getLogger("nemo.server")
 
@@ -35,10 +37,11 @@ def create_app(
     start_workers: bool = True,
 ) -> FastAPI:
     """The whole server. `planner` and `engine` are for tests and embedders; None builds the defaults."""
-    from server import credits
-    from server.render_service import RenderService
+    from server.gateway import ROUTERS as GATEWAY_ROUTERS
+    from server.renders.service import RenderService
     from server.routes import ROUTERS
     from server.storage import Storage
+    from server.sweeper import Sweeper
     from server.turns import Turns
 
     fake = settings.mode == "fake"
@@ -52,12 +55,20 @@ def create_app(
     ctx = AppContext(
         settings=settings,
         engine=engine,
-        secret=load_secret(settings.secret_key, settings.data_dir),
+        secret=load_secret(
+            settings.secret_key.get_secret_value() if settings.secret_key else None, settings.data_dir
+        ),
         planner=planner if planner is not None else _default_planner(settings),
     )
     if fake:
         fake_setup.configure(ctx)
     ctx.storage = Storage(settings.data_dir)
+    ctx.sweeper = Sweeper(
+        ctx,
+        interval_s=settings.sweep_seconds,
+        turn_cap_s=settings.stream_cap_seconds,
+        tmp_max_age_s=settings.tmp_max_age_seconds,
+    )
     ctx.renders = RenderService(ctx)
     ctx.metrics = Metrics()
     ctx.turns = Turns(
@@ -69,10 +80,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # Holds older than the longest possible turn belong to turns that died with a process.
-        stale = credits.refund_stale(engine, timedelta(seconds=settings.stream_cap_seconds + 60))
-        if stale:
-            log.warning("refunded %d credit holds left by turns that did not finish", stale)
+        # The first pass at start, then every sweep_seconds while the server runs.
+        ctx.sweeper.start()
         if start_workers:
             ctx.renders.start()
         log.info(
@@ -81,6 +90,7 @@ def create_app(
         try:
             yield
         finally:
+            await ctx.sweeper.stop()
             await ctx.turns.stop()
             ctx.renders.stop()
 
@@ -88,7 +98,8 @@ def create_app(
         title="NemoVideo-compatible backend",
         version="0.1.0",
         lifespan=lifespan,
-        docs_url="/docs",
+        # /docs and /redoc are server/routes/docs.py's: FastAPI's own load Swagger UI from a CDN.
+        docs_url=None,
         redoc_url=None,
         # A JSON body sent without a Content-Type (Python's requests with data=json.dumps(...)) is
         # read as JSON, as the FastAPI the real service runs on did. The strict default guards
@@ -96,13 +107,19 @@ def create_app(
         strict_content_type=False,
     )
     app.state.ctx = ctx
+    redact_access_log()
     install_handlers(app)
-    for router in ROUTERS:
+    for router in (*ROUTERS, *GATEWAY_ROUTERS):  # the skills' routes, then the official CLI's
         app.include_router(router)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     if fake:  # /_fake routes and the fault/journal middleware, inside the observer and prefix ones
         fake_setup.install(app, ctx)
+    # Inside the observer, so refused bodies are logged and counted like any answer.
+    app.add_middleware(
+        BodyGuard, max_json_bytes=settings.max_json_bytes, idle_timeout_s=settings.body_idle_timeout_seconds
+    )
     # Added last = outermost: the prefix is moved into root_path before anything looks at the path.
+    app.add_middleware(FormEncodedJsonMiddleware)  # `curl -d '{...}'` labels JSON as a form
     app.add_middleware(RequestObserver, metrics=ctx.metrics)
     app.add_middleware(PrefixMiddleware, routes=app.router.routes)
     return app
@@ -116,6 +133,10 @@ def _default_planner(settings: Settings) -> Any:
         from agent.planners.llm.planner import LLMPlanner
 
         return LLMPlanner(
-            llm.base_url, llm.model, llm.api_key, timeout_seconds=llm.timeout_seconds, fallback=RulePlanner()
+            llm.base_url,
+            llm.model,
+            llm.api_key.get_secret_value() if llm.api_key else None,
+            timeout_seconds=llm.timeout_seconds,
+            fallback=RulePlanner(),
         )
     return RulePlanner()

@@ -2,8 +2,9 @@
 
 A token is `nmv_usr_` + 43 url-safe characters = base64url(HMAC(key, "token:" + nonce)), where the
 nonce is 32 random bytes kept on the row. The row also keeps HMAC(key, "hash:" + token), which is
-what lookups use. So the database alone never yields a usable token, and the same client id can be
-handed the same token again while it is valid (clients re-run setup in every conversation).
+what lookups use. So the database alone never yields a usable token, and the caller that owns a
+client id can be handed the same token again while it is valid (clients re-run setup in every
+conversation); see issue_anonymous for who owns one.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sqlalchemy import text as sa_text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from server.db import transaction
+from database.engine import transaction
 from server.errors import ApiError, ErrorCode
 from server.ids import IdSource
 from server.tables import ClientIdUse, Token, User
@@ -149,36 +150,44 @@ def issue_anonymous(
     per_ip: int,
     now: datetime | None = None,
     ids: IdSource | None = None,
+    presented: str | None = None,
 ) -> IssuedToken:
-    """The anonymous-token call: idempotent per client id, limited per IP for *new* client ids.
+    """The anonymous-token call: idempotent for the caller that owns a client id, limited per IP
+    for *new* client ids.
 
-    - Same client id, token still valid: the same token again (re-derived from the row's nonce).
-    - Same client id, token expired: a new token for the *same* user, credits kept (the user did
-      nothing wrong by coming back after a week, and a fresh 100 credits per week per client id
-      would make the credit limit meaningless).
-    - New client id: counts against `per_ip` new client ids per IP per 7 days (429 +
-      Retry-After past it). The count lives in the database (`client_id_uses`), so it survives
-      restarts and holds across several server processes sharing PostgreSQL.
+    A client id is a label the caller chose (`my-laptop`), not a secret, so knowing it never hands
+    over an account. The caller owns the account of a client id when it
+    - presents one of that account's tokens for this client id (`presented`, the Authorization
+      header; an expired one still proves it), or
+    - calls from the address a token of this client id was issued to (re-running setup from the
+      same machine, the case the contract's idempotency is for).
+    The owner gets the same still-valid token back, or after expiry a new token for the *same*
+    user, credits kept (a fresh 100 credits per week per client id would make the credit limit
+    meaningless). Anyone else sending the same client id gets an account of their own, counted
+    against `per_ip` new client ids per IP per 7 days (429 + Retry-After past it). The count lives
+    in the database (`client_id_uses`), so it survives restarts and holds across several server
+    processes sharing PostgreSQL.
     """
     now = now or datetime.now(UTC)
     ids = ids or IdSource()
     with transaction(engine) as db:
         _serialise(db, "anon:" + client_id)
-        row = db.exec(
-            select(Token).where(Token.client_id == client_id).order_by(col(Token.expires_at).desc())
-        ).first()
-        if row is not None:
-            user = db.get(User, row.user_id)
-            if user is not None:
-                if _aware(row.expires_at) > now:
-                    return IssuedToken(
-                        token=token_for(secret, row.nonce),
-                        user_id=user.id,
-                        expires_at=_aware(row.expires_at),
-                        credits=user.credits_available,
-                        new_user=False,
-                    )
-                return _new_token(db, secret, user, client_id, ip, now + ttl, ids, new_user=False)
+        user = _owned_account(db, secret, client_id, ip, presented)
+        if user is not None:
+            latest = db.exec(
+                select(Token)
+                .where(Token.client_id == client_id, Token.user_id == user.id)
+                .order_by(col(Token.expires_at).desc())
+            ).first()
+            if latest is not None and _aware(latest.expires_at) > now:
+                return IssuedToken(
+                    token=token_for(secret, latest.nonce),
+                    user_id=user.id,
+                    expires_at=_aware(latest.expires_at),
+                    credits=user.credits_available,
+                    new_user=False,
+                )
+            return _new_token(db, secret, user, client_id, ip, now + ttl, ids, new_user=False)
         _serialise(db, "ip:" + ip)
         _check_ip_limit(db, ip, per_ip, now)
         user = User(id=ids.user_id(), anonymous=True, credits_available=credits)
@@ -186,6 +195,24 @@ def issue_anonymous(
         db.flush()
         db.add(ClientIdUse(ip=ip, client_id=client_id, created_at=now))
         return _new_token(db, secret, user, client_id, ip, now + ttl, ids, new_user=True)
+
+
+def _owned_account(db: Session, secret: bytes, client_id: str, ip: str, presented: str | None) -> User | None:
+    """The account of `client_id` this caller owns (see issue_anonymous), or None."""
+    row: Token | None = None
+    if presented and presented.startswith(TOKEN_PREFIX) and len(presented) <= 128:
+        digest = hash_token(secret, presented)
+        found = db.exec(select(Token).where(Token.token_hash == digest)).first()
+        proven = found is not None and hmac.compare_digest(found.token_hash, digest)
+        if proven and found is not None and found.client_id == client_id:
+            row = found
+    if row is None:
+        row = db.exec(
+            select(Token)
+            .where(Token.client_id == client_id, Token.created_ip == ip[:64])
+            .order_by(col(Token.expires_at).desc())
+        ).first()
+    return db.get(User, row.user_id) if row is not None else None
 
 
 def _new_token(

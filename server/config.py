@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -28,8 +28,34 @@ class RenderSettings(BaseModel):
         "auto", description="H.264 encoder; ffmpeg-libx264 encodes through the ffmpeg command"
     )
     lease_seconds: float = Field(30.0, gt=0, description="render job lease; renewed by heartbeats")
-    max_attempts: int = Field(3, ge=1, description="attempts before a job is marked failed")
+    max_attempts: int = Field(
+        3, ge=1, description="runs that fail on their own (an error, a crashed render) before a job is failed"
+    )
+    max_lost_leases: int = Field(
+        10,
+        ge=0,
+        description="runs whose worker vanished (its lease lapsed: a killed server or machine) before a job "
+        "is failed; counted apart from max_attempts",
+    )
     poll_seconds: float = Field(0.5, gt=0, description="how often idle workers look for jobs")
+    max_duration_seconds: float = Field(
+        1800.0, gt=0, description="longest draft a render accepts (its `d`), in seconds"
+    )
+    max_segments: int = Field(
+        1000, ge=1, description="most segments a rendered draft may hold, all tracks together"
+    )
+    slowest_preset: Literal[
+        "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
+    ] = Field("medium", description="slowest x264 `output.preset` a render may ask for (slower ones: 400)")
+    min_crf: int = Field(
+        18,
+        ge=0,
+        le=51,
+        description="lowest `output.crf` a render may ask for (lower is bigger and slower; 0 is lossless)",
+    )
+    max_active_per_user: int = Field(
+        2, ge=1, description="renders one user may have queued or running at once (past it: 429)"
+    )
     celery_broker_url: str | None = Field(
         None, description="set to hand renders to Celery workers (redis:// or amqp://)"
     )
@@ -38,7 +64,7 @@ class RenderSettings(BaseModel):
 class LLMSettings(BaseModel):
     base_url: str | None = Field(None, description="OpenAI-compatible endpoint; unset: the rule planner")
     model: str = Field("gpt-4o-mini", description="model name sent to the endpoint")
-    api_key: str | None = Field(None, description="bearer key for the endpoint")
+    api_key: SecretStr | None = Field(None, description="bearer key for the endpoint")
     timeout_seconds: float = Field(60.0, gt=0, description="per request to the LLM")
 
 
@@ -74,11 +100,43 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535, description="port to listen on")
     data_dir: Path = Field(Path("./data"), description="database file, media and renders")
     database_url: str | None = Field(None, description="SQLAlchemy URL; unset: SQLite file in the data dir")
-    public_url: str | None = Field(None, description="base of cdn_url/outputUrl; unset: from the request")
+    public_url: str | None = Field(
+        None,
+        description="base of cdn_url/outputUrl/claim_url; unset: from the request's Host when it is "
+        "loopback or in allowed_hosts, else http://<host>:<port>",
+    )
+    forwarded_allow_ips: list[str] = Field(
+        default_factory=list,
+        description="addresses of reverse proxies whose X-Forwarded-For/-Proto are believed (the caller's "
+        "address decides client-id ownership and per-IP limits); empty: none",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="with public_url unset: Host header names (besides loopback) that links may use",
+    )
     max_upload_mb: int = Field(200, ge=1, description="largest accepted upload")
     max_image_pixels: int = Field(50_000_000, ge=1, description="largest accepted photo, in pixels")
     max_request_mb: int = Field(
         2048, ge=1, description="largest upload request (all its files together); each file: max_upload_mb"
+    )
+    max_json_mb: float = Field(
+        8.0,
+        gt=0,
+        description="largest JSON request body (a render's draft included); refused from Content-Length "
+        "before reading",
+    )
+    body_idle_timeout_seconds: float = Field(
+        60.0, gt=0, description="a request body that sends nothing for this long is dropped (408)"
+    )
+    sweep_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="how often credit holds and temp files of requests that died are released",
+    )
+    tmp_max_age_seconds: float = Field(
+        6 * 3600.0,
+        gt=0,
+        description="a temp file of a live process unwritten this long is a leak and is removed",
     )
     anon_credits: int = Field(100, ge=0, description="credits of a new anonymous user")
     turn_cost: int = Field(5, ge=0, description="credits one chat turn costs")
@@ -94,7 +152,7 @@ class Settings(BaseSettings):
         False, description="reproduce the gating: anonymous + no X-Skill-* headers -> 402 on export"
     )
     bind_url: str = Field("https://nemovideo.com/bind", description="registration link sent with 2001")
-    secret_key: str | None = Field(
+    secret_key: SecretStr | None = Field(
         None, description="key for token hashes; unset: made once and kept in the data dir"
     )
     fetch_allow_private: bool = Field(
@@ -103,7 +161,9 @@ class Settings(BaseSettings):
     fetch_allowed_ports: list[int] = Field(
         default_factory=lambda: [80, 443], description="ports URL uploads may use"
     )
-    heartbeat_seconds: float = Field(15.0, gt=0, description="SSE heartbeat comment interval")
+    heartbeat_seconds: float = Field(
+        15.0, gt=0, description="heartbeat interval: SSE comments, chat socket messages"
+    )
     stream_cap_seconds: float = Field(900.0, gt=0, description="hard cap on one /run_sse stream")
     turn_wait_seconds: float = Field(
         30.0, ge=0, description="a second turn on a busy session waits this long, then 429"
@@ -131,6 +191,10 @@ class Settings(BaseSettings):
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def max_json_bytes(self) -> int:
+        return int(self.max_json_mb * 1024 * 1024)
 
     @property
     def max_request_bytes(self) -> int:

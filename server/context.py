@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 
+from render_jobs.child import RenderFn, render_draft
 from server.auth import TokenCache
 from server.clock import Clock
 from server.config import Settings
@@ -30,12 +31,15 @@ class AppContext:
     clock: Clock = field(default_factory=Clock)
     # Who each recently seen token belongs to (server/auth.py TokenCache).
     tokens: TokenCache = field(default_factory=TokenCache)
-    # module:function the render workers call in their child process (the fake has its own).
-    render_target: str = "renderer.render:render"
+    # What the render workers call in their child process (the fake has its own): a module-level
+    # function, pickled by name.
+    render: RenderFn = render_draft
     # Filled in by create_app from the modules that own them (storage.py, the render service).
     storage: Any = None
     renders: Any = None
     # server/metrics.py Metrics and server/turns.py Turns (chat turns and their per-session locks).
     metrics: Any = None
     turns: Any = None
+    # server/sweeper.py Sweeper: releases holds and temp files of requests that died.
+    sweeper: Any = None
     extras: dict[str, Any] = field(default_factory=dict)

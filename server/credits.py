@@ -14,13 +14,13 @@ import secrets
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
-from server.db import read_session, transaction
+from database.engine import read_session, transaction
 from server.errors import ApiError, ErrorCode
-from server.tables import CreditHold, User, utcnow
+from server.tables import CreditHold, TurnLease, User, utcnow
 
 HELD, SETTLED, REFUNDED = "held", "settled", "refunded"
 
@@ -80,7 +80,7 @@ def _close(engine: Engine, hold_id: str, status: str) -> bool:
         ).one()
         conn.execute(
             update(User)
-            .where(User.id == row.user_id)  # type: ignore[arg-type]
+            .where(User.id == row.user_id)
             .values(
                 credits_frozen=User.credits_frozen - row.amount,
                 credits_available=User.credits_available + row.amount * back_to_available,
@@ -108,6 +108,40 @@ def balance(engine: Engine, user_id: str) -> Balance:
     return Balance(available=available, frozen=frozen, total=available + frozen)
 
 
+def spent(engine: Engine, user_id: str) -> int:
+    """Credits the user has spent: the sum of their settled holds (refunded ones cost nothing)."""
+    with read_session(engine) as db:
+        total = db.scalar(
+            select(func.coalesce(func.sum(CreditHold.amount), 0)).where(
+                CreditHold.user_id == user_id,  # type: ignore[arg-type]
+                CreditHold.status == SETTLED,  # type: ignore[arg-type]
+            )
+        )
+    return int(total or 0)
+
+
+def settled_holds(
+    engine: Engine, user_id: str, *, since: datetime | None, until: datetime | None, offset: int, limit: int
+) -> tuple[list[CreditHold], int]:
+    """A page of the user's settled holds (what they spent, turn by turn), newest first, and how
+    many there are between `since` (inclusive) and `until` (exclusive)."""
+    conditions = [col(CreditHold.user_id) == user_id, col(CreditHold.status) == SETTLED]
+    if since is not None:
+        conditions.append(col(CreditHold.created_at) >= since)
+    if until is not None:
+        conditions.append(col(CreditHold.created_at) < until)
+    with read_session(engine) as db:
+        total = db.scalar(select(func.count()).select_from(CreditHold).where(*conditions))
+        rows = db.scalars(
+            select(CreditHold)
+            .where(*conditions)
+            .order_by(col(CreditHold.created_at).desc(), col(CreditHold.id).desc())
+            .offset(offset)
+            .limit(limit)
+        ).all()
+    return list(rows), int(total or 0)
+
+
 def refund_stale(engine: Engine, older_than: timedelta, now: datetime | None = None) -> int:
     """Refund holds left open by turns that died with their process (startup). Returns the count.
 
@@ -120,8 +154,49 @@ def refund_stale(engine: Engine, older_than: timedelta, now: datetime | None = N
             db.connection().scalars(
                 select(col(CreditHold.id)).where(
                     CreditHold.status == HELD,  # type: ignore[arg-type]
-                    CreditHold.created_at < cutoff,  # type: ignore[arg-type,operator]
+                    CreditHold.created_at < cutoff,  # type: ignore[arg-type]
                 )
             )
         )
     return sum(1 for hold_id in ids if refund(engine, hold_id))
+
+
+def refund_orphaned(engine: Engine, *, cap: timedelta, now: datetime | None = None) -> int:
+    """Refund the holds of turns that are gone; the periodic sweep calls this. Returns the count.
+
+    A turn holds its session's turn lease (server/turn_lock.py) from before its hold is made until
+    after the hold is closed, renewing it while it runs. So a hold whose session has no live lease
+    (released, or expired: its process died, kill -9 included) belongs to no running turn. Holds
+    older than the longest possible turn (`cap`) are refunded too (their session may be running a
+    newer turn). Each refund is the conditional flip of refund(), so a hold is closed exactly once
+    however many sweeps, in however many processes, race for it.
+    """
+    t = now or utcnow()
+    with read_session(engine) as db:
+        holds = (
+            db.connection()
+            .execute(
+                select(col(CreditHold.id), col(CreditHold.session_id), col(CreditHold.created_at)).where(
+                    CreditHold.status == HELD  # type: ignore[arg-type]
+                )
+            )
+            .all()
+        )
+        sessions = {row.session_id for row in holds if row.session_id}
+        leases = {
+            row.session_id: row
+            for row in db.connection().execute(
+                select(col(TurnLease.session_id), col(TurnLease.holder), col(TurnLease.expires_at)).where(
+                    col(TurnLease.session_id).in_(sessions)
+                )
+            )
+        }
+    epoch = t.timestamp()
+    orphans = []
+    for row in holds:
+        lease = leases.get(row.session_id)
+        live = lease is not None and lease.holder is not None and lease.expires_at >= epoch
+        created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=t.tzinfo)
+        if not live or created < t - cap:
+            orphans.append(row.id)
+    return sum(1 for hold_id in orphans if refund(engine, hold_id))

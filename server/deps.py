@@ -6,6 +6,7 @@ Routes take these through the `Annotated` aliases (`CtxDep`, `DbDep`, `CurrentUs
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated
@@ -15,9 +16,9 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from sqlmodel import Session
 
+from database.engine import read_session
 from server.auth import hash_token, identify, parse_bearer
 from server.context import AppContext
-from server.db import read_session
 from server.errors import ApiError, ErrorCode
 from server.rate_limit import limiter_for
 from server.tables import ChatSession, User
@@ -41,6 +42,12 @@ DbDep = Annotated[Session, Depends(get_db)]
 
 
 async def current_user(ctx: CtxDep, authorization: Annotated[str | None, Header()] = None) -> User:
+    return await user_of(ctx, authorization)
+
+
+async def user_of(ctx: AppContext, authorization: str | None) -> User:
+    """The caller behind `Authorization: Bearer <token>` (1001 otherwise), counted by the per-token
+    rate limit. Shared by the HTTP routes and the gateway's WebSocket, whose token rides in the URL."""
     # async on purpose: a cached token costs no thread hop and no query (see TokenCache).
     digest = hash_token(ctx.secret, parse_bearer(authorization))
     now = ctx.clock.now()
@@ -102,9 +109,34 @@ AttributionDep = Annotated[Attribution, Depends(attribution)]
 
 
 def public_base_url(request: Request, ctx: AppContext) -> str:
-    """The base of every URL an answer hands out (cdn_url, outputUrl, claim_url): where the client
-    reached us, path prefix included, unless NEMO_PUBLIC_URL says otherwise. No trailing slash."""
-    return (ctx.settings.public_url or str(request.base_url)).rstrip("/")
+    """The base of every URL an answer hands out (cdn_url, outputUrl, claim_url), no trailing
+    slash: NEMO_PUBLIC_URL when set. Else where the client reached us, path prefix included, but
+    only when its Host names loopback or one of NEMO_ALLOWED_HOSTS: the Host header is the
+    caller's to choose, and links are stored (state, renders) and handed to people, so any other
+    Host gets links to the address the server was told to listen on instead."""
+    settings = ctx.settings
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    if trusted_host(request.url.hostname, settings.allowed_hosts):
+        return str(request.base_url).rstrip("/")
+    host = settings.host if settings.host not in ("", "0.0.0.0", "::") else "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    root = request.scope.get("root_path", "")
+    return f"http://{host}:{settings.port}{root}".rstrip("/")
+
+
+def trusted_host(hostname: str | None, allowed: list[str]) -> bool:
+    """A Host the links may name: loopback (any spelling ipaddress knows, or `localhost`) or an
+    operator-listed name (case-insensitive, no port)."""
+    if not hostname:
+        return False
+    name = hostname.lower().rstrip(".").strip("[]")
+    if name == "localhost" or name in {h.lower().rstrip(".") for h in allowed}:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def check_user_segment(segment: str, user: User) -> None:

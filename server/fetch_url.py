@@ -289,7 +289,7 @@ class UrlFetcher:
         response = await client.send(request, stream=True)
         try:
             if response.status_code in _REDIRECTS:
-                location = response.headers.get("location")
+                location: str | None = response.headers.get("location")
                 if not location:
                     raise FetchError(
                         "failed", f"the URL answered HTTP {response.status_code} without a location"

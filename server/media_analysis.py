@@ -18,8 +18,8 @@ import numpy as np
 if TYPE_CHECKING:  # decoding libraries load on the first upload, not at server start (cold start)
     from PIL import Image
 
-    from renderer.beats import BeatGrid
-    from renderer.probe import MediaFacts
+    from renderer.audio.beats import BeatGrid
+    from renderer.media.probe import MediaFacts
 
 log = logging.getLogger("nemo.analysis")
 
@@ -112,7 +112,7 @@ def _sample(img: Image.Image) -> np.ndarray:
 
 
 def _photo_pixels(path: Path, max_pixels: int) -> np.ndarray:
-    from renderer.probe import open_image
+    from renderer.media.probe import open_image
 
     with open_image(path, max_pixels) as img:  # the upload checks' allow-list and pixel limit
         if img.format == "JPEG":
@@ -125,7 +125,7 @@ def _frame_pixels(path: Path, facts: MediaFacts) -> np.ndarray:
     size. Decoding stops after _MAX_FRAMES past the keyframe the seek lands on: that frame will do."""
     import av
 
-    from renderer.probe import open_av
+    from renderer.media.probe import open_av
 
     with open_av(path, facts.format) as container:
         stream = next(

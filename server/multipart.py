@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote
 
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from server.errors import ApiError, ErrorCode
 
 FILE_FIELDS = ("files", "file")
 HEAD_BYTES = 4096
-_FIELD_LIMIT = 64 * 1024  # non-file fields are ignored, but never buffered beyond this
+_FIELD_LIMIT = 64 * 1024  # a plain (non-file) field is kept as text up to this, then refused
+_FIELDS_KEPT_LIMIT = 64 * 1024  # all plain fields kept together: many small ones cannot pile up
 
 
 @dataclass
@@ -39,15 +42,42 @@ class ReceivedFile:
     _fh: IO[bytes] | None = field(default=None, repr=False)
 
 
+# One `; name=value` parameter of Content-Disposition: a quoted string (with backslash escapes) or
+# a token. python-multipart's parse_options_header drops RFC 5987 `filename*` parameters, so a file
+# named only that way was not seen as a file at all ("no files").
+_PARAM = re.compile(rb';\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)')
+
+
+def _params(value: bytes) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for raw_name, raw_value in _PARAM.findall(value):
+        text = raw_value.strip()
+        if text.startswith(b'"') and text.endswith(b'"') and len(text) >= 2:
+            text = re.sub(rb"\\(.)", rb"\1", text[1:-1])
+        params.setdefault(raw_name.decode("latin-1").lower(), text.decode("utf-8", "replace"))
+    return params
+
+
+def _ext_value(value: str) -> str:
+    """RFC 5987 `charset'language'percent-encoded`; an unknown charset is read as UTF-8."""
+    charset, _, rest = value.partition("'")
+    _, _, encoded = rest.partition("'")
+    if not rest:
+        return unquote(value, errors="replace")
+    try:
+        return unquote(encoded, encoding=charset or "utf-8", errors="replace")
+    except LookupError:
+        return unquote(encoded, errors="replace")
+
+
 def _disposition(value: bytes) -> tuple[str, str | None]:
-    _, params = parse_options_header(value)
-    name = params.get(b"name", b"").decode("utf-8", "replace")
-    if b"filename*" in params:  # RFC 5987: charset'lang'percent-encoded
-        raw = params[b"filename*"].decode("latin-1")
-        _, _, encoded = raw.partition("''")
-        return name, unquote(encoded or raw, errors="replace")
-    if b"filename" in params:
-        return name, params[b"filename"].decode("utf-8", "replace")
+    """(field name, filename or None). `filename*` wins over `filename` (RFC 6266 4.3)."""
+    params = _params(value)
+    name = params.get("name", "")
+    if "filename*" in params:
+        return name, _ext_value(params["filename*"])
+    if "filename" in params:
+        return name, params["filename"]
     return name, None
 
 
@@ -68,6 +98,11 @@ class MultipartReceiver:
         self.file_limit = file_limit
         self.max_files = max_files
         self.files: list[ReceivedFile] = []
+        # Plain fields by name (the gateway's upload names its session in one), last value wins.
+        self.fields: dict[str, str] = {}
+        self._plain_name: str | None = None
+        self._plain = bytearray()
+        self._fields_kept_bytes = 0
         self._headers: dict[bytes, bytes] = {}
         self._field = b""
         self._value = b""
@@ -97,6 +132,8 @@ class MultipartReceiver:
         self._headers = {}
         self._current = None
         self._field_bytes = 0
+        self._plain_name = None
+        self._plain = bytearray()
 
     def _header_field(self, data: bytes, start: int, end: int) -> None:
         self._field += data[start:end]
@@ -110,8 +147,11 @@ class MultipartReceiver:
 
     def _headers_finished(self) -> None:
         name, filename = _disposition(self._headers.get(b"content-disposition", b""))
-        if filename is None or name not in FILE_FIELDS:
-            return  # a plain field, or a file under a name we do not read: drained, not kept
+        if filename is None:
+            self._plain_name = name  # a plain field: kept as text (bounded by _FIELD_LIMIT)
+            return
+        if name not in FILE_FIELDS:
+            return  # a file under a name we do not read: drained, not kept
         if len(self.files) >= self.max_files:
             raise ApiError(ErrorCode.BAD_REQUEST, f"at most {self.max_files} files per upload")
         received = ReceivedFile(field_name=name, filename=filename, path=self._new_path())
@@ -125,6 +165,11 @@ class MultipartReceiver:
             self._field_bytes += end - start
             if self._field_bytes > _FIELD_LIMIT:
                 raise ApiError(ErrorCode.BAD_REQUEST, "a form field is too long")
+            if self._plain_name is not None:
+                self._plain += data[start:end]
+                self._fields_kept_bytes += end - start
+                if self._fields_kept_bytes > _FIELDS_KEPT_LIMIT:
+                    raise ApiError(ErrorCode.BAD_REQUEST, "too many form fields")
             return
         chunk = data[start:end]
         current.size += len(chunk)
@@ -141,6 +186,9 @@ class MultipartReceiver:
         current._fh.write(chunk)
 
     def _part_end(self) -> None:
+        if self._plain_name is not None:
+            self.fields[self._plain_name] = self._plain.decode("utf-8", "replace")
+            self._plain_name = None
         current = self._current
         if current is not None and current._fh is not None and not current.too_large:
             current._fh.close()
@@ -159,7 +207,7 @@ class MultipartReceiver:
             self._parser.write(chunk)
         except ApiError:
             raise
-        except Exception as exc:  # python-multipart's parse errors
+        except FormParserError as exc:  # the body's fault; an OSError (a full disk) is the server's
             raise ApiError(ErrorCode.BAD_REQUEST, "malformed multipart body") from exc
 
     def finish(self) -> list[ReceivedFile]:

@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 from PIL import Image, ImageCms, ImageOps
 
-from renderer.probe import MediaError, open_image
+from renderer.media.probe import MediaError, open_image
 
 log = logging.getLogger("nemo.proxy")
 

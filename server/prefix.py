@@ -15,8 +15,28 @@ from starlette._utils import get_route_path
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-ROOTS_WITH_CHILDREN = ("/api/", "/media/", "/workspace/")
-EXACT_ROOTS = ("/run_sse", "/healthz", "/metrics")
+ROOTS_WITH_CHILDREN = (
+    "/api/",
+    "/media/",
+    "/workspace/",
+    "/studio/",
+    # the official CLI's gateway (server/gateway)
+    "/auth/",
+    "/billing/",
+    "/files/",
+    "/services/",
+    "/ws/",
+)
+EXACT_ROOTS = (
+    "/run_sse",
+    "/healthz",
+    "/metrics",
+    "/docs",
+    "/redoc",
+    "/openapi.json",
+    "/openapi.yaml",
+    "/projects",
+)
 
 
 def _is_root(rest: str) -> bool:
@@ -49,7 +69,7 @@ class PrefixMiddleware:
         self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] in ("http", "websocket"):  # the CLI's chat is a WebSocket
             prefix = find_prefix(scope, self.routes)
             if prefix:
                 scope = {**scope, "root_path": scope.get("root_path", "") + prefix}

@@ -17,14 +17,15 @@ from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from agent.events import Event
 from agent.runner import apply_state_delta as agent_apply_delta
 from agent.state import GeneratedMedia, MediaFile, SessionState
-from renderer.draft import Draft
-from server.db import read_session, transaction
+from database.engine import read_session, transaction
+from renderer.schema.draft import Draft
 from server.errors import ApiError, ErrorCode
 from server.ids import IdSource
 from server.tables import ChatSession, SessionEvent, StateVersion, utcnow
@@ -59,6 +60,33 @@ def get_session(engine: Engine, session_id: str) -> ChatSession | None:
         return None
     with read_session(engine) as db:
         return db.get(ChatSession, session_id)
+
+
+def session_of_task(engine: Engine, task_id: str) -> ChatSession | None:
+    """The session of a task (one each: `sessions.task_id` is unique)."""
+    if not task_id.startswith("task_") or len(task_id) > 64:
+        return None
+    with read_session(engine) as db:
+        return db.exec(select(ChatSession).where(ChatSession.task_id == task_id)).first()
+
+
+def sessions_of_user(
+    engine: Engine, user_id: str, *, offset: int, limit: int
+) -> tuple[list[ChatSession], int]:
+    """A page of the user's sessions, most recently changed first, and how many there are."""
+    with read_session(engine) as db:
+        total = db.exec(
+            select(func.count()).select_from(ChatSession).where(ChatSession.user_id == user_id)
+        ).one()
+        newest_first = (col(ChatSession.updated_at).desc(), col(ChatSession.id).desc())
+        rows = db.exec(
+            select(ChatSession)
+            .where(ChatSession.user_id == user_id)
+            .order_by(*newest_first)
+            .offset(offset)
+            .limit(limit)
+        ).all()
+    return list(rows), total
 
 
 def get_state(engine: Engine, session_id: str, version: int | None = None) -> tuple[SessionState, int]:
@@ -173,14 +201,27 @@ def add_media(
         return _commit(db, session, _append, f"upload of {len(files)} file(s)")
 
 
-def add_generated_media(engine: Engine, session_id: str, item: GeneratedMedia, reason: str) -> int:
-    """Append one made item (a render, a preview) to `generated_media` as one new version."""
+def add_generated_media(
+    engine: Engine,
+    session_id: str,
+    item: GeneratedMedia,
+    reason: str,
+    *,
+    once: Callable[[Session], bool] | None = None,
+) -> int | None:
+    """Append one made item (a render, a preview) to `generated_media` as one new version.
+
+    `once`, run inside the same transaction first, claims the right to add it (a render job's
+    `announced` flag): when it says False, nothing is written and None is returned. One transaction
+    for both, so a process dying between them can neither lose the item nor add it twice."""
 
     def _append(state: SessionState) -> SessionState:
         return state.model_copy(update={"generated_media": [*state.generated_media, item]})
 
     with transaction(engine) as db:
         session = _lock_session(db, session_id)
+        if once is not None and not once(db):
+            return None
         return _commit(db, session, _append, reason)
 
 

@@ -4,7 +4,8 @@ Layout under `<data_dir>/`:
     media/<sha[:2]>/<sha>.<ext>          uploads, named by their content
     proxies/<sha[:2]>/<sha>_<n>.<ext>    normalised photo proxies, named by their source's content
     renders/<name>                       render outputs
-    tmp/                                 in-flight uploads; same filesystem, so publishing is a rename
+    tmp/<owner>-<uuid><suffix>           in-flight uploads; same filesystem, so publishing is a rename
+    owners/<owner>.lock                  held (flock) by the live process that owns those temp files
 
 A storage key is the path relative to the root with forward slashes (`media/ab/ab12...jpg`); keys
 are what URLs and rows carry, never absolute paths.
@@ -13,10 +14,14 @@ are what URLs and rows carry, never absolute paths.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import hashlib
+import hmac
 import os
 import re
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +30,16 @@ from urllib.parse import quote
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _EXT = re.compile(r"^[a-z0-9]{1,8}$")
 _KEY_PART = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
+_URL_MAC = re.compile(r"^[0-9a-f]{32}$")
+
+
+def media_mac(secret: bytes, key: str) -> str:
+    """The part of a media URL only this server can make: HMAC(server secret, key), 128 bits.
+
+    A key is the content's SHA-256, which anyone holding the file can compute; without this MAC
+    in the URL, holding a file would be enough to test whether it was uploaded here and to fetch
+    the stored original (GPS tags and all)."""
+    return hmac.new(secret, b"media-url:" + key.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 class StorageError(ValueError):
@@ -47,8 +62,16 @@ class Storage:
         self.proxies_dir = self.root / "proxies"
         self.renders_dir = self.root / "renders"
         self.tmp_dir = self.root / "tmp"
-        for directory in (self.media_dir, self.proxies_dir, self.renders_dir, self.tmp_dir):
+        self.owners_dir = self.root / "owners"
+        for directory in (self.media_dir, self.proxies_dir, self.renders_dir, self.tmp_dir, self.owners_dir):
             directory.mkdir(parents=True, exist_ok=True)
+        # Temp files carry their owner's name, and the owner holds an flock on its lock file for
+        # as long as this Storage lives: when the process dies (kill -9 included), the kernel lets
+        # go of the lock, and a sweep (in any process sharing the data dir) knows those temp files
+        # belong to nobody. No start-up guess, no clock: a live upload's file is never touched.
+        self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._owner_lock = open(self.owners_dir / f"{self.owner}.lock", "a+b")  # noqa: SIM115 - held for life
+        fcntl.flock(self._owner_lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
 
     # ------------------------------------------------------------ keys and paths
 
@@ -93,22 +116,35 @@ class Storage:
             return False
 
     @staticmethod
-    def public_url(key: str, base_url: str) -> str:
-        """Absolute URL this server serves the key at: `/media/<sha[:2]>/<sha>.<ext>` for uploads,
-        `/media/proxies/...` for proxies (GET /media/{path}, see key_from_url_path)."""
+    def public_url(key: str, base_url: str, secret: bytes) -> str:
+        """Absolute URL this server serves the key at: `/media/<mac>/<sha[:2]>/<sha>.<ext>` for
+        uploads, `/media/<mac>/proxies/...` for proxies, where `<mac>` is media_mac (GET
+        /media/{path} checks it; see parse_url_path)."""
         path = key.removeprefix("media/") if key.startswith("media/") else key
-        return f"{base_url.rstrip('/')}/media/{quote(path, safe='/')}"
+        return f"{base_url.rstrip('/')}/media/{media_mac(secret, key)}/{quote(path, safe='/')}"
+
+    @staticmethod
+    def parse_url_path(path: str) -> tuple[str, str | None]:
+        """The storage key behind `/media/<path>` and the MAC the path carries (None: a link of
+        the older, unkeyed shape, which drafts may still name but which is no longer served)."""
+        first, _, rest = path.partition("/")
+        mac = None
+        if _URL_MAC.match(first) and rest:
+            mac, path = first, rest
+        key = path if path.startswith(("proxies/", "renders/")) else f"media/{path}"
+        return key, mac
 
     @staticmethod
     def key_from_url_path(path: str) -> str:
         """The storage key behind `/media/<path>` (the inverse of public_url)."""
-        return path if path.startswith(("proxies/", "renders/")) else f"media/{path}"
+        return Storage.parse_url_path(path)[0]
 
     # ------------------------------------------------------------ temp files and publishing
 
     def new_tmp_path(self, suffix: str = "") -> Path:
-        """A fresh server-made name in the tmp dir; the caller creates (and removes) the file."""
-        return self.tmp_dir / f"{uuid.uuid4().hex}{suffix}"
+        """A fresh server-made name in the tmp dir, carrying this owner's name; the caller creates
+        (and removes) the file."""
+        return self.tmp_dir / f"{self.owner}-{uuid.uuid4().hex}{suffix}"
 
     @contextlib.contextmanager
     def tmp_file(self, suffix: str = "") -> Iterator[Path]:
@@ -141,7 +177,7 @@ class Storage:
         """Atomic write of a small file: temp under the root, fsync, rename."""
         final = self.path_for(key)
         final.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.tmp_dir, prefix="w_")
+        fd, tmp = tempfile.mkstemp(dir=self.tmp_dir, prefix=f"{self.owner}-w_")
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
@@ -155,11 +191,52 @@ class Storage:
         _fsync_dir(final.parent)
         return final
 
-    def clear_tmp(self) -> None:
-        """Remove leftovers of uploads that died with a previous process."""
+    def tmp_files(self) -> list[Path]:
+        """What the tmp dir holds now (uploads in flight, or leftovers)."""
+        return sorted(self.tmp_dir.iterdir())
+
+    def sweep_tmp(self, max_age_s: float, now: float | None = None) -> int:
+        """Remove temp files nobody can finish: those of owners whose process is gone (at once),
+        and any older than `max_age_s` by their last write (a live process's leak; a stalled
+        upload is cut by the body timeout long before). Returns how many went."""
+        dead = self._dead_owners()
+        cutoff = (time.time() if now is None else now) - max_age_s
+        removed = 0
         for entry in self.tmp_dir.iterdir():
-            if entry.is_dir():
+            owner = "-".join(entry.name.split("-")[:2])  # `<pid>-<hex>`; older names match no owner
+            try:
+                stale = owner in dead or entry.lstat().st_mtime < cutoff
+            except FileNotFoundError:
+                continue  # finished meanwhile
+            if not stale:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry, ignore_errors=True)
             else:
                 with contextlib.suppress(FileNotFoundError):
                     entry.unlink()
+            removed += 1
+        for owner in dead:
+            with contextlib.suppress(FileNotFoundError):
+                (self.owners_dir / f"{owner}.lock").unlink()
+        return removed
+
+    def _dead_owners(self) -> set[str]:
+        """Owners whose lock nobody holds: their process is gone."""
+        dead: set[str] = set()
+        for lock in self.owners_dir.glob("*.lock"):
+            if lock.stem == self.owner:
+                continue
+            try:
+                with open(lock, "rb") as fh:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # alive
+            except FileNotFoundError:
+                continue
+            dead.add(lock.stem)
+        return dead
+
+    def clear_tmp(self) -> int:
+        """Remove the leftovers of every process that is gone (kept for callers of the old name)."""
+        return self.sweep_tmp(max_age_s=float("inf"))

@@ -1,4 +1,4 @@
-"""The server's rows (SQLModel). Render jobs live in `renderer.jobs` (workers own that table).
+"""The server's rows (SQLModel). Render jobs live in `render_jobs.table` (workers own that table).
 
 Times are timezone-aware UTC datetimes. JSON documents (session state, events, media facts) are
 stored as text: one shape on SQLite and PostgreSQL, and they are always read whole.

@@ -111,7 +111,7 @@ class LiveServer:
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         config = uvicorn.Config(
-            app, log_config=None, ws="none", lifespan="on", proxy_headers=False, timeout_graceful_shutdown=5
+            app, log_config=None, ws="auto", lifespan="on", proxy_headers=False, timeout_graceful_shutdown=5
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
@@ -160,7 +160,7 @@ def _settings(data_dir: Path, overrides: dict[str, Any]) -> Any:
     for key, value in overrides.items():  # nested settings ({"fake": {"seed": 7}}) are merged
         merged = isinstance(value, dict) and isinstance(values.get(key), dict)
         values[key] = {**values[key], **value} if merged else value
-    return ArgumentSettings(_env_file=None, **values)  # type: ignore[call-arg]
+    return ArgumentSettings(_env_file=None, **values)
 
 
 def start_fake(data_dir: Path, **overrides: Any) -> tuple[NemoFake, LiveServer]:

@@ -1,6 +1,6 @@
 """One chat turn per session across every API process: a lease row per session, with a fencing token.
 
-The same pattern as render jobs (renderer/jobs.py): the row is the source of truth, taken with one
+The same pattern as render jobs (render_jobs/lease.py): the row is the source of truth, taken with one
 atomic statement that bumps a fencing token and sets an expiry, renewed while the turn runs,
 released at its end, and taken over once it has expired, so a process that died mid-turn locks its
 sessions for at most one lease period. Writes the turn makes to the session check the token in

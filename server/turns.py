@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent.events import Content, Event, Part, error_event
 from server import credits, session_store
-from server.errors import ApiError, ErrorCode
+from server.errors import DISK_FULL_MESSAGE, ApiError, ErrorCode, is_disk_full
 from server.turn_lock import Lease, LeaseLost, TurnLocks
 
 if TYPE_CHECKING:
@@ -162,9 +162,13 @@ class Turns:
             outcome = "cancelled"
             await asyncio.shield(asyncio.to_thread(credits.refund, engine, request.hold_id))
             raise
-        except Exception:
-            log.exception("turn on session %s failed", request.session_id)
-            await self._fail(request, queue, invocation_id, INTERNAL_MESSAGE, fence=lease.fence)
+        except Exception as exc:
+            if is_disk_full(exc):
+                log.error("turn on session %s stopped: disk full (%s)", request.session_id, exc)
+            else:
+                log.exception("turn on session %s failed", request.session_id)
+            message = DISK_FULL_MESSAGE if is_disk_full(exc) else INTERNAL_MESSAGE
+            await self._fail(request, queue, invocation_id, message, fence=lease.fence)
         finally:
             try:
                 # Released before the stream ends, so a client that saw the end may start the next turn.
@@ -220,7 +224,10 @@ class Turns:
         fence: session_store.Fence | None = None,
     ) -> None:
         engine = self.ctx.engine
-        await asyncio.to_thread(credits.refund, engine, request.hold_id)
+        try:
+            await asyncio.to_thread(credits.refund, engine, request.hold_id)
+        except Exception:  # the stream still ends with the error event; the hold sweep refunds it
+            log.exception("could not refund hold %s now; the sweep will", request.hold_id)
         event = error_event(
             message,
             code=code,

@@ -22,15 +22,15 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from agent.state import MediaFile
+from database.engine import transaction
 from server import session_store
-from server.db import transaction
 from server.errors import ApiError, ErrorCode
 from server.storage import Storage
 from server.tables import Media
 
 if TYPE_CHECKING:  # decoding libraries load on the first upload, not at server start (cold start)
-    from renderer.beats import BeatGrid
-    from renderer.probe import MediaError, MediaFacts
+    from renderer.audio.beats import BeatGrid
+    from renderer.media.probe import MediaError, MediaFacts
 
 log = logging.getLogger("nemo.uploads")
 
@@ -103,7 +103,7 @@ def intake(
     """Judge a temp file by its content and publish it; ApiError (4001/4002) otherwise. The temp
     file is gone afterwards either way (moved or removed). `analyse`: also work out its
     `video_analyses` entry (uploads do; a render's fetched source has no session entry to fill)."""
-    from renderer.probe import MediaError, probe, sniff
+    from renderer.media.probe import MediaError, probe, sniff
     from server.media_analysis import analyse as analyse_media
 
     try:
@@ -151,7 +151,7 @@ BEAT_WINDOW_SECONDS = 120.0
 
 def _beats(path: Path, filename: str) -> BeatGrid | None:
     """The song's tempo, or None: a song we cannot read a pulse from still uploads fine."""
-    from renderer.beats import estimate_beats
+    from renderer.audio.beats import estimate_beats
 
     try:
         return estimate_beats(path, max_seconds=BEAT_WINDOW_SECONDS)
@@ -174,14 +174,14 @@ def _make_proxy(storage: Storage, source: Path, sha256: str, max_pixels: int) ->
         return key
 
 
-def media_file(item: Intaken, *, media_id: str, base_url: str) -> MediaFile:
+def media_file(item: Intaken, *, media_id: str, base_url: str, secret: bytes) -> MediaFile:
     facts = item.facts
     return MediaFile.model_validate(
         {
             "media_id": media_id,
             "filename": item.filename,
             "file_type": facts.file_type,
-            "cdn_url": Storage.public_url(item.key, base_url),
+            "cdn_url": Storage.public_url(item.key, base_url, secret),
             "duration": facts.duration,
             "width": facts.width,
             "height": facts.height,
@@ -226,7 +226,7 @@ def record(engine: Engine, *, user_id: str, session_id: str, items: list[tuple[I
 
 def make_proxies(storage: Storage, engine: Engine, items: list[Intaken], max_pixels: int) -> None:
     """Background step after an upload: a proxy per still photo, recorded on its Media rows."""
-    from renderer.probe import MediaError
+    from renderer.media.probe import MediaError
 
     for item in items:
         if item.facts.file_type != "image" or item.proxy_key or (item.facts.frame_count or 1) > 1:

@@ -27,9 +27,10 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
+from database.engine import drop_schema, make_engine
 from server.app import create_app
 from server.config import RenderSettings, Settings
-from server.db import drop_schema, init_db, make_engine
+from server.db import init_db
 from server.testing import LiveServer
 
 POSTGRES_ENV = "NEMO_TEST_DATABASE_URL"

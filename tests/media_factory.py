@@ -448,3 +448,31 @@ def truncated(source: Path, directory: Path, keep: float = 0.5, name: str | None
     path = directory / (name or f"truncated_{source.name}")
     path.write_bytes(data[: max(16, int(len(data) * keep))])
     return path
+
+
+NOT_UTF8 = b"\xff\xfe caf\xe9 \xc3(\x80"
+
+
+def mp4_with_raw_tags(directory: Path, name: str = "tagged.mp4", raw: bytes = NOT_UTF8) -> Path:
+    """A clip whose title and handler tags (container and stream) are `raw`, bytes that are not
+    UTF-8 as phones and old editors write them: written as a placeholder, then patched in place
+    (same length, so every box size stays right)."""
+    placeholder = "Q" * len(raw)
+    path = directory / name
+    with av.open(str(path), "w", format="mp4") as out:
+        out.metadata["title"] = placeholder
+        vs = out.add_stream("libx264", rate=10)
+        vs.width, vs.height, vs.pix_fmt = 160, 96, "yuv420p"
+        vs.metadata["title"] = placeholder
+        vs.metadata["handler_name"] = placeholder
+        for i in range(10):
+            frame = av.VideoFrame.from_ndarray(np.full((96, 160, 3), 90, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 10)
+            for packet in vs.encode(frame):
+                out.mux(packet)
+        for packet in vs.encode():
+            out.mux(packet)
+    data = path.read_bytes()
+    assert data.count(placeholder.encode()) >= 2, "the muxer did not write the tags"
+    path.write_bytes(data.replace(placeholder.encode(), raw))
+    return path

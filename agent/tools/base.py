@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from agent.state import HISTORY_LIMIT, DraftHistory, HistoryEntry, SessionState
 from agent.versions import DraftLoader
-from renderer.draft import Draft
+from renderer.schema.draft import Draft
 
 
 class ToolError(Exception):

@@ -1,7 +1,7 @@
 """Cut to the beat: every cut between segments lands on a beat of the chosen music.
 
 A cut is the moment the next segment starts (its `st`; with a transition, the start of the
-transition into it). Beat grids: built-in tracks carry theirs (renderer.music); an uploaded song
+transition into it). Beat grids: built-in tracks carry theirs (renderer.music.catalogue); an uploaded song
 has one when the upload probe or an analysis recorded it (`beats_ms`, or `bpm` with an optional
 `beat_offset_ms`, on the media file or in `video_analyses[media_id]`). Looping music continues its
 grid across the loop point.
@@ -20,8 +20,8 @@ from agent import edits
 from agent.state import SessionState
 from agent.tools.base import ToolContext, ToolError, ToolResult, tool
 from agent.tools.state_view import audio_media, clip_lengths, commit, natural_ms, require_draft, result, secs
-from renderer.draft import Segment, TrackType
-from renderer.music import track_for_src
+from renderer.music.catalogue import track_for_src
+from renderer.schema.draft import Segment, TrackType
 
 HORIZON_MS = 60 * 60 * 1000  # beats are listed this far at most (a looping song has no end)
 

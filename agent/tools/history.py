@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 from agent.state import HISTORY_LIMIT, DraftHistory, HistoryEntry, SessionState
 from agent.tools.base import ToolContext, ToolError, ToolResult, history_entry, tool
 from agent.tools.state_view import commit, result
-from renderer.draft import Draft
+from renderer.schema.draft import Draft
 
 
 class StepsArgs(BaseModel):

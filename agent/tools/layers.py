@@ -21,8 +21,16 @@ from agent.tools.state_view import (
     secs,
 )
 from agent.tools.text import text_track
-from renderer.draft import TEXT_ANIMS, TEXT_POSITIONS, Segment, SegmentMeta, Track, TrackMeta, TrackType
-from renderer.music import BUILTIN_PREFIX, CATALOGUE, BuiltinTrack
+from renderer.music.catalogue import BUILTIN_PREFIX, CATALOGUE, BuiltinTrack
+from renderer.schema.draft import (
+    TEXT_ANIMS,
+    TEXT_POSITIONS,
+    Segment,
+    SegmentMeta,
+    Track,
+    TrackMeta,
+    TrackType,
+)
 
 _T = TypeVar("_T")
 _POS_DESC = ", ".join(TEXT_POSITIONS)

@@ -31,7 +31,7 @@ from agent.tools.state_view import (
     visual_item,
     visual_media,
 )
-from renderer.draft import ASPECT_SIZES, Segment, Transition, empty_draft
+from renderer.schema.draft import ASPECT_SIZES, Segment, Transition, empty_draft
 
 
 class MakeSlideshowArgs(BaseModel):

@@ -29,7 +29,7 @@ from agent.tools.state_view import (
     result,
     secs,
 )
-from renderer.draft import Segment, Transition
+from renderer.schema.draft import Segment, Transition
 
 MOTION_ZH = {
     "none": "静止",

@@ -12,7 +12,7 @@ from agent import edits
 from agent.state import MediaFile, SessionState
 from agent.tools.base import ToolError
 from agent.tools.state_view import commit, natural_ms, refit, require_draft, require_video, visual_media
-from renderer.draft import Segment, Transition
+from renderer.schema.draft import Segment, Transition
 
 
 def segments(state: SessionState) -> list[Segment]:

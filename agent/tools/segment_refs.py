@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from agent.state import SessionState
 from agent.tools.base import ToolError
 from agent.tools.state_view import clip_srcs, require_video
-from renderer.draft import Segment
+from renderer.schema.draft import Segment
 
 Kind = Literal["any", "photo", "clip"]
 _KIND_EN = {"any": ("item", "items"), "photo": ("photo", "photos"), "clip": ("clip", "clips")}

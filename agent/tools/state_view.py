@@ -8,8 +8,8 @@ from typing import Any, Literal
 from agent import edits
 from agent.state import CanvasConfig, MediaFile, SessionState
 from agent.tools.base import ToolError, ToolResult
-from renderer.draft import FIT_MODES, MOTIONS, TRANSITIONS, Draft, Track
-from renderer.music import CATALOGUE
+from renderer.music.catalogue import CATALOGUE
+from renderer.schema.draft import FIT_MODES, MOTIONS, TRANSITIONS, Draft, Track
 
 Aspect = Literal["9:16", "16:9", "1:1", "4:5"]
 TransitionName = Literal[TRANSITIONS]  # type: ignore[valid-type]

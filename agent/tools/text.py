@@ -16,7 +16,7 @@ from agent.state import SessionState
 from agent.tools.base import ToolContext, ToolError, ToolResult, tool
 from agent.tools.segment_refs import Target, describe_target, describe_target_zh, resolve
 from agent.tools.state_view import commit, natural_ms, require_draft, result, secs
-from renderer.draft import TEXT_POSITIONS, Draft, Segment, SegmentMeta, Track, TrackMeta, TrackType
+from renderer.schema.draft import TEXT_POSITIONS, Draft, Segment, SegmentMeta, Track, TrackMeta, TrackType
 
 Position = Literal[TEXT_POSITIONS]  # type: ignore[valid-type]
 TextKind = Literal["title", "caption", "end_card"]

@@ -101,7 +101,7 @@ def _enum_ok(actual: str | None, want: Any, before: str | None = None) -> bool:
         if "changed" in want and (actual != before) != bool(want["changed"]):
             return False
         return actual is not None
-    return actual == want
+    return bool(actual == want)
 
 
 def _bool_ok(actual: bool | None, want: Any) -> bool:

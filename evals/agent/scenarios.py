@@ -15,7 +15,7 @@ from typing import Literal
 from agent.state import MediaFile, SessionState
 from agent.tools.base import ToolContext
 from agent.tools.registry import registry
-from renderer.draft import TrackType
+from renderer.schema.draft import TrackType
 
 ScenarioName = Literal["fresh", "made", "made_plus_new", "titled", "made_zh", "fresh_zh"]
 SCENARIOS: tuple[str, ...] = ("fresh", "made", "made_plus_new", "titled", "made_zh", "fresh_zh")
@@ -59,13 +59,13 @@ def _file(n: int, stem: str, ext: str, kind: str, size: tuple[int, int] | None) 
     return MediaFile(
         media_id=f"med{n:02d}",
         filename=f"{stem}.{ext}",
-        file_type=kind,  # type: ignore[arg-type]
+        file_type=kind,
         cdn_url=f"http://127.0.0.1:8000/media/med{n:02d}.{ext}",
         width=size[0] if size else None,
         height=size[1] if size else None,
         hash=f"{n:064x}",
         size=1_000_000 + n,
-        **fields,  # type: ignore[arg-type]
+        **fields,
     )
 
 

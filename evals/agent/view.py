@@ -13,8 +13,8 @@ from typing import Any
 from agent.edits import TITLE_TRACK_ID, ratio_name, video_track
 from agent.state import SessionState
 from agent.tools.text import text_track
-from renderer.draft import Draft, Segment, TrackType
-from renderer.music import CATALOGUE, track_for_src
+from renderer.music.catalogue import CATALOGUE, track_for_src
+from renderer.schema.draft import Draft, Segment, TrackType
 
 
 @dataclass(frozen=True)

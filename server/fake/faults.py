@@ -19,7 +19,12 @@ from server.errors import ErrorCode
 StreamKind = Literal["no_text", "heartbeats_only", "error", "drop"]
 RenderKind = Literal["fail", "slow", "stuck"]
 
-RENDER_SUBMIT_PATHS = ("/api/render/proxy/lambda", "/api/render/proxy/draft")
+# The skills' paths, then the official CLI's (server/gateway): renders there get the fake's defaults too.
+RENDER_SUBMIT_PATHS = (
+    "/api/render/proxy/lambda",
+    "/api/render/proxy/draft",
+    "/services/v1/render-proxy/lambda",
+)
 # How long a behaviour lasts when the test does not say.
 DEFAULT_SECONDS = {"heartbeats_only": 3.0, "slow": 5.0, "stuck": 3600.0}
 

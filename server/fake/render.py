@@ -1,4 +1,4 @@
-"""The fake's render target (`server.fake.render:render`), run by the real worker in its child.
+"""The fake's render function (`server.fake.render.render`), run by the real worker in its child.
 
 It renders for real (valid H.264/AAC MP4s), only smaller and faster: the canvas scaled so its
 short side is `short_side` (never up) with the fastest x264 preset, unless the request asked for
@@ -14,9 +14,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from renderer.draft import Draft
 from renderer.errors import RenderError
-from renderer.output import OutputSpec, RenderProgress, RenderResult
+from renderer.schema.draft import Draft
+from renderer.schema.output import OutputSpec, RenderProgress, RenderResult
 
 _TICK = 0.1
 
@@ -67,7 +67,7 @@ def render(
 
     def report(progress: int, phase: str = "decode") -> None:
         if on_progress is not None:
-            on_progress(RenderProgress(phase=phase, progress=max(0, min(99, progress))))  # type: ignore[arg-type]
+            on_progress(RenderProgress(phase=phase, progress=max(0, min(99, progress))))
 
     fault = fake.get("fault")
     seconds = float(fake.get("seconds") or 0.0)

@@ -20,7 +20,7 @@ from sqlmodel import SQLModel
 from server.deps import CtxDep
 from server.errors import ApiError, ErrorCode, envelope
 from server.fake.faults import FaultSpec
-from server.fake.setup import fake_lifespan
+from server.fake.lifespan import fake_lifespan
 from server.fake.state import fake_state
 from server.tables import User
 

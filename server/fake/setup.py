@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import shutil
 import tempfile
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import SecretStr
+
 from server.config import Settings
+from server.fake.lifespan import OWNED_MARK
+from server.fake.render import render as fake_render
 from server.fake.state import EXTRAS_KEY, FakeState
 
 if TYPE_CHECKING:
@@ -20,10 +21,6 @@ if TYPE_CHECKING:
     from server.context import AppContext
 
 log = logging.getLogger("nemo.fake")
-
-RENDER_TARGET = "server.fake.render:render"
-# Marks a data dir the fake made for itself: deleted when the app shuts down.
-OWNED_MARK = ".nemo-fake-temporary"
 
 
 def prepare_settings(settings: Settings) -> Settings:
@@ -34,8 +31,10 @@ def prepare_settings(settings: Settings) -> Settings:
         tmp = Path(tempfile.mkdtemp(prefix="nemo-fake-"))
         (tmp / OWNED_MARK).touch()
         update["data_dir"] = tmp
-    if not settings.secret_key:
-        update["secret_key"] = hashlib.sha256(f"nemo-fake:{settings.fake.seed}".encode()).hexdigest()
+    if not settings.secret_key or not settings.secret_key.get_secret_value():
+        update["secret_key"] = SecretStr(
+            hashlib.sha256(f"nemo-fake:{settings.fake.seed}".encode()).hexdigest()
+        )
     update["render"] = settings.render.model_copy(update={"workers": settings.fake.render_workers})
     return settings.model_copy(update=update)
 
@@ -45,7 +44,7 @@ def configure(ctx: AppContext) -> FakeState:
     state = FakeState.from_settings(ctx.settings.fake)
     ctx.ids = state.ids
     ctx.clock = state.clock
-    ctx.render_target = RENDER_TARGET
+    ctx.render = fake_render
     ctx.extras[EXTRAS_KEY] = state
     return state
 
@@ -59,17 +58,3 @@ def install(app: FastAPI, ctx: AppContext) -> None:
     app.add_middleware(FakeMiddleware, ctx=ctx)
     quiet_dropped_connections()
     log.warning("FAKE MODE: seeded ids, logical clock, fault injection under /_fake; not for production")
-
-
-@asynccontextmanager
-async def fake_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """At shutdown, a temporary data dir the fake made is deleted (at exit would be too late:
-    uvicorn re-raises SIGTERM, and atexit handlers never run)."""
-    yield
-    ctx: AppContext = app.state.ctx
-    data_dir = ctx.settings.data_dir
-    if (data_dir / OWNED_MARK).exists():
-        await ctx.turns.stop()
-        ctx.renders.stop()  # both are safe to call again in the app's own shutdown
-        ctx.engine.dispose()
-        shutil.rmtree(data_dir, ignore_errors=True)

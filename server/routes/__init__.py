@@ -4,7 +4,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from server.routes import auth, chat, claim, credits, health, media, renders, sessions, state, uploads
+from server.routes import (
+    auth,
+    chat,
+    claim,
+    credits,
+    docs,
+    health,
+    media,
+    preview,
+    projects,
+    renders,
+    sessions,
+    state,
+    studio,
+    uploads,
+)
 
 ROUTERS: list[APIRouter] = [
     health.router,
@@ -17,4 +32,8 @@ ROUTERS: list[APIRouter] = [
     renders.router,
     claim.router,
     media.router,
+    docs.router,
+    preview.router,
+    projects.router,
+    studio.router,
 ]

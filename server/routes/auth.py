@@ -1,4 +1,5 @@
-"""POST /api/auth/anonymous-token: a token per client id, idempotent for its 7-day life."""
+"""POST /api/auth/anonymous-token: a token per client id, idempotent for its 7-day life for the
+caller that owns the client id (server/auth.py, issue_anonymous)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,12 @@ class AnonymousToken(BaseModel):
     credits: int
 
 
+def _bearer_or_none(authorization: str | None) -> str | None:
+    """The token in an Authorization header, if any; this call needs none, so junk is ignored."""
+    scheme, _, value = (authorization or "").strip().partition(" ")
+    return (value.strip() or None) if scheme.lower() == "bearer" else None
+
+
 @router.post(
     "/api/auth/anonymous-token",
     response_model=Envelope[AnonymousToken],
@@ -35,6 +42,10 @@ def anonymous_token(
     request: Request,
     ctx: CtxDep,
     x_client_id: Annotated[str | None, Header(description="the client's stable id, <= 64 chars")] = None,
+    authorization: Annotated[
+        str | None,
+        Header(description="optional: a token this client id was given before (proves it is yours)"),
+    ] = None,
 ) -> dict[str, Any]:
     client_id = (x_client_id or "").strip()
     if not client_id:
@@ -54,6 +65,7 @@ def anonymous_token(
         per_ip=settings.anon_tokens_per_ip,
         now=ctx.clock.now(),
         ids=ctx.ids,
+        presented=_bearer_or_none(authorization),
     )
     return envelope(
         {

@@ -1,9 +1,13 @@
-"""Claim links: POST /api/auth/claim-token makes one; GET /workspace/claim?ct=... opens the project.
+"""Claim links: POST /api/auth/claim-token makes one; GET /workspace/claim?ct=... opens the project
+in the studio; POST /api/auth/claim signs the studio in through the link.
 
-A claim token (`clm_` + 43 url-safe chars) is a bearer secret for one session's read-only project
-page, so it is stored only as a keyed hash and lives a day. The page shows the project's title,
-a summary of its timeline, its uploads and its latest render, if any; a browser sends no bearer
-token, so the render plays from GET /workspace/claim/video?ct=..., authorised by the same link.
+A claim token (`clm_` + 43 url-safe chars) is a bearer secret for one session's project, so it is
+stored only as a keyed hash; it lives 7 days. The page is the studio (server/studio_page.py) with a
+server-made summary of the project (title, timeline, uploads, latest render) that shows until the
+script takes over; the script trades the link for a bearer token of the project's owner (the link
+is the owner's own invitation to open the project in a browser) and drops it from the address bar.
+A browser sends no bearer token with a <video>, so the summary's player reads the render from
+GET /workspace/claim/video?ct=..., authorised by the same link.
 """
 
 from __future__ import annotations
@@ -19,18 +23,20 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from server import session_store
-from server.auth import hash_token
-from server.db import transaction
+from agent.state import SessionState
+from database.engine import transaction
+from server import session_store, studio_page
+from server.auth import hash_token, iso_utc, token_for
 from server.deps import CtxDep, CurrentUser, DbDep, owned_session, public_base_url
 from server.errors import ApiError, ErrorCode, envelope
 from server.responses import SESSION_ERRORS, Envelope, errors
-from server.tables import ChatSession, ClaimToken
+from server.tables import ChatSession, ClaimToken, Token
 
 router = APIRouter(tags=["claim"])
 
 CLAIM_PREFIX = "clm_"
-CLAIM_TTL = timedelta(days=1)
+# 7 days, as the official skill (v1.9) documents `expires_in: 604800`.
+CLAIM_TTL = timedelta(days=7)
 
 
 class ClaimCreate(BaseModel):
@@ -77,6 +83,53 @@ def create_claim(
     )
 
 
+class ClaimSignIn(BaseModel):
+    claim_token: str
+
+
+class ClaimedProject(BaseModel):
+    token: str
+    user_id: str
+    expires_at: str
+    session_id: str
+    task_id: str
+
+
+@router.post(
+    "/api/auth/claim",
+    response_model=Envelope[ClaimedProject],
+    responses=errors(ErrorCode.TOKEN_INVALID),
+    summary="Sign in through a claim link: a bearer token of the project's owner, and the project",
+)
+def sign_in_with_claim(body: ClaimSignIn, request: Request, ctx: CtxDep, db: DbDep) -> dict[str, Any]:
+    session = _claimed_session(db, ctx.secret, body.claim_token)
+    if session is None:
+        raise ApiError(ErrorCode.TOKEN_INVALID, "this link is invalid or has expired; ask for a new one")
+    nonce = ctx.ids.token_nonce()
+    token = token_for(ctx.secret, nonce)
+    expires_at = (ctx.clock.now() + timedelta(days=ctx.settings.token_ttl_days)).replace(microsecond=0)
+    with transaction(ctx.engine) as tx:
+        tx.add(
+            Token(
+                token_hash=hash_token(ctx.secret, token),
+                user_id=session.user_id,
+                client_id=None,
+                created_ip=(request.client.host if request.client else "unknown")[:64],
+                expires_at=expires_at,
+                nonce=nonce,
+            )
+        )
+    return envelope(
+        {
+            "token": token,
+            "user_id": session.user_id,
+            "expires_at": iso_utc(expires_at),
+            "session_id": session.id,
+            "task_id": session.task_id,
+        }
+    )
+
+
 _PAGE_DOC: dict[int | str, dict[str, Any]] = {
     404: {
         "description": "the link is invalid or has expired (an HTML page saying so)",
@@ -91,12 +144,14 @@ _PAGE_DOC: dict[int | str, dict[str, Any]] = {
     responses=_PAGE_DOC,
     summary="The project page a claim link opens",
 )
-def claim_page(ctx: CtxDep, db: DbDep, ct: Annotated[str, Query()] = "") -> HTMLResponse:
+def claim_page(request: Request, ctx: CtxDep, db: DbDep, ct: Annotated[str, Query()] = "") -> HTMLResponse:
     # A mangled link is a person in a browser: they get the "expired" page, never a JSON error.
+    root = request.scope.get("root_path", "")
     session = _claimed_session(db, ctx.secret, ct)
     if session is None:
-        return HTMLResponse(
-            _page("Link expired", "<p>This link is invalid or has expired.</p>"), status_code=404
+        summary = "<h1>Link expired</h1><p>This link is invalid or has expired.</p>"
+        return studio_page.page(
+            root, ctx.settings.public_url, title="Link expired", summary=summary, status=404
         )
     state, version = session_store.get_state(ctx.engine, session.id)
     title = (state.draft.m.title if state.draft else None) or session.task_name
@@ -114,14 +169,15 @@ def claim_page(ctx: CtxDep, db: DbDep, ct: Annotated[str, Query()] = "") -> HTML
     else:
         url = ""
     if url:
-        parts.append(f'<video controls width="360" src="{url}"></video>')
+        parts.append(f'<video controls src="{url}"></video>')
         parts.append(f'<p><a href="{url}" download>Download the video</a></p>')
     else:
         parts.append("<p>No export yet.</p>")
     if state.video_infos:
         items = "".join(f"<li>{html.escape(f.filename)} ({f.file_type})</li>" for f in state.video_infos)
         parts.append(f"<ul>{items}</ul>")
-    return HTMLResponse(_page(title, "".join(parts)))
+    summary = f"<h1>{html.escape(title)}</h1>" + "".join(parts)
+    return studio_page.page(root, ctx.settings.public_url, title=title, summary=summary)
 
 
 @router.get(
@@ -137,7 +193,9 @@ def claim_video(ctx: CtxDep, db: DbDep, ct: Annotated[str, Query()] = "") -> Res
     session = _claimed_session(db, ctx.secret, ct)
     found = ctx.renders.latest_output(session.id) if session is not None else None
     if found is None:
-        return HTMLResponse(_page("Not found", "<p>No export for this link.</p>"), status_code=404)
+        return HTMLResponse(
+            "<!doctype html><title>Not found</title><p>No export for this link.</p>", status_code=404
+        )
     path, filename = found
     return FileResponse(path, media_type="video/mp4", filename=filename, content_disposition_type="inline")
 
@@ -154,20 +212,9 @@ def _claimed_session(db: Session, secret: bytes, ct: str) -> ChatSession | None:
     return db.get(ChatSession, row.session_id)
 
 
-def _summary(state: session_store.SessionState) -> str:
+def _summary(state: SessionState) -> str:
     draft = state.draft
     if draft is None or not draft.t:
         return "The timeline is empty."
     names = ", ".join(t.m.name or f"track {t.id}" for t in draft.t)
     return f"Timeline: {len(draft.t)} tracks ({names}), {draft.d / 1000:.1f} s."
-
-
-def _page(title: str, body: str) -> str:
-    safe = html.escape(title)
-    return (
-        '<!doctype html><html><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{safe}</title></head>"
-        '<body style="font-family: sans-serif; max-width: 40em; margin: 2em auto">'
-        f"<h1>{safe}</h1>{body}</body></html>"
-    )

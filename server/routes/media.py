@@ -1,13 +1,17 @@
 """GET /media/{path}: the stored uploads and proxies behind every `cdn_url` (Range, inline), and
 finished renders behind their `outputUrl` (`media/renders/<job>-<key>/<id>.mp4`).
 
-Keys are content hashes, unguessable like the CDN URLs clients already hold, so media is served
-without a token (clients and the renderer fetch `cdn_url` with plain GETs). Only keys under the
-media and proxy folders are served; anything else, or anything escaping the root, is a 404.
+A `cdn_url` carries the MAC of its key under the server's secret (storage.media_mac): keys are
+content hashes, which anyone holding a file can compute, so the MAC is what makes the link
+unguessable like the CDN URLs clients already hold, and lets media be served without a token
+(clients and the renderer fetch `cdn_url` with plain GETs). Only keys under the media and proxy
+folders are served, and only with their MAC; anything else, or anything escaping the root, is a
+404, the same 404 as for a file that does not exist.
 """
 
 from __future__ import annotations
 
+import hmac
 import re
 from urllib.parse import unquote
 
@@ -17,7 +21,7 @@ from fastapi.responses import FileResponse
 from server.deps import CtxDep
 from server.errors import ApiError, ErrorCode
 from server.responses import errors
-from server.storage import Storage, StorageError
+from server.storage import Storage, StorageError, media_mac
 
 router = APIRouter(tags=["media"])
 
@@ -50,7 +54,7 @@ CONTENT_TYPES = {
 def get_media(path: str, ctx: CtxDep) -> FileResponse:
     not_found = ApiError(ErrorCode.RENDER_NOT_FOUND, "media not found")
     shared = _RENDER_OUTPUT.fullmatch(path)
-    if shared is not None:  # a render's outputUrl: the link is its own key (render_service.output_url)
+    if shared is not None:  # a render's outputUrl: the link is its own key (renders/links.py output_url)
         file, filename = ctx.renders.shared_output(
             int(shared["job"]), shared["mac"], unquote(shared["render_id"])
         )
@@ -61,8 +65,10 @@ def get_media(path: str, ctx: CtxDep) -> FileResponse:
             content_disposition_type="inline",
             headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"},
         )
-    key = Storage.key_from_url_path(path)
-    if not key.startswith(SERVED_ROOTS):
+    key, mac = Storage.parse_url_path(path)
+    if not key.startswith(SERVED_ROOTS) or mac is None:
+        raise not_found
+    if not hmac.compare_digest(mac, media_mac(ctx.secret, key)):
         raise not_found
     try:
         file = ctx.storage.path_for(key)
@@ -78,3 +84,9 @@ def get_media(path: str, ctx: CtxDep) -> FileResponse:
         content_disposition_type="inline",
         headers={"Cache-Control": "public, max-age=31536000, immutable", "X-Content-Type-Options": "nosniff"},
     )
+
+
+# HEAD: the same headers as GET without the bytes (a render's outputUrl is checked this way).
+router.add_api_route(
+    "/media/{path:path}", get_media, methods=["HEAD"], include_in_schema=False, name="head_media"
+)

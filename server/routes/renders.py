@@ -6,51 +6,17 @@ them in all three ways. The download is the bytes themselves (clients `curl -o` 
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
-from pydantic import BaseModel
 
 from server.deps import AttributionDep, CtxDep, CurrentUser, public_base_url
 from server.errors import ErrorCode
-from server.render_service import RenderRequest, RenderService, status_body
+from server.renders.links import RenderStatus, status_answer
+from server.renders.service import RenderService
+from server.renders.submission import RenderRequest
 from server.responses import errors
 
 router = APIRouter(tags=["renders"])
-
-
-class RenderOutput(BaseModel):
-    url: str
-    size: int | None = None
-    duration: float | None = None
-    width: int | None = None
-    height: int | None = None
-
-
-class RenderFailure(BaseModel):
-    code: str
-    message: str
-
-
-class RenderStatusFields(BaseModel):
-    id: str
-    status: str
-    progress: int
-    phase: str
-    eta_seconds: float | None = None
-    outputUrl: str | None = None
-    output: RenderOutput | None = None
-    error: RenderFailure | None = None
-    createdAt: int
-    completedAt: int | None = None
-
-
-class RenderStatus(RenderStatusFields):
-    code: int = 0
-    success: bool = True
-    message: str = "success"
-    data: RenderStatusFields
 
 
 def _service(ctx: CtxDep) -> RenderService:
@@ -63,6 +29,7 @@ _SUBMIT_ERRORS = errors(
     ErrorCode.EXPORT_BLOCKED,
     ErrorCode.URL_REFUSED,
     ErrorCode.DUPLICATE_RENDER,
+    ErrorCode.RATE_LIMITED,
 )
 _READ_ERRORS = errors(ErrorCode.TOKEN_INVALID, ErrorCode.RENDER_NOT_FOUND)
 
@@ -75,10 +42,10 @@ _READ_ERRORS = errors(ErrorCode.TOKEN_INVALID, ErrorCode.RENDER_NOT_FOUND)
 )
 def submit_render(
     body: RenderRequest, request: Request, ctx: CtxDep, user: CurrentUser, attribution: AttributionDep
-) -> dict[str, Any]:
+) -> RenderStatus:
     base = public_base_url(request, ctx)
     job = _service(ctx).submit(user, body, attribution, base)
-    return status_body(job, base, ctx.secret)
+    return status_answer(job, base, ctx.secret)
 
 
 # Legacy paths: the same handler registered again, under the name it had (the OpenAPI stays the same).
@@ -95,10 +62,10 @@ router.post(
     "/api/render/proxy/lambda/{render_id}",
     response_model=RenderStatus,
     responses=_READ_ERRORS,
-    summary="A render's status: pending, processing, completed, failed or cancelled",
+    summary="A render's status: pending, processing, completed or failed (a cancelled one: failed)",
 )
-def render_status(render_id: str, request: Request, ctx: CtxDep, user: CurrentUser) -> dict[str, Any]:
-    return status_body(_service(ctx).status(user, render_id), public_base_url(request, ctx), ctx.secret)
+def render_status(render_id: str, request: Request, ctx: CtxDep, user: CurrentUser) -> RenderStatus:
+    return status_answer(_service(ctx).status(user, render_id), public_base_url(request, ctx), ctx.secret)
 
 
 @router.post(
@@ -107,8 +74,8 @@ def render_status(render_id: str, request: Request, ctx: CtxDep, user: CurrentUs
     responses=_READ_ERRORS,
     summary="Cancel a render; a running one stops within seconds",
 )
-def cancel_render(render_id: str, request: Request, ctx: CtxDep, user: CurrentUser) -> dict[str, Any]:
-    return status_body(_service(ctx).cancel(user, render_id), public_base_url(request, ctx), ctx.secret)
+def cancel_render(render_id: str, request: Request, ctx: CtxDep, user: CurrentUser) -> RenderStatus:
+    return status_answer(_service(ctx).cancel(user, render_id), public_base_url(request, ctx), ctx.secret)
 
 
 @router.get(
@@ -123,6 +90,16 @@ def cancel_render(render_id: str, request: Request, ctx: CtxDep, user: CurrentUs
 def download_render(render_id: str, ctx: CtxDep, user: CurrentUser) -> FileResponse:
     path, filename = _service(ctx).output_file(user, render_id)
     return FileResponse(path, media_type="video/mp4", filename=filename)  # attachment by default
+
+
+# HEAD answers the GET's headers (size, type) without the bytes: download tools ask first.
+router.add_api_route(
+    "/api/render/proxy/{render_id}/download",
+    download_render,
+    methods=["HEAD"],
+    include_in_schema=False,
+    name="download_render_head",
+)
 
 
 router.get(

@@ -8,8 +8,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from agent.state import CanvasConfig
+from database.engine import read_session
 from server import session_store
-from server.db import read_session
 from server.deps import CtxDep, CurrentUser, check_user_segment, owned_session
 from server.errors import ApiError, ErrorCode, envelope
 from server.responses import SESSION_ERRORS, Envelope, errors

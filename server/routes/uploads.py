@@ -12,6 +12,7 @@ import contextlib
 import functools
 import json
 import logging
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
@@ -19,7 +20,7 @@ from fastapi import APIRouter, BackgroundTasks, Request
 from pydantic import BaseModel, Field, ValidationError
 
 from agent.state import MediaFile
-from server.db import read_session
+from database.engine import read_session
 from server.deps import CtxDep, CurrentUser, check_user_segment, owned_session, public_base_url
 from server.errors import ApiError, ErrorCode, envelope
 from server.fetch_url import FetchError, fetcher_for
@@ -118,7 +119,7 @@ async def upload(
     declared = request.headers.get("content-length")
     if declared is not None and declared.strip().isdigit() and int(declared) > body_limit:
         raise (
-            _request_too_large(body_limit)
+            request_too_large(body_limit)
             if not is_json
             else ApiError(ErrorCode.BAD_REQUEST, "request body too large")
         )
@@ -126,36 +127,50 @@ async def upload(
     if is_json:
         published, failures = await _from_urls(ctx, request, body_limit)
     elif content_type.lower().startswith("multipart/form-data"):
-        published, failures = await _from_multipart(ctx, request, content_type, body_limit)
+        published, failures = await read_multipart(ctx, request, content_type, body_limit)
     else:
         raise ApiError(
             ErrorCode.BAD_REQUEST, 'send multipart/form-data (field `files`) or JSON {"urls": [...]}'
         )
 
+    return envelope(await publish(ctx, request, caller.id, session, published, failures, background))
+
+
+async def publish(
+    ctx: CtxDep,
+    request: Request,
+    user_id: str,
+    session_id: str,
+    published: list[Intaken],
+    failures: list[FileFailure],
+    background: BackgroundTasks,
+) -> dict[str, Any]:
+    """Files that passed intake -> media rows and the session's `video_infos`; the answer's `data`.
+    At least one file must have passed: otherwise the first failure is the answer (its code)."""
     if not published:
         first = failures[0] if failures else FileFailure("", ErrorCode.BAD_REQUEST, "no files in the upload")
         raise ApiError(first.code, first.message, data={"errors": [f.as_json() for f in failures]})
-
     base_url = public_base_url(request, ctx)
-    items = [(item, media_file(item, media_id=ctx.ids.media_id(), base_url=base_url)) for item in published]
+    items = [
+        (item, media_file(item, media_id=ctx.ids.media_id(), base_url=base_url, secret=ctx.secret))
+        for item in published
+    ]
     await anyio.to_thread.run_sync(
-        lambda: record(ctx.engine, user_id=caller.id, session_id=session, items=items)
+        lambda: record(ctx.engine, user_id=user_id, session_id=session_id, items=items)
     )
     background.add_task(make_proxies, ctx.storage, ctx.engine, published, ctx.settings.max_image_pixels)
-    return envelope(
-        {
-            "files": [info.model_dump(mode="json") for _, info in items],
-            "session_state_applied": True,
-            "errors": [f.as_json() for f in failures],
-        }
-    )
+    return {
+        "files": [info.model_dump(mode="json") for _, info in items],
+        "session_state_applied": True,
+        "errors": [f.as_json() for f in failures],
+    }
 
 
 def _too_large_message(name: str, limit: int) -> str:
     return f"{name}: file too large (limit {limit // (1024 * 1024)} MB per file); compress it"
 
 
-def _request_too_large(limit: int) -> ApiError:
+def request_too_large(limit: int) -> ApiError:
     return ApiError(
         ErrorCode.FILE_TOO_LARGE,
         f"upload request too large (limit {limit // (1024 * 1024)} MB for all files together); "
@@ -163,27 +178,52 @@ def _request_too_large(limit: int) -> ApiError:
     )
 
 
-async def _from_multipart(
-    ctx: CtxDep, request: Request, content_type: str, body_limit: int
+async def read_multipart(
+    ctx: CtxDep,
+    request: Request,
+    content_type: str,
+    body_limit: int,
+    check_fields: Callable[[dict[str, str]], None] | None = None,
 ) -> tuple[list[Intaken], list[FileFailure]]:
+    """Stream the multipart body to temp files, then judge each file (intake into storage).
+    `check_fields` sees the plain form fields once the body is read and before any file is kept:
+    it raises to refuse the whole upload (the gateway's session named in a field)."""
     storage = ctx.storage
     receiver = MultipartReceiver(
         content_type, storage.new_tmp_path, file_limit=ctx.settings.max_upload_bytes, max_files=MAX_FILES
     )
     received: list[ReceivedFile] = []
+    chunks = request.stream()
+    total = 0
     try:
-        total = 0
-        async for chunk in request.stream():
-            total += len(chunk)
-            if total > body_limit:
-                raise _request_too_large(body_limit)
-            if chunk:
-                await anyio.to_thread.run_sync(receiver.feed, chunk)
+        try:
+            async for chunk in chunks:
+                total += len(chunk)
+                if total > body_limit:
+                    raise request_too_large(body_limit)
+                if chunk:
+                    await anyio.to_thread.run_sync(receiver.feed, chunk)
+        except (ApiError, OSError):
+            # Refused mid-body (a full disk, a bad part): read the rest, unstored, so the client,
+            # still sending, gets to read the answer instead of a connection reset.
+            await _drain(chunks, body_limit - total)
+            raise
         received = receiver.finish()
+        if check_fields is not None:
+            await anyio.to_thread.run_sync(check_fields, receiver.fields)
         return await anyio.to_thread.run_sync(lambda: _intake_all(ctx, received))
     finally:
         # Whatever happened (limit, disconnect, bad body, a crash), no temp file outlives the request.
         await anyio.to_thread.run_sync(receiver.discard)
+
+
+async def _drain(chunks: AsyncIterator[bytes], budget_bytes: int) -> None:
+    """Read and drop what is left of a body, at most `budget_bytes` (the request's own limit)."""
+    with contextlib.suppress(Exception):
+        async for chunk in chunks:
+            budget_bytes -= len(chunk)
+            if budget_bytes < 0:
+                return
 
 
 def _intake_all(ctx: CtxDep, received: list[ReceivedFile]) -> tuple[list[Intaken], list[FileFailure]]:

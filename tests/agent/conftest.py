@@ -15,7 +15,7 @@ from agent.planners.rules.planner import RulePlanner
 from agent.runner import apply_state_delta, run_turn
 from agent.state import MediaFile, SessionState
 from agent.versions import StateVersions
-from renderer.draft import Draft
+from renderer.schema.draft import Draft
 
 
 def media(

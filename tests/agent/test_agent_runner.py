@@ -10,7 +10,7 @@ from typing import Any
 from agent.edits import timing_problems
 from agent.planner import PlanRequest, PlanStep, ToolCall
 from agent.state import SessionState
-from renderer.draft import Draft, TrackType
+from renderer.schema.draft import Draft, TrackType
 
 SUMMARY = re.compile(r"^Timeline \(\d+ tracks?\): 1\. .+$")
 

@@ -87,7 +87,8 @@ def test_a_stuck_render_stays_processing_until_cancelled(nemo_fake: Any, client:
         time.sleep(0.1)
     cancel = client.http.post("/api/render/proxy/lambda/render_stuck/cancel", headers=client.auth())
     assert cancel.status_code == 200
-    assert _wait_for(client, "render_stuck", {"cancelled"})["status"] == "cancelled"
+    final = _wait_for(client, "render_stuck", {"failed"})
+    assert final["status"] == "failed" and final["error"]["code"] == "cancelled"
 
 
 @pytest.mark.parametrize("seconds", [1.0])

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from renderer.draft import Draft
-from renderer.output import OutputSpec
 from renderer.render import render
+from renderer.schema.draft import Draft
+from renderer.schema.output import OutputSpec
 from tests.ffprobe import ffprobe
 
 TESTS = Path(__file__).resolve().parent.parent

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from render_check import draft
 
-from renderer import draft as schema
-from renderer.motion import FIT_REGISTRY, MOTION_REGISTRY, view_matrix
-from renderer.output import OutputSpec
-from renderer.text import TEXT_ANIM_REGISTRY, TEXT_POSITION_REGISTRY
-from renderer.timeline import build_plan
-from renderer.transitions import TRANSITION_REGISTRY
+from renderer.compose.motion import FIT_REGISTRY, MOTION_REGISTRY, view_matrix
+from renderer.compose.text import TEXT_ANIM_REGISTRY, TEXT_POSITION_REGISTRY
+from renderer.compose.transitions import TRANSITION_REGISTRY
+from renderer.plan import build_plan
+from renderer.schema import draft as schema
+from renderer.schema.output import OutputSpec
+from tests.renderer.render_check import draft
 
 
 def test_every_draft_name_has_an_implementation() -> None:

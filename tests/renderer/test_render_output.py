@@ -7,12 +7,20 @@ import threading
 from pathlib import Path
 
 import pytest
-from render_check import assert_output_streams, draft, ffprobe, needs_ffprobe, render_file, solid, sound
 
 from renderer.errors import RenderError
-from renderer.output import OutputSpec, RenderProgress
 from renderer.priority import BEHIND_ENCODER
 from renderer.render import render
+from renderer.schema.output import OutputSpec, RenderProgress
+from tests.renderer.render_check import (
+    assert_output_streams,
+    draft,
+    ffprobe,
+    needs_ffprobe,
+    render_file,
+    solid,
+    sound,
+)
 
 pytestmark = needs_ffprobe
 

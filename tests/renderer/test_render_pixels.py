@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from render_check import draft, frames, media_factory, near, render_file, solid
 
-from renderer.draft import TRANSITIONS
+from renderer.schema.draft import TRANSITIONS
+from tests.renderer.render_check import draft, frames, media_factory, near, render_file, solid
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 # ruff: noqa: E501  (the security.md -> test map is a wide table)
 """security.md, "Render jobs": every line, as a named test that can fail (public behaviour only:
-renderer/jobs.py, worker.py and server/render_service.py are driven, never patched).
+render_jobs/lease.py, worker.py and server/renders/ are driven, never patched).
 
 | security.md line                                      | test                                                     |
 |-------------------------------------------------------|----------------------------------------------------------|
@@ -45,8 +45,9 @@ SECONDS = 12
 
 
 class KillableServer(ServerProcess):
-    """`python -m server` as an operator runs it, with attempts high enough to survive many kills
-    (the poison-job rule is tested on its own)."""
+    """`python -m server` as an operator runs it, allowing its renders to lose their worker more
+    often than the kills here take it (the default 3 attempts stay: a kill is no attempt of the
+    render's own; test_hardening::test_server_deaths_during_a_render_do_not_use_up_its_attempts)."""
 
     def settings_env(self) -> dict[str, str]:
         return {
@@ -54,7 +55,8 @@ class KillableServer(ServerProcess):
             "NEMO_SECRET_KEY": "kill-test-key",
             "NEMO_RATE_LIMIT_PER_TOKEN": "",
             "NEMO_RENDER__LEASE_SECONDS": "1",
-            "NEMO_RENDER__MAX_ATTEMPTS": str(KILL_ROUNDS + 10),
+            "NEMO_RENDER__MAX_LOST_LEASES": str(KILL_ROUNDS + 10),
+            "NEMO_RENDER__MAX_ACTIVE_PER_USER": str(JOBS),  # one user queues them all at once
         }
 
 

@@ -52,7 +52,7 @@ from typing import Any
 import httpx
 import pytest
 
-from renderer.probe import MediaError
+from renderer.media.probe import MediaError
 from server.config import RenderSettings, Settings
 from server.errors import ApiError
 from server.storage import Storage
@@ -414,7 +414,7 @@ def _decode_all(storage: Storage, key: str, kind: str) -> None:
     """What a render worker does with an accepted file: decode it; only MediaError/FFmpeg errors."""
     import av
 
-    from renderer.probe import open_av, open_image
+    from renderer.media.probe import open_av, open_image
 
     path = storage.path_for(key)
     if kind == "image":

@@ -34,7 +34,9 @@ def test_a_claim_link_opens_the_project_with_its_latest_render(
     ).json()["data"]
     sid = created["session_id"]
     empty_claim = _claim(client, token, sid, created["task_id"]).json()["data"]
-    assert empty_claim["claim_token"].startswith("clm_") and empty_claim["expires_in"] == 86400
+    assert (
+        empty_claim["claim_token"].startswith("clm_") and empty_claim["expires_in"] == 604800
+    )  # 7 days, as the official skill documents
     page = client.get("/workspace/claim", params={"ct": empty_claim["claim_token"]})
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "Beach &lt;trip&gt;" in page.text and "No export yet" in page.text

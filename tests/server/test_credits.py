@@ -19,7 +19,7 @@ pytestmark = pytest.mark.all_dbs
 
 
 def _user(engine: Engine, available: int, *, anonymous: bool = True) -> str:
-    from server.db import transaction
+    from database.engine import transaction
 
     user_id = "anon_" + secrets.token_hex(8)
     with transaction(engine) as db:

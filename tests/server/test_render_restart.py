@@ -16,8 +16,8 @@ import httpx
 import pytest
 from sqlmodel import Session, select
 
-from renderer.jobs import RenderJob
-from server.db import make_engine
+from database.engine import make_engine
+from render_jobs.table import RenderJob
 from tests.conftest import bearer, create_session, get_anon_token
 from tests.ffprobe import ffprobe
 from tests.server_process import ServerProcess

@@ -5,6 +5,7 @@ Renders are real (the embedded worker runs renderer.render in a child process) a
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -254,8 +255,10 @@ def test_cancel_a_queued_render(api_for: Callable[..., Api]) -> None:
     answer = api.client.post("/api/render/proxy/lambda/c1/cancel", headers=bearer(api.token))
     assert answer.status_code == 200
     body = answer.json()
-    assert body["status"] == "cancelled" and body["error"]["code"] == "cancelled"
-    assert api.status("c1").json()["data"]["status"] == "cancelled"
+    # clients know pending/processing/completed/failed only: a cancel reads as a failure, saying so
+    assert body["status"] == "failed" and body["error"]["code"] == "cancelled"
+    assert body["data"]["status"] == "failed" and body["data"]["error"]["code"] == "cancelled"
+    assert api.status("c1").json()["data"]["status"] == "failed"
 
 
 def test_cancel_a_running_render(api_for: Callable[..., Api]) -> None:
@@ -267,7 +270,7 @@ def test_cancel_a_running_render(api_for: Callable[..., Api]) -> None:
         time.sleep(0.05)
     api.client.post("/api/render/proxy/lambda/long/cancel", headers=bearer(api.token))
     final = api.wait("long")[-1]
-    assert final["status"] == "cancelled" and final["output"] is None
+    assert final["status"] == "failed" and final["error"]["code"] == "cancelled" and final["output"] is None
 
 
 def test_attribution_gating_when_configured(api_for: Callable[..., Api]) -> None:
@@ -331,3 +334,53 @@ def test_an_unknown_or_over_long_session_id_is_1002_and_long_attribution_headers
     body = {"id": "attributed", "sessionId": api.session_id, "draft": tiny_draft()}
     answer = api.client.post("/api/render/proxy/lambda", json=body, headers=headers)
     assert answer.status_code == 200, answer.text
+
+
+def _without_ids(draft: dict[str, Any]) -> dict[str, Any]:
+    def strip(item: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in item.items() if k != "id"}
+
+    return {**draft, "t": [{**strip(track), "sg": [strip(s) for s in track["sg"]]} for track in draft["t"]]}
+
+
+def test_json_sent_with_curl_d_labelled_as_a_form_is_read_as_json(api_for: Callable[..., Api]) -> None:
+    # `curl -d '{...}'` without -H Content-Type sends application/x-www-form-urlencoded
+    api = api_for(workers=0)
+    form = {"Content-Type": "application/x-www-form-urlencoded", **bearer(api.token)}
+    session = api.client.post(
+        "/api/tasks/me/with-session/nemo_agent", content='{"task_name":"curl"}', headers=form
+    )
+    assert session.status_code == 200, session.text
+    assert session.json()["data"]["session_id"].isdigit()
+    body = {"id": "curl_d", "sessionId": api.session_id, "draft": tiny_draft(), "output": {}}
+    answer = api.client.post("/api/render/proxy/lambda", content="\n " + json.dumps(body), headers=form)
+    assert answer.status_code == 200 and answer.json()["status"] == "pending", answer.text
+    # a real form is still no JSON: refused with the envelope, as before
+    refused = api.client.post("/api/tasks/me/with-session/nemo_agent", content="task_name=x", headers=form)
+    assert refused.status_code == 400 and refused.json()["code"] == 400
+
+
+def test_a_hand_written_draft_without_track_or_segment_ids_is_accepted(api_for: Callable[..., Api]) -> None:
+    api = api_for(workers=0)
+    answer = api.submit("no_ids", _without_ids(tiny_draft()))
+    assert answer.status_code == 200 and answer.json()["status"] == "pending", answer.text
+    # ids the draft does have are kept; the missing ones are filled without clashing with them
+    draft = tiny_draft()
+    draft["t"][1]["sg"][0].pop("id")
+    draft["t"][0]["id"] = "track_2"  # what the second track would otherwise be named
+    draft["t"][1].pop("id")
+    assert api.submit("some_ids", draft).status_code == 200
+
+
+def test_head_answers_the_download_and_the_public_link_without_the_bytes(api_for: Callable[..., Api]) -> None:
+    api = api_for()
+    assert api.submit("headed").status_code == 200
+    final = api.wait("headed")[-1]
+    assert final["status"] == "completed", final
+    download = f"{api.client.base_url}/api/render/proxy/headed/download"
+    for url, headers in ((final["outputUrl"], {}), (download, bearer(api.token))):
+        head = httpx.head(url, headers=headers)
+        assert head.status_code == 200 and head.content == b"", url
+        assert head.headers["content-type"] == "video/mp4"
+        assert int(head.headers["content-length"]) == final["output"]["size"]
+    assert httpx.head(download).status_code == 401

@@ -1,8 +1,8 @@
 """Past one machine: renders submitted through the API are done by separate worker processes.
 
 Each test runs the API in this process (render.workers unset or 0: it renders nothing itself) and
-real workers as subprocesses, as a GPU machine runs them: `python -m renderer.worker --celery`
-on a real broker on 127.0.0.1 (Redis, RabbitMQ), or the polling `python -m renderer.worker`. The
+real workers as subprocesses, as a GPU machine runs them: `python -m render_jobs --celery`
+on a real broker on 127.0.0.1 (Redis, RabbitMQ), or the polling `python -m render_jobs`. The
 database is PostgreSQL when NEMO_TEST_DATABASE_URL is set (the `all_dbs` tests), else the SQLite
 file. A broker that does not answer skips its tests with the reason.
 """
@@ -26,7 +26,8 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from renderer import celery_app, jobs
+from render_jobs import celery_app
+from render_jobs.table import RenderJob
 from server.config import RenderSettings, Settings
 from tests.conftest import POSTGRES_ENV, bearer
 from tests.ffprobe import ffprobe
@@ -90,13 +91,13 @@ def worker_database_url(engine: Engine) -> str:
 
 
 class WorkerProcess:
-    """`python -m renderer.worker ...` in a subprocess, its output in a log file."""
+    """`python -m render_jobs ...` in a subprocess, its output in a log file."""
 
     def __init__(self, args: list[str], log: Path) -> None:
         self.log = log
         with open(log, "ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "renderer.worker", *args], cwd=log.parent, env=operator_env(),
+                [sys.executable, "-m", "render_jobs", *args], cwd=log.parent, env=operator_env(),
                 stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
 
@@ -176,16 +177,16 @@ class Deployment:
         assert (kinds["video"]["width"], kinds["video"]["height"]) == (160, 284)
         assert abs(float(probe["format"]["duration"]) - seconds) < 0.15
 
-    def job(self, render_id: str) -> jobs.RenderJob:
+    def job(self, render_id: str) -> RenderJob:
         found = [j for j in self._all_jobs() if j.render_id == render_id]
         assert len(found) == 1
         return found[0]
 
-    def _all_jobs(self) -> list[jobs.RenderJob]:
+    def _all_jobs(self) -> list[RenderJob]:
         from sqlmodel import Session, select
 
         with Session(self.engine) as db:
-            return list(db.exec(select(jobs.RenderJob)).all())
+            return list(db.exec(select(RenderJob)).all())
 
     def generated_renders(self) -> list[dict[str, Any]]:
         state = self.client.get(

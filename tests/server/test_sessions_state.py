@@ -41,7 +41,7 @@ def _media(n: int) -> MediaFile:
 
 @pytest.fixture
 def owner(engine: Engine) -> str:
-    from server.db import transaction
+    from database.engine import transaction
 
     with transaction(engine) as db:
         db.add(User(id="anon_0123456789abcdef", credits_available=100))

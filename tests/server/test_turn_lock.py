@@ -21,10 +21,10 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
+from database.engine import make_engine
 from server import session_store
 from server.app import create_app
 from server.config import Settings
-from server.db import make_engine
 from server.turn_lock import LeaseLost, TurnLocks, release, take
 from tests.conftest import bearer
 from tests.server.test_chat_sse import GatedPlanner, _body, _events, _photos, balance

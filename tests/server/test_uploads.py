@@ -18,6 +18,7 @@ from PIL import Image
 from sqlmodel import Session, select
 
 from server.config import Settings
+from server.storage import Storage
 from server.tables import Media
 from tests import media_factory as mf
 from tests.conftest import bearer
@@ -357,9 +358,17 @@ def test_photo_proxy_is_made_upright_small_and_without_exif(
         assert max(img.size) == 3840 and img.format == "JPEG"
     with Image.open(storage.path_for(proxies["alpha.png"])) as img:
         assert img.mode == "RGBA" and img.getpixel((0, 0))[3] == 0
-    proxy_url = client.get(
-        files[0]["cdn_url"].replace(files[0]["storage_key"].removeprefix("media/"), proxies["rotated.jpg"])
+    # Served like an upload, under its own keyed link (a proxy's link is not guessable from the upload's).
+    base = files[0]["cdn_url"].split("/media/", 1)[0]
+    assert (
+        client.get(
+            files[0]["cdn_url"].replace(
+                files[0]["storage_key"].removeprefix("media/"), proxies["rotated.jpg"]
+            )
+        ).status_code
+        == 404
     )
+    proxy_url = client.get(Storage.public_url(proxies["rotated.jpg"], base, app.state.ctx.secret))
     assert proxy_url.status_code == 200 and proxy_url.headers["content-type"] == "image/jpeg"
 
 

@@ -16,7 +16,7 @@ from agent.planner import PlanRequest, StepRecord
 from agent.state import MediaFile, SessionState
 from agent.summary import timeline_summary
 from agent.tools.state_view import clip_srcs
-from renderer.draft import TrackType
+from renderer.schema.draft import TrackType
 
 MAX_HISTORY = 20  # earlier messages replayed; older ones cost tokens and rarely matter
 MAX_SEGMENTS = 60  # video segments listed one by one

@@ -10,7 +10,7 @@ from agent.planners.rules.resolve import Scene, find_refs
 from agent.state import SessionState
 from agent.tools.segment_edits import MOTION_ZH
 from agent.tools.state_view import TRANSITION_ZH
-from renderer.draft import TrackType
+from renderer.schema.draft import TrackType
 
 I = re.IGNORECASE  # noqa: E741
 

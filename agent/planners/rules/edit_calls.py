@@ -20,7 +20,7 @@ from agent.tools.base import ToolError
 from agent.tools.segment_list import find_upload, unused_media
 from agent.tools.segment_refs import Target, resolve
 from agent.tools.state_view import clip_srcs, visual_media
-from renderer.draft import TrackType
+from renderer.schema.draft import TrackType
 
 
 class Question(Exception):

@@ -30,7 +30,7 @@ from agent.planners.rules.normalize import normalize
 from agent.planners.rules.numbers import bare_numbers, durations
 from agent.planners.rules.resolve import Item, Scene, find_refs, scene
 from agent.state import SessionState
-from renderer.draft import TrackType
+from renderer.schema.draft import TrackType
 
 I = re.IGNORECASE  # noqa: E741
 _EDITING = {"seg", "caption", "move", "remove", "keep", "swap", "replace", "add"}

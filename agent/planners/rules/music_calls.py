@@ -15,8 +15,8 @@ from agent.planners.rules.edit_calls import Question
 from agent.planners.rules.intents import Intents
 from agent.state import SessionState
 from agent.tools.state_view import MUSIC_VOLUME, audio_media, secs
-from renderer.draft import TrackType
-from renderer.music import CATALOGUE, track_for_src
+from renderer.music.catalogue import CATALOGUE, track_for_src
+from renderer.schema.draft import TrackType
 
 
 def _current_music(state: SessionState) -> tuple[str | None, float]:

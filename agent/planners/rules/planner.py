@@ -22,7 +22,7 @@ from agent.state import SessionState
 from agent.tools.base import ToolError
 from agent.tools.segment_refs import Target, resolve
 from agent.tools.state_view import audio_media, visual_media
-from renderer.draft import TrackType
+from renderer.schema.draft import TrackType
 
 _TEXT: dict[str, dict[Lang, str]] = {
     "no_media": {

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from agent.planners.rules.lexicon import concepts_in, concepts_of_stem, stem_words, weak
 from agent.planners.rules.numbers import NUM, ZH_NUM, number_value
 from agent.state import MediaFile, SessionState
-from renderer.draft import Segment, TrackType
+from renderer.schema.draft import Segment, TrackType
 
 _WEAK_CONCEPTS = {"day", "night", "food"}
 

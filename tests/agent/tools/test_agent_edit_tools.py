@@ -14,8 +14,8 @@ from agent.state import HISTORY_LIMIT, SessionState
 from agent.tools.base import ToolContext, ToolError
 from agent.tools.registry import registry
 from agent.versions import StateVersions
-from renderer.draft import Draft, TrackType
-from renderer.music import CATALOGUE
+from renderer.music.catalogue import CATALOGUE
+from renderer.schema.draft import Draft, TrackType
 
 
 def run(state: SessionState, name: str, **args: Any) -> SessionState:

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from renderer.music import CATALOGUE, SAMPLE_RATE, ensure_track, track_for_src
+from renderer.music.catalogue import CATALOGUE, SAMPLE_RATE, track_for_src
+from renderer.music.synth import ensure_track
 from tests.ffprobe import ffprobe
 
 

@@ -13,7 +13,7 @@ from agent.state import SessionState
 from agent.summary import timeline_summary
 from agent.tools.base import ToolContext, ToolError
 from agent.tools.registry import registry, tool_specs
-from renderer.draft import Draft, Segment, SegmentMeta, TrackType, Transition
+from renderer.schema.draft import Draft, Segment, SegmentMeta, TrackType, Transition
 
 TOOL_NAMES = {
     "make_slideshow",

@@ -16,7 +16,7 @@ from agent.planners.llm.planner import LLMPlanner
 from agent.planners.rules.planner import RulePlanner
 from agent.state import SessionState
 from agent.tools.registry import tool_specs
-from renderer.draft import TrackType
+from renderer.schema.draft import TrackType
 
 BASE = "http://llm.test:8000/v1"
 Answer = httpx.Response | Callable[[httpx.Request], httpx.Response]

@@ -15,7 +15,7 @@ from agent import edits
 from agent.state import SessionState
 from agent.tools.base import ToolContext, ToolError
 from agent.tools.registry import registry
-from renderer.draft import Draft, Segment, TrackType
+from renderer.schema.draft import Draft, Segment, TrackType
 
 Turn = Callable[..., Any]
 

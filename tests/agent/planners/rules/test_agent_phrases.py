@@ -17,7 +17,7 @@ import pytest
 from agent.edits import timing_problems
 from agent.planners.rules.planner import plan_calls
 from agent.state import MediaFile, SessionState
-from renderer.draft import Draft
+from renderer.schema.draft import Draft
 
 M = "make_slideshow"
 Call = tuple[str, dict[str, Any]]
