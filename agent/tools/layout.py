@@ -13,6 +13,7 @@ from agent.tools.base import ToolContext, ToolError, ToolResult, tool
 from agent.tools.beats import CutToBeatArgs, beats_per_cut, cut_to_beat
 from agent.tools.segment_refs import Target, describe_target, describe_target_zh, resolve
 from agent.tools.state_view import (
+    FIT_CHOSEN,
     TRANSITION_ZH,
     Aspect,
     FitChoice,
@@ -31,7 +32,7 @@ from agent.tools.state_view import (
     visual_item,
     visual_media,
 )
-from renderer.schema.draft import ASPECT_SIZES, Segment, Transition, empty_draft
+from renderer.schema.draft import ASPECT_SIZES, Segment, SegmentMeta, Transition, empty_draft
 
 
 class MakeSlideshowArgs(BaseModel):
@@ -386,8 +387,12 @@ def set_fit(state: SessionState, args: SetFitArgs, ctx: ToolContext) -> ToolResu
     draft, video = require_video(state)
     video = video.model_copy(update={"m": video.m.model_copy(update={"fit": args.mode})})
     draft = edits.replace_track(draft, video)
-    if args.mode == "auto":
-        draft = refit(draft, state)
+    if args.mode == "auto":  # every photo again, the ones the user chose for too
+        unchosen = [
+            s.model_copy(update={"m": SegmentMeta.model_validate(s.m.model_dump(exclude={FIT_CHOSEN}))})
+            for s in video.sg
+        ]
+        draft = refit(edits.replace_track(draft, video.model_copy(update={"sg": unchosen})), state)
     else:  # photos only: a clip keeps the fit it has (it is footage, framed as filmed)
         clips = clip_srcs(state)
         segs = [

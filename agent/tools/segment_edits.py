@@ -18,6 +18,7 @@ from agent.tools.base import ToolContext, ToolError, ToolResult, tool
 from agent.tools.segment_list import apply_segments, segments
 from agent.tools.segment_refs import Target, display_names, resolve, segment_name
 from agent.tools.state_view import (
+    FIT_CHOSEN,
     TRANSITION_ZH,
     FitName,
     MotionName,
@@ -103,7 +104,7 @@ def edit_segments(state: SessionState, args: EditSegmentsArgs, ctx: ToolContext)
         if args.motion is not None:
             meta.motion = "none" if seg.src in clips else args.motion
         if args.fit is not None:
-            meta.fit = args.fit
+            meta = meta.model_copy(update={"fit": args.fit, FIT_CHOSEN: True})
         if (args.transition is not None or args.transition_seconds is not None) and i > 0:
             old = meta.tr
             kind = args.transition or (old.type if old else "crossfade")

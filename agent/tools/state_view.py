@@ -90,8 +90,12 @@ def auto_fit(media: MediaFile | None, width: int, height: int) -> str:
     return "cover" if max(ratio, 1 / ratio) <= AUTO_FIT_MAX_RATIO else "blur"
 
 
+FIT_CHOSEN = "fit_chosen"  # a segment meta key: the user chose this photo's fit; auto leaves it
+
+
 def refit(draft: Draft, state: SessionState) -> Draft:
-    """Re-choose each segment's fit when the video track's fit is 'auto' (the default)."""
+    """Re-choose each segment's fit when the video track's fit is 'auto' (the default), except
+    where the user chose one photo's fit ("show the whole dog photo")."""
     video = edits.video_track(draft)
     if video is None or getattr(video.m, "fit", "auto") != "auto":
         return draft
@@ -104,6 +108,8 @@ def refit(draft: Draft, state: SessionState) -> Draft:
                 )
             }
         )
+        if not (s.m.model_extra or {}).get(FIT_CHOSEN)
+        else s
         for s in video.sg
     ]
     return edits.replace_track(draft, video.model_copy(update={"sg": segs}))
