@@ -58,7 +58,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 
 from agent.planner import PlanRequest, PlanStep
-from agent.rule_planner import RulePlanner
+from agent.planners.rules.planner import RulePlanner
 from database.engine import transaction
 from render_jobs import lease as jobs
 from render_jobs.worker import Worker
