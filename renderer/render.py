@@ -146,6 +146,8 @@ def render(
         video_codec="h264",
         encoder=settings.label,
         device=chosen_device,
+        parts=len(chosen),
+        phase_seconds={name: round(seconds, 3) for name, seconds in phases.items()},
     )
 
 
