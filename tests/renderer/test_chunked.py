@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -280,3 +284,58 @@ def test_a_chunked_render_keeps_audio_within_a_frame_of_video(tmp_path: Path) ->
     assert flash == pytest.approx(cue, abs=frame)
     assert onset == pytest.approx(cue, abs=frame)
     assert abs(onset - flash) <= frame
+
+
+def _part_processes(pid: int) -> list[int]:
+    """The children of `pid` running a part (python -m renderer.chunks.part)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        children = (task / "children").read_text().split() if (task / "children").exists() else []
+        for child in children:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes() if Path(f"/proc/{child}").exists() else b""
+            if b"renderer.chunks.part" in cmdline:
+                found.append(int(child))
+    return found
+
+
+def test_parts_stop_when_their_render_is_killed(tmp_path: Path, media: dict[str, Path]) -> None:
+    """kill -9 of the render process (a worker's child, say): its parts must not render on,
+    burning the cores for a file nobody will join."""
+    script = (
+        "import sys, json, pathlib\n"
+        "from renderer.render import render\n"
+        "from renderer.schema.draft import Draft\n"
+        "from renderer.schema.output import OutputSpec\n"
+        "d = Draft.model_validate_json(sys.argv[1])\n"
+        "sources = {k: pathlib.Path(v) for k, v in json.loads(sys.argv[2]).items()}\n"
+        "render(d, sources, pathlib.Path(sys.argv[3]), OutputSpec(), device='cpu', parts=2)\n"
+    )
+    long = _draft(60.0).model_copy(deep=True)
+    long.m.width, long.m.height = 720, 1280
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-c", script, long.model_dump_json(by_alias=True, exclude_none=True)),
+            *(json.dumps({k: str(v) for k, v in media.items()}), str(tmp_path / "o.mp4")),
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    deadline = time.monotonic() + 120
+    parts: list[int] = []
+    while len(parts) < 2:
+        assert time.monotonic() < deadline and proc.poll() is None, "the parts never started"
+        time.sleep(0.1)
+        parts = _part_processes(proc.pid)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 20
+    while any(Path(f"/proc/{pid}").exists() and b"Z" not in _state(pid) for pid in parts):
+        assert time.monotonic() < deadline, "a part rendered on after its render was killed"
+        time.sleep(0.1)
+
+
+def _state(pid: int) -> bytes:
+    """The process state letter from /proc/<pid>/stat (Z: exited, not yet reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return b"Z"
