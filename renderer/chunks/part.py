@@ -106,6 +106,7 @@ def main() -> None:
         send(PartMessage(error=exc.code, message=exc.message))
     except Exception as exc:
         log.exception("part %d crashed", job.part.index)
+        # "internal": the parent raises it as a crash (pool.py), so the worker tries again
         send(PartMessage(error="internal", message=f"a part failed unexpectedly ({type(exc).__name__})"))
 
 

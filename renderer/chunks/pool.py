@@ -9,6 +9,7 @@ frames, so it never goes backwards; a cancel or a failed part stops every part a
 from __future__ import annotations
 
 import contextlib
+import logging
 import queue
 import subprocess
 import sys
@@ -17,6 +18,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+
+from pydantic import ValidationError
 
 from renderer.audio.soundtrack import Soundtrack
 from renderer.chunks.join import join_parts
@@ -29,6 +32,14 @@ from renderer.schema.draft import Draft
 from renderer.schema.output import OutputSpec
 
 POLL_SECONDS = 0.2
+CRASHED = "internal"  # part.py's code for an unexpected failure: the render may succeed if run again
+
+log = logging.getLogger("nemo.renderer")
+
+
+class PartCrashed(RuntimeError):
+    """A part died or failed unexpectedly. Not a RenderError: the worker counts the attempt as a
+    crash and runs the render again (a RenderError, like bad media, fails the job at once)."""
 
 
 class _PartProcess:
@@ -36,12 +47,15 @@ class _PartProcess:
 
     def __init__(self, job: PartJob, inbox: queue.Queue[tuple[int, PartMessage]]) -> None:
         self.index = job.part.index
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "renderer.chunks.part"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "renderer.chunks.part"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+        except OSError as exc:
+            raise PartCrashed(f"cannot start a part's process ({exc})") from exc
         assert self.process.stdin is not None
         self.process.stdin.write(job.model_dump_json() + "\n")
         self.process.stdin.flush()  # stdin stays open: closing it tells the part to stop
@@ -52,12 +66,16 @@ class _PartProcess:
         assert self.process.stdout is not None
         ended = False
         for line in self.process.stdout:
-            message = PartMessage.model_validate_json(line)
+            try:
+                message = PartMessage.model_validate_json(line)
+            except ValidationError:  # a library that printed to stdout: not ours to parse
+                log.warning("part %d printed %r", self.index, line[:200])
+                continue
             ended = ended or message.done or message.error is not None
             inbox.put((self.index, message))
         if not ended:
             code = self.process.wait()
-            inbox.put((self.index, PartMessage(error="internal", message=f"a part's process died ({code})")))
+            inbox.put((self.index, PartMessage(error=CRASHED, message=f"a part's process died ({code})")))
 
     def stop(self) -> None:
         if self.process.stdin is not None:
@@ -164,6 +182,8 @@ def _wait_for_parts(
             index, message = inbox.get(timeout=POLL_SECONDS)
         except queue.Empty:
             continue
+        if message.error == CRASHED:
+            raise PartCrashed(message.message or "a part failed unexpectedly")
         if message.error is not None:
             raise RenderError(message.error, message.message or "a part failed")
         done_frames[index] = max(done_frames[index], message.frames)

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -339,3 +340,38 @@ def _state(pid: int) -> bytes:
         return Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
     except (OSError, IndexError):
         return b"Z"
+
+
+def test_a_part_killed_mid_render_is_a_crash_to_retry_not_a_failed_job(
+    tmp_path: Path, media: dict[str, Path]
+) -> None:
+    """A part's process killed (OOM killer, a crash in FFmpeg): the render raises PartCrashed,
+    which the worker counts as a crashed attempt and runs again, not a RenderError that would
+    fail the user's job for good; and no file is left."""
+    from renderer.chunks.pool import PartCrashed
+
+    long = _draft(60.0).model_copy(deep=True)
+    long.m.width, long.m.height = 720, 1280
+    out = tmp_path / "o.mp4"
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            render(long, media, out, OutputSpec(), device="cpu", parts=2)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 120
+    parts: list[int] = []
+    while len(parts) < 2:
+        assert time.monotonic() < deadline and thread.is_alive(), "the parts never started"
+        time.sleep(0.1)
+        parts = _part_processes(os.getpid())
+    os.kill(parts[1], signal.SIGKILL)
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], PartCrashed), outcome
+    assert not isinstance(outcome[0], RenderError)
+    assert not out.exists() and list(tmp_path.glob("nemo-parts-*")) == []
