@@ -31,8 +31,13 @@ def join_parts(parts: Sequence[tuple[Part, Path]], soundtrack: Path, out_path: P
                 audio = out.add_stream_from_template(sound_in.streams.audio[0])
                 audio_packets = _packets(sound_in, "audio")
                 pending = next(audio_packets, None)
+                header = first.streams.video[0].codec_context.extradata
                 for part, path in parts:
                     with av.open(str(path)) as container:
+                        if container.streams.video[0].codec_context.extradata != header:
+                            # the file carries part 0's SPS/PPS only: a part encoded with other
+                            # ones would decode as garbage from its first frame on
+                            raise RenderError("encoder", f"part {part.index} was encoded differently")
                         for packet, local in _video_frames(container, part, fps):
                             until = (part.start + local) * frame
                             while pending is not None and _seconds(pending) < until:
