@@ -375,3 +375,15 @@ def test_a_part_killed_mid_render_is_a_crash_to_retry_not_a_failed_job(
     assert len(outcome) == 1 and isinstance(outcome[0], PartCrashed), outcome
     assert not isinstance(outcome[0], RenderError)
     assert not out.exists() and list(tmp_path.glob("nemo-parts-*")) == []
+
+
+def test_the_gpu_compositor_in_parts_matches_it_unchunked(tmp_path: Path, media: dict[str, Path]) -> None:
+    """The torch (CUDA) compositing path, run on the CPU device ("torch-cpu"), in 2 parts: each
+    part process builds its own torch backend; the frames equal the unchunked render's."""
+    whole, chunked = tmp_path / "whole.mp4", tmp_path / "chunked.mp4"
+    lossless = OutputSpec(crf=0, preset="ultrafast")
+    render(_draft(), media, whole, lossless, device="torch-cpu", parts=1)
+    render(_draft(), media, chunked, lossless, device="torch-cpu", parts=2)
+    a, b = _frames(whole), _frames(chunked)
+    assert len(a) == len(b) == 80
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
