@@ -127,7 +127,8 @@ def render(
                 lambda: progress.report("mux", 96),
                 should_cancel,
                 phases,
-                threads=max(1, n_cores // len(chosen)),
+                processes=min(len(chosen), n_cores),
+                threads=max(1, n_cores // min(len(chosen), n_cores)),
             )
         progress.report("mux", 100)
     except RenderError as exc:

@@ -1,4 +1,4 @@
-"""The embedded pool: a chunked render's parts as processes on this machine, all at once.
+"""The embedded pool: a chunked render's parts as processes on this machine, a few at a time.
 
 Each part runs `python -m renderer.chunks.part` (part.py) and reports frames over its stdout;
 meanwhile this process measures, mixes and AAC-encodes the soundtrack once for the whole timeline
@@ -102,9 +102,12 @@ def render_in_parts(
     on_join: Callable[[], None],
     should_cancel: Callable[[], bool] | None,
     phases: dict[str, float],
+    processes: int,
     threads: int,
 ) -> None:
-    """Render `parts` of `plan` at once and join them into `out_path`; records phase seconds."""
+    """Render `parts` of `plan`, `processes` of them at a time (each with `threads` x264 threads),
+    and join them into `out_path`; records phase seconds. At most `processes` parts are resident
+    at once, so memory is bounded by that, not by the number of parts."""
     started = time.monotonic()
     try:
         scratch = tempfile.TemporaryDirectory(prefix="nemo-parts-", dir=out_path.parent)
@@ -115,25 +118,38 @@ def render_in_parts(
     with scratch:
         folder = Path(scratch.name)
         files = [(part, folder / f"part-{part.index:04d}.mp4") for part in parts]
+        waiting = [
+            PartJob(
+                draft=draft,
+                sources=dict(sources),
+                output=output,
+                device=device,
+                codec="libx264",
+                crf=settings.crf,
+                preset=settings.preset,
+                part=part,
+                threads=threads,
+                out_path=path,
+            )
+            for part, path in files
+        ]
+
+        def start_next(finished: int | None = None) -> None:
+            """Start the next waiting part, once the one that finished has exited (its memory
+            freed), so no more than `processes` parts are ever resident."""
+            for process in running:
+                if process.index == finished:
+                    process.stop()
+            if waiting:
+                running.append(_PartProcess(waiting.pop(0), inbox))
+
         try:
-            for part, path in files:
-                job = PartJob(
-                    draft=draft,
-                    sources=dict(sources),
-                    output=output,
-                    device=device,
-                    codec="libx264",
-                    crf=settings.crf,
-                    preset=settings.preset,
-                    part=part,
-                    threads=threads,
-                    out_path=path,
-                )
-                running.append(_PartProcess(job, inbox))
+            for _ in range(max(1, processes)):
+                start_next()
             sound = folder / "soundtrack.m4a"
             audio = _SoundtrackThread(mix, sound)
             audio.start()
-            _wait_for_parts(parts, inbox, on_frames, should_cancel)
+            _wait_for_parts(parts, inbox, on_frames, should_cancel, start_next)
             phases["render_parts"] = time.monotonic() - started
             audio.join()
             if audio.error is not None:
@@ -171,8 +187,10 @@ def _wait_for_parts(
     inbox: queue.Queue[tuple[int, PartMessage]],
     on_frames: Callable[[int], None],
     should_cancel: Callable[[], bool] | None,
+    start_next: Callable[[int], None],
 ) -> None:
-    """Until every part is done: sum their frames for progress; raise on a failure or a cancel."""
+    """Until every part is done: sum their frames for progress, start the next part as one ends;
+    raise on a failure or a cancel."""
     done_frames = {part.index: 0 for part in parts}
     finished: set[int] = set()
     while len(finished) < len(parts):
@@ -187,6 +205,7 @@ def _wait_for_parts(
         if message.error is not None:
             raise RenderError(message.error, message.message or "a part failed")
         done_frames[index] = max(done_frames[index], message.frames)
-        if message.done:
+        if message.done and index not in finished:
             finished.add(index)
+            start_next(index)
         on_frames(sum(done_frames.values()))

@@ -387,3 +387,26 @@ def test_the_gpu_compositor_in_parts_matches_it_unchunked(tmp_path: Path, media:
     a, b = _frames(whole), _frames(chunked)
     assert len(a) == len(b) == 80
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_more_parts_than_cores_run_a_core_s_worth_at_a_time(tmp_path: Path, media: dict[str, Path]) -> None:
+    """Memory is bounded by the cores, not by the parts: 3 parts on 1 core run one after another,
+    and the file is the same 80 frames."""
+    most, stop = 0, threading.Event()
+
+    def watch() -> None:
+        nonlocal most
+        while not stop.is_set():
+            most = max(most, len(_part_processes(os.getpid())))
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        out = tmp_path / "o.mp4"
+        result = render(_draft(), media, out, OutputSpec(quality="low"), device="cpu", parts=3, cores=1)
+    finally:
+        stop.set()
+        watcher.join()
+    assert result.parts == 3 and most == 1
+    assert len(_frame_info(out)) == 80
