@@ -3,7 +3,8 @@
 Each case runs in its own child process; wall time, CPU time (user + sys) and peak RSS come from
 os.wait4 on that child, so one case's memory never hides another's. Usage:
 
-    python -m bench                 # encoder floor, ffmpeg CLI, ours (CPU), ours on CUDA if present
+    python -m bench                 # encoder floor, chunked floor, ffmpeg CLI, ours (CPU), ours in
+                                    # parts, ours on CUDA if present (BENCH_PARTS=N: N parts)
     python -m bench --scaling       # + 200 photos / 10 minutes
     python -m bench --cases ours    # a subset
     python -m bench --repeat 3      # each case 3 times, interleaved; medians (noisy machines)
@@ -28,6 +29,7 @@ from bench.cases import floor_frames_path
 from bench.job import FPS, SECONDS
 
 ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CASES = "ffmpeg_cli,encoder_floor,chunked_floor,ours,ours_chunked,ours_cuda"
 
 
 def run_case(name: str, out: Path) -> dict:
@@ -60,7 +62,7 @@ def _in_child(call: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="renderer benchmarks")
-    parser.add_argument("--cases", default="ffmpeg_cli,encoder_floor,ours,ours_cuda")
+    parser.add_argument("--cases", default=DEFAULT_CASES)
     parser.add_argument("--scaling", action="store_true", help="also 200 photos / 10 minutes")
     parser.add_argument("--repeat", type=int, default=1, help="run each case N times (interleaved)")
     args = parser.parse_args()
@@ -74,7 +76,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in [c for _ in range(max(1, args.repeat)) for c in cases]:
             print(f"bench: running {name}...", flush=True)
-            if name == "encoder_floor" and not floor_frames_path().exists():
+            if name in ("encoder_floor", "chunked_floor") and not floor_frames_path().exists():
                 print("bench: compositing the job's frames into a raw file for the floor...", flush=True)
                 _in_child("bench.cases.prepare_floor_frames()")
             runs.append(run_case(name, Path(tmp) / f"{name}.mp4"))
@@ -82,23 +84,32 @@ def main() -> None:
     floor_run = next((r for r in results if r["case"] == "encoder_floor" and "wall_s" in r), None)
     floor = floor_run["wall_s"] if floor_run else None
     floor_cpu = floor_run["cpu_s"] if floor_run else None
+    chunked = next((r for r in results if r["case"] == "chunked_floor" and "wall_s" in r), None)
     print()
-    print(f"{'case':<14} {'wall s':>8} {'cpu s':>8} {'peak MiB':>9} {'x floor':>8} {'ms/frame':>9}  notes")
+    print(
+        f"{'case':<14} {'wall s':>8} {'cpu s':>8} {'peak MiB':>9} {'x floor':>8} {'x chunked':>9} "
+        f"{'ms/frame':>9}  notes"
+    )
     for r in results:
         if "error" in r or "skipped" in r:
             print(f"{r['case']:<14} {r.get('error') or r.get('skipped')}")
             continue
         ratio = f"{r['wall_s'] / floor:.2f}" if floor and r["case"] != "scaling" else "-"
+        against = f"{r['wall_s'] / chunked['wall_s']:.2f}" if chunked and r["case"] != "scaling" else "-"
         frames = r.get("frames") or SECONDS * FPS
-        notes = " ".join(f"{k}={r[k]}" for k in ("encoder", "device") if k in r)
+        notes = " ".join(f"{k}={r[k]}" for k in ("encoder", "device", "parts", "threads") if k in r)
         if floor_cpu and r["case"] not in ("scaling", "encoder_floor"):
             notes += f" cpu_x={r['cpu_s'] / floor_cpu:.2f}"
         if r.get("runs", 1) > 1:
             notes += f" median_of={r['runs']}"
         print(
             f"{r['case']:<14} {r['wall_s']:>8.2f} {r['cpu_s']:>8.2f} {r['peak_rss_mib']:>9.0f} {ratio:>8} "
-            f"{r['wall_s'] / frames * 1000:>9.2f}  {notes}"
+            f"{against:>9} {r['wall_s'] / frames * 1000:>9.2f}  {notes}"
         )
+    for r in results:
+        if r.get("phases"):
+            phases = " ".join(f"{name} {seconds:.2f}" for name, seconds in r["phases"].items())
+            print(f"phases of {r['case']} (wall s): {phases}")
     print(f"load average (1 min): {load_before:.1f} at start, {os.getloadavg()[0]:.1f} at end")
 
 

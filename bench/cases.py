@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 
 
-def encoder_floor(out: Path, frames: int = SECONDS * FPS) -> dict:
+def encoder_floor(out: Path, frames: int = SECONDS * FPS, first: int = 0, threads: int = 0) -> dict:
     """libx264 veryfast crf 23 on 900 ready yuv420p frames of this job: what no renderer can beat.
 
     The frames are the very ones our renderer hands its encoder for this job (composited once
@@ -36,12 +37,16 @@ def encoder_floor(out: Path, frames: int = SECONDS * FPS) -> dict:
     # Fed as cheaply as we know: each frame read into one reused buffer that x264 reads in place
     # (it copies the picture inside x264_encoder_encode, as in renderer/encode/muxer.py): one copy per
     # frame, from the page cache.
+    # `first`, `threads`: one part of the chunked floor (frames first.. first+frames, x264 threads).
     picture = np.empty((HEIGHT * 3 // 2, WIDTH), np.uint8)
     with raw.open("rb", buffering=0) as fh, av.open(str(out), "w", format="mp4") as container:
+        fh.seek(first * picture.nbytes)
         stream = container.add_stream("libx264", rate=FPS)
         stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        stream.options = {"preset": "veryfast", "crf": "23"}
+        # keyint as ours (renderer/encode/muxer.py: a keyframe at least every 2 s)
+        stream.options = {"preset": "veryfast", "crf": "23", "g": str(2 * FPS)}
         stream.codec_context.time_base = Fraction(1, FPS)
+        stream.codec_context.thread_count = threads
         for i in range(frames):
             if fh.readinto(memoryview(picture).cast("B")) < picture.nbytes:
                 break
@@ -50,6 +55,37 @@ def encoder_floor(out: Path, frames: int = SECONDS * FPS) -> dict:
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
     return {"frames": frames}
+
+
+def chunked_floor(out: Path) -> dict:
+    """The floor's frames split as a chunked render of this job would split them on this machine
+    (at least 2 parts), every part's libx264 in its own process at once: the encoder's own time
+    when one x264 cannot use all the cores. No join: the parts stay separate files."""
+    from renderer.chunks.parts import choose_parts, part_count
+
+    cores = len(os.sched_getaffinity(0))
+    count = int(os.environ.get("BENCH_PARTS", "0")) or max(2, part_count(SECONDS * FPS, FPS, cores))
+    parts = choose_parts(SECONDS * FPS, FPS, cores, count)
+    threads = max(1, cores // len(parts))
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import sys, pathlib, bench.cases as c; a = sys.argv; "
+                "c.encoder_floor(pathlib.Path(a[1]), int(a[2]), int(a[3]), int(a[4]))",
+                str(out.with_name(f"{out.stem}-{p.index}.mp4")),
+                str(p.stop - p.start),
+                str(p.start),
+                str(threads),
+            ],
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        for p in parts
+    ]
+    if any(proc.wait() != 0 for proc in procs):
+        raise RuntimeError("a part of the chunked floor failed")
+    return {"frames": SECONDS * FPS, "parts": len(parts), "threads": threads}
 
 
 def floor_frames_path() -> Path:
@@ -156,13 +192,31 @@ def _job_output() -> OutputSpec:
     return OutputSpec(quality="medium", crf=23, preset="veryfast")
 
 
-def ours(out: Path, photos_count: int = 10, seconds: int = SECONDS, device: str = "cpu") -> dict:
+def ours(
+    out: Path, photos_count: int = 10, seconds: int = SECONDS, device: str = "cpu", parts: int | None = None
+) -> dict:
     from renderer.render import render
 
     draft = _job_draft(photos_count, seconds)
     sources = {src: Path(src) for src in draft.sources()}
-    result = render(draft, sources, out, _job_output(), device=device)
-    return {"encoder": result.encoder, "device": result.device, "frames": seconds * FPS}
+    result = render(draft, sources, out, _job_output(), device=device, parts=parts)
+    return {
+        "encoder": result.encoder,
+        "device": result.device,
+        "parts": result.parts,
+        "phases": result.phase_seconds,
+        "frames": seconds * FPS,
+    }
+
+
+def ours_chunked(out: Path) -> dict:
+    """Ours split into as many parts as the chunked floor (at least 2, even where render() would
+    choose 1): what chunking costs or gains on this machine."""
+    from renderer.chunks.parts import part_count
+
+    cores = len(os.sched_getaffinity(0))
+    count = int(os.environ.get("BENCH_PARTS", "0")) or max(2, part_count(SECONDS * FPS, FPS, cores))
+    return ours(out, parts=count)
 
 
 def scaling(out: Path) -> dict:
@@ -178,6 +232,8 @@ def ours_cuda(out: Path) -> dict:
 
 CASES = {
     "encoder_floor": encoder_floor,
+    "chunked_floor": chunked_floor,
+    "ours_chunked": ours_chunked,
     "ffmpeg_cli": ffmpeg_cli,
     "ours": ours,
     "ours_cuda": ours_cuda,

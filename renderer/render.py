@@ -1,41 +1,37 @@
-"""render(): draft + local files -> MP4. The pipelined frame loop, nothing else.
+"""render(): draft + local files -> MP4. Plans, picks the device, encoder and number of parts, and
+runs the frame pipeline (pipeline.py) once over every frame, or in parts (chunks/) at once.
 
-Three overlapping stages: a decode thread loads upcoming photos (sources.py), a compositing
-thread (at a lower CPU priority than the encoder's: _behind_the_encoder) draws each frame
-straight into yuv420p planes, and an encoder thread turns queued frames into H.264 and muxes
-the AAC soundtrack beside them. OpenCV and FFmpeg release the GIL, so the
-stages really run in parallel; the queue is bounded, so memory does not grow with the video.
+On a machine with a few cores one pipeline keeps them all busy (x264 uses 2 cores well); with more,
+one x264 instance can't use them, so the frames are split into parts at keyframes, each composited
+and encoded by its own process, and joined by stream copy (chunks/parts.py says how many).
+Every render logs one line at the end: device, encoder, parts, per-phase seconds and the outcome.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
-import threading
+import os
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from renderer.audio import soundtrack
-from renderer.compose.compositor import Compositor
+from renderer.chunks.parts import Part, choose_parts
+from renderer.chunks.pool import render_in_parts
 from renderer.compose.ops.device import DEVICES
 from renderer.compose.sources import SourcePool
 from renderer.encode.choice import choose_encoder
-from renderer.encode.ffmpeg_command import FfmpegMuxer
-from renderer.encode.muxer import EncoderSettings, Muxer, VideoMuxer
+from renderer.encode.muxer import EncoderSettings
 from renderer.errors import RenderError
 from renderer.media.decode_image import is_photo
+from renderer.pipeline import encode_frames
 from renderer.plan import RenderPlan, build_plan
-from renderer.planes import FrameBuffer
-from renderer.priority import BEHIND_ENCODER, lower_this_thread
+from renderer.priority import BEHIND_ENCODER
 from renderer.schema.draft import Draft
 from renderer.schema.output import OutputSpec, Phase, RenderProgress, RenderResult
 
 log = logging.getLogger("nemo.renderer")
 
-QUEUE_FRAMES = 4
-CANCEL_EVERY = 5
 LOOKAHEAD_SECONDS = 1.0
 
 
@@ -59,6 +55,11 @@ def choose_device(device: str) -> str:
     return chosen
 
 
+def cores_available() -> int:
+    """The cores this process may run on (its CPU affinity, as a container or taskset limits it)."""
+    return len(os.sched_getaffinity(0))
+
+
 class _Progress:
     def __init__(self, callback: Callable[[RenderProgress], None] | None) -> None:
         self.callback = callback
@@ -75,44 +76,6 @@ class _Progress:
         self.callback(RenderProgress(phase=phase, progress=value, eta_seconds=eta))
 
 
-class _EncoderThread(threading.Thread):
-    """Takes filled frame buffers from `frames`, encodes them, hands the buffers back via `free`."""
-
-    def __init__(self, muxer: VideoMuxer, width: int, height: int) -> None:
-        super().__init__(name="nemo-encode", daemon=True)
-        self.muxer = muxer
-        self.frames: queue.Queue[FrameBuffer | None] = queue.Queue(maxsize=QUEUE_FRAMES)
-        self.free: queue.Queue[FrameBuffer] = queue.Queue()
-        for _ in range(QUEUE_FRAMES + 2):
-            self.free.put(FrameBuffer(width, height))
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        while True:
-            buffer = self.frames.get()
-            if buffer is None:
-                return
-            try:
-                if self.error is None:
-                    self.muxer.add_video(buffer.array())
-            except BaseException as exc:  # handed to the compositing thread, which raises it
-                self.error = exc
-            finally:
-                self.free.put(buffer)
-
-    def take_buffer(self) -> FrameBuffer:
-        while True:
-            self.check()
-            try:
-                return self.free.get(timeout=0.5)
-            except queue.Empty:
-                continue
-
-    def check(self) -> None:
-        if self.error is not None:
-            raise RenderError("encoder", f"encoding failed: {self.error}") from self.error
-
-
 def render(
     draft: Draft,
     sources: Mapping[str, Path],
@@ -123,23 +86,58 @@ def render(
     encoder: str = "auto",
     on_progress: Callable[[RenderProgress], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
+    parts: int | None = None,
+    cores: int | None = None,
 ) -> RenderResult:
-    progress = _Progress(on_progress)
-    progress.report("decode", 0)
-    plan = build_plan(draft, sources, output)
-    chosen_device = choose_device(device)
-    settings = choose_encoder(encoder, output)
-    items = [a for a in plan.audio if not is_photo(a.path) and soundtrack.has_audio(a.path)]
-    mix = soundtrack.soundtrack_for(plan, items)  # streamed to the muxer in blocks (pass 2)
-    pool = SourcePool(plan, lookahead=max(1, round(LOOKAHEAD_SECONDS * plan.fps)), nice=BEHIND_ENCODER)
+    """Render `draft` to `out_path`. `parts`: split the frames into this many parts (at most one per
+    keyframe interval); None chooses from the frames and `cores` (default: this process's)."""
+    started = time.monotonic()
+    phases: dict[str, float] = {}
+    chosen_device, label, split = device, encoder, "?"
     try:
-        pool.advance(0)  # the first photos decode while the soundtrack is measured
-        mix.measure()  # pass 1: loudness; here, so a bad audio file fails as bad_media before encoding
-        progress.report("decode", 3)
-        _encode(plan, pool, mix, settings, out_path, chosen_device, progress, should_cancel)
-    finally:
-        pool.close()
-    progress.report("mux", 100)
+        progress = _Progress(on_progress)
+        progress.report("decode", 0)
+        plan = build_plan(draft, sources, output)
+        chosen_device = choose_device(device)
+        settings = choose_encoder(encoder, output)
+        label = settings.label
+        n_cores = cores if cores is not None else cores_available()
+        chosen = choose_parts(plan.n_frames, plan.fps, n_cores, parts)
+        if settings.via != "pyav" or settings.codec != "libx264":
+            # the ffmpeg command muxes its own file; NVENC sessions per GPU are few (and unmeasured)
+            chosen = [Part(index=0, start=0, stop=plan.n_frames)]
+        split = str(len(chosen))
+        items = [a for a in plan.audio if not is_photo(a.path) and soundtrack.has_audio(a.path)]
+        mix = soundtrack.soundtrack_for(plan, items)  # streamed to the muxer in blocks (pass 2)
+        phases["plan"] = time.monotonic() - started
+        if len(chosen) == 1:
+            _render_whole(plan, mix, settings, out_path, chosen_device, progress, should_cancel, phases)
+        else:
+            render_in_parts(
+                draft,
+                sources,
+                output,
+                plan,
+                mix,
+                settings,
+                chosen_device,
+                chosen,
+                out_path,
+                lambda done: progress.report("compose", 3 + 92 * done / max(1, plan.n_frames)),
+                lambda: progress.report("mux", 96),
+                should_cancel,
+                phases,
+                processes=min(len(chosen), n_cores),
+                threads=max(1, n_cores // min(len(chosen), n_cores)),
+            )
+        progress.report("mux", 100)
+    except RenderError as exc:
+        _log_render(chosen_device, label, split, phases, started, f"failed ({exc.code})")
+        raise
+    except BaseException as exc:
+        _log_render(chosen_device, label, split, phases, started, f"crashed ({type(exc).__name__})")
+        raise
+    _log_render(chosen_device, label, split, phases, started, "done")
     return RenderResult(
         size=out_path.stat().st_size,
         duration=plan.n_frames / plan.fps,
@@ -149,78 +147,56 @@ def render(
         video_codec="h264",
         encoder=settings.label,
         device=chosen_device,
+        parts=len(chosen),
+        phase_seconds={name: round(seconds, 3) for name, seconds in phases.items()},
     )
 
 
-def _encode(
+def _render_whole(
     plan: RenderPlan,
-    pool: SourcePool,
     mix: soundtrack.Soundtrack,
     settings: EncoderSettings,
     out_path: Path,
     device: str,
     progress: _Progress,
     should_cancel: Callable[[], bool] | None,
+    phases: dict[str, float],
 ) -> None:
-    """Composite and encode every frame into `out_path`; on any failure, no file is left."""
-    muxer: VideoMuxer
-    if settings.via == "ffmpeg":
-        muxer = FfmpegMuxer(out_path, plan.width, plan.height, plan.fps, settings, mix)
-    else:
-        muxer = Muxer(out_path, plan.width, plan.height, plan.fps, settings, mix)
-    encoder_thread = _EncoderThread(muxer, plan.width, plan.height)
-    finished = False
+    """One pipeline over every frame, the soundtrack muxed beside them (the few-cores case)."""
+    started = time.monotonic()
+    pool = SourcePool(plan, lookahead=max(1, round(LOOKAHEAD_SECONDS * plan.fps)), nice=BEHIND_ENCODER)
     try:
-        encoder_thread.start()
-        _behind_the_encoder(
-            lambda stop: _frame_loop(plan, pool, encoder_thread, device, progress, should_cancel, stop)
+        pool.advance(0)  # the first photos decode while the soundtrack is measured
+        mix.measure()  # pass 1: loudness; here, so a bad audio file fails as bad_media before encoding
+        phases["audio_measure"] = time.monotonic() - started
+        progress.report("decode", 3)
+        encode_frames(
+            plan,
+            pool,
+            mix,
+            settings,
+            out_path,
+            device,
+            range(plan.n_frames),
+            lambda done: progress.report("compose", 3 + 95 * done / max(1, plan.n_frames)),
+            should_cancel,
         )
-        encoder_thread.frames.put(None)
-        encoder_thread.join()
-        encoder_thread.check()
-        progress.report("encode", 98)
-        muxer.finish()
-        finished = True
     finally:
-        if not finished:
-            if encoder_thread.is_alive():
-                encoder_thread.frames.put(None)
-                encoder_thread.join()
-            muxer.abort()
-            out_path.unlink(missing_ok=True)
+        pool.close()
+    phases["compose_encode"] = time.monotonic() - started - phases["audio_measure"]
 
 
-def _behind_the_encoder(work: Callable[[threading.Event], None]) -> None:
-    """Run `work` (the frame loop) in a thread of its own at a lower CPU priority than the
-    caller's and the encoder's (priority.py). OpenCV's workers, when first started from it,
-    inherit that priority.
-
-    `work` gets an event that is set when the caller is interrupted (KeyboardInterrupt while
-    waiting): it must then stop soon. Its exceptions are raised here, in the caller.
-    """
-    stop = threading.Event()
-    with ThreadPoolExecutor(1, thread_name_prefix="nemo-compose", initializer=lower_this_thread) as thread:
-        done = thread.submit(work, stop)
-        try:
-            done.result()
-        finally:
-            stop.set()  # a no-op once `work` has returned; else it stops before the executor joins
-
-
-def _frame_loop(
-    plan: RenderPlan,
-    pool: SourcePool,
-    encoder_thread: _EncoderThread,
-    device: str,
-    progress: _Progress,
-    should_cancel: Callable[[], bool] | None,
-    stop: threading.Event,
+def _log_render(
+    device: str, encoder: str, parts: str, phases: dict[str, float], started: float, outcome: str
 ) -> None:
-    compositor = Compositor(plan, pool, device)
-    for frame in range(plan.n_frames):
-        if stop.is_set() or (should_cancel is not None and frame % CANCEL_EVERY == 0 and should_cancel()):
-            raise RenderError("cancelled", "the render was cancelled")
-        buffer = encoder_thread.take_buffer()
-        compositor.draw(frame, buffer)
-        encoder_thread.frames.put(buffer)
-        progress.report("compose", 3 + 95 * (frame + 1) / max(1, plan.n_frames))
+    """The render's one summary line (the worker's log keeps it with the job's id around it)."""
+    timings = " ".join(f"{name}={seconds:.2f}s" for name, seconds in phases.items())
+    log.info(
+        "render %s: device=%s encoder=%s parts=%s %s total=%.2fs",
+        outcome,
+        device,
+        encoder,
+        parts,
+        timings,
+        time.monotonic() - started,
+    )

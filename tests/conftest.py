@@ -34,6 +34,37 @@ from server.db import init_db
 from server.testing import LiveServer
 
 POSTGRES_ENV = "NEMO_TEST_DATABASE_URL"
+REQUIRE_CUDA_ENV = "NEMO_REQUIRE_CUDA"  # "1" on a GPU machine: a CUDA test that cannot run fails
+
+
+def cuda_unusable() -> str | None:
+    """Why CUDA can't run here (None when it can): torch missing, no GPU, or a GPU that fails a
+    one-element allocation (a driver/toolkit mismatch reports is_available() and then fails)."""
+    try:
+        import torch
+    except ImportError:
+        return "torch is not installed"
+    if not torch.cuda.is_available():
+        return f"torch {torch.__version__} sees no CUDA GPU (CPU build: {torch.version.cuda is None})"
+    try:
+        torch.zeros(1, device="cuda").add_(1).item()
+    except RuntimeError as exc:
+        return f"CUDA is present but unusable ({exc})"
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Tests marked `cuda` skip where CUDA is unusable, or fail when NEMO_REQUIRE_CUDA=1 (a GPU CI
+    job must not pass by skipping everything it exists to run)."""
+    if item.get_closest_marker("cuda") is None:
+        return
+    reason = cuda_unusable()
+    if reason is None:
+        return
+    if os.environ.get(REQUIRE_CUDA_ENV) == "1":
+        pytest.fail(f"{REQUIRE_CUDA_ENV}=1 but {reason}: install torch's CUDA build (README, GPU install)")
+    pytest.skip(f"no usable CUDA: {reason}")
 
 
 class ArgumentSettings(Settings):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from fractions import Fraction
 from pathlib import Path
+from typing import Protocol
 
 import av
 
@@ -21,13 +22,31 @@ from renderer.schema.output import ENCODERS, OutputSpec
 log = logging.getLogger("nemo.renderer")
 
 
-def _has_nvidia_driver() -> bool:
-    return Path("/dev/nvidiactl").exists()
+class NvencProbe(Protocol):
+    """What choose_encoder asks the machine about NVENC; tests pass a double (no GPU needed)."""
+
+    def has_driver(self) -> bool:
+        """An NVIDIA driver is loaded (the device node exists)."""
+        ...
+
+    def opens_in_process(self) -> bool:
+        """PyAV's FFmpeg has h264_nvenc and a GPU lets it open an encoding session."""
+        ...
+
+
+class SystemNvencProbe:
+    """The real probe: the driver's device node, then a 256x256 h264_nvenc session opened."""
+
+    def has_driver(self) -> bool:
+        return Path("/dev/nvidiactl").exists()
+
+    def opens_in_process(self) -> bool:
+        return nvenc_available()
 
 
 def nvenc_available() -> bool:
     """True when this PyAV's FFmpeg has h264_nvenc *and* a GPU lets it open a session."""
-    if "h264_nvenc" not in av.codecs_available or not _has_nvidia_driver():
+    if "h264_nvenc" not in av.codecs_available or not Path("/dev/nvidiactl").exists():
         return False
     try:
         context = av.CodecContext.create("h264_nvenc", "w")
@@ -40,9 +59,13 @@ def nvenc_available() -> bool:
     return True
 
 
-def choose_encoder(requested: str, output: OutputSpec, ffmpeg: str = "ffmpeg") -> EncoderSettings:
+def choose_encoder(
+    requested: str, output: OutputSpec, ffmpeg: str = "ffmpeg", probe: NvencProbe | None = None
+) -> EncoderSettings:
     """h264_nvenc where the GPU has NVENC (in process when PyAV's FFmpeg has it, else through the
-    `ffmpeg` command when that has it), else libx264 in process. Logged."""
+    `ffmpeg` command when that has it), else libx264 in process. Logged. `probe`: the machine's
+    NVENC facts (SystemNvencProbe by default)."""
+    probe = probe if probe is not None else SystemNvencProbe()
     crf, preset = rate_control(output)
     if requested not in ENCODERS:
         raise RenderError("bad_output", f"unknown encoder {requested!r}; use one of {', '.join(ENCODERS)}")
@@ -53,11 +76,11 @@ def choose_encoder(requested: str, output: OutputSpec, ffmpeg: str = "ffmpeg") -
                 "encoder", f"encoder ffmpeg-libx264 asked for, but {ffmpeg!r} cannot encode libx264"
             )
         via = "ffmpeg"
-    elif requested in ("auto", "h264_nvenc") and nvenc_available():
+    elif requested in ("auto", "h264_nvenc") and probe.has_driver() and probe.opens_in_process():
         codec = "h264_nvenc"
     elif (
         requested in ("auto", "h264_nvenc")
-        and _has_nvidia_driver()
+        and probe.has_driver()
         and ffmpeg_has_encoder(ffmpeg, "h264_nvenc")
     ):
         codec, via = "h264_nvenc", "ffmpeg"

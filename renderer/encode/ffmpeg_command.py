@@ -24,7 +24,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from renderer.encode.muxer import AudioSource, EncoderSettings, add_aac_stream, audio_frames, video_options
+from renderer.encode.muxer import AudioSource, EncoderSettings, encode_soundtrack, video_options
 from renderer.errors import RenderError
 
 log = logging.getLogger("nemo.renderer")
@@ -45,14 +45,6 @@ def ffmpeg_has_encoder(binary: str, codec: str) -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0
-
-
-def _encode_soundtrack(audio: AudioSource, path: Path) -> None:
-    with av.open(str(path), mode="w", format="mp4") as container:
-        sound = add_aac_stream(container)
-        for frame in audio_frames(audio, 0, audio.shape[1]):
-            container.mux(sound.encode(frame))
-        container.mux(sound.encode(None))
 
 
 class FfmpegMuxer:
@@ -76,7 +68,7 @@ class FfmpegMuxer:
             raise RenderError("output", f"cannot create the output file ({exc})") from exc
         soundtrack = Path(self._scratch.name) / "soundtrack.m4a"
         try:
-            _encode_soundtrack(audio, soundtrack)
+            encode_soundtrack(audio, soundtrack)
         except (av.FFmpegError, OSError) as exc:
             self._scratch.cleanup()
             raise RenderError("output", f"cannot write the soundtrack ({exc})") from exc
@@ -84,7 +76,7 @@ class FfmpegMuxer:
         args += ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{height}", "-r", str(fps)]
         args += ["-i", "pipe:0", "-i", str(soundtrack), "-map", "0:v:0", "-map", "1:a:0"]
         args += ["-c:v", settings.codec, "-pix_fmt", "yuv420p"]
-        for key, value in video_options(settings).items():
+        for key, value in video_options(settings, fps).items():
             args += [f"-{key}:v", value]
         args += ["-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709"]
         args += ["-color_range", "tv", "-c:a", "copy", "-movflags", "+faststart", "-f", "mp4", str(out_path)]

@@ -9,7 +9,9 @@ Quality mapping (libx264 CRF / preset; h264_nvenc gets the same number as its co
     high     20   faster      p5
 
 `output.crf` and `output.preset` override the table. Output is always H.264 High, yuv420p,
-BT.709 primaries/transfer/matrix, limited ("tv") range; audio AAC-LC 48 kHz stereo.
+BT.709 primaries/transfer/matrix, limited ("tv") range; audio AAC-LC 48 kHz stereo. A keyframe at
+least every KEYFRAME_SECONDS (web players seek to keyframes), closed GOPs (x264's default), so a
+chunked render's parts (renderer/chunks/) start on keyframes and join by stream copy.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from renderer.schema.output import OutputSpec
 log = logging.getLogger("nemo.renderer")
 
 SAMPLE_RATE = 48_000
+KEYFRAME_SECONDS = 2  # at most this far apart: a browser seeks to the keyframe before the target
 QUALITY_TABLE: dict[str, tuple[int, str]] = {
     "low": (28, "veryfast"),
     "medium": (23, "veryfast"),
@@ -66,6 +69,11 @@ class EncoderSettings:
     @property
     def label(self) -> str:
         return self.codec if self.via == "pyav" else f"{self.codec} (ffmpeg command)"
+
+
+def keyframe_interval(fps: int) -> int:
+    """Frames from one keyframe to the next at most (x264's keyint); part boundaries fall on them."""
+    return KEYFRAME_SECONDS * fps
 
 
 def rate_control(output: OutputSpec) -> tuple[int, str]:
@@ -113,10 +121,20 @@ def add_aac_stream(container: OutputContainer) -> Any:
     return sound
 
 
+def encode_soundtrack(audio: AudioSource, path: Path) -> None:
+    """The whole soundtrack as AAC in an audio-only MP4, for muxing by stream copy (the ffmpeg
+    command's input; a chunked render's join)."""
+    with av.open(str(path), mode="w", format="mp4") as container:
+        sound = add_aac_stream(container)
+        for frame in audio_frames(audio, 0, audio.shape[1]):
+            container.mux(sound.encode(frame))
+        container.mux(sound.encode(None))
+
+
 AAC_AHEAD_PACKETS = 1500  # 1024 samples each: 32 s of audio (~0.75 MB at 192 kb/s) encoded ahead
 
 
-class _AacAhead(threading.Thread):
+class AacAhead(threading.Thread):
     """Encodes the whole soundtrack to AAC packets, ahead of the video, in a thread of its own.
 
     FFmpeg's AAC encoder costs about a second of CPU per 30 s of stereo, and on the encoder
@@ -196,9 +214,11 @@ class Muxer:
         height: int,
         fps: int,
         settings: EncoderSettings,
-        audio: AudioSource,
+        audio: AudioSource | None,
         threads: int = 0,
     ) -> None:
+        """`audio` None: a video-only file (a chunked render's part; the join adds the sound).
+        `threads`: x264's threads (0: as many as it likes)."""
         self.fps = fps
         # libx264 copies each picture into its own frames inside x264_encoder_encode, before
         # encode() returns: it can read our buffer in place (no 3 MB copy per frame). Other
@@ -212,7 +232,7 @@ class Muxer:
             )
         except (av.FFmpegError, OSError) as exc:
             raise RenderError("output", f"cannot create the output file ({exc})") from exc
-        video = self.container.add_stream(settings.codec, rate=fps, options=video_options(settings))
+        video = self.container.add_stream(settings.codec, rate=fps, options=video_options(settings, fps))
         assert isinstance(video, VideoStream)  # a video codec's name, from choose_encoder
         self.video = video
         self.video.width, self.video.height, self.video.pix_fmt = width, height, "yuv420p"
@@ -220,7 +240,7 @@ class Muxer:
         context.color_primaries = context.color_trc = context.colorspace = _BT709
         context.color_range = _TV_RANGE
         context.thread_count = threads
-        self.sound = add_aac_stream(self.container)
+        self.sound = add_aac_stream(self.container) if audio is not None else None
         try:
             # Opens both encoders and writes the header here, before the AAC thread starts: it
             # must not race the muxer opening its codec on the first packet.
@@ -229,8 +249,9 @@ class Muxer:
             self._close()
             out_path.unlink(missing_ok=True)
             raise RenderError("encoder", f"cannot open the {settings.codec} encoder ({exc})") from exc
-        self._aac = _AacAhead(self.sound, audio)
-        self._aac.start()
+        self._aac = AacAhead(self.sound, audio) if audio is not None else None
+        if self._aac is not None:
+            self._aac.start()
 
     def add_video(self, yuv420p: np.ndarray) -> None:
         """Encode one (h * 3 / 2, w) yuv420p frame. The array may be reused once this returns."""
@@ -243,17 +264,20 @@ class Muxer:
         frame.pts = self._frames
         self._frames += 1
         self.container.mux(self.video.encode(frame))
-        for packet in self._aac.take_until(round(self._frames / self.fps * SAMPLE_RATE)):
-            self.container.mux(packet)
+        if self._aac is not None:
+            for packet in self._aac.take_until(round(self._frames / self.fps * SAMPLE_RATE)):
+                self.container.mux(packet)
 
     def finish(self) -> None:
         self.container.mux(self.video.encode(None))
-        for packet in self._aac.take_until(None):
-            self.container.mux(packet)
+        if self._aac is not None:
+            for packet in self._aac.take_until(None):
+                self.container.mux(packet)
         self.container.close()
 
     def abort(self) -> None:
-        self._aac.stop()
+        if self._aac is not None:
+            self._aac.stop()
         self._close()
 
     def _close(self) -> None:
@@ -263,13 +287,19 @@ class Muxer:
             log.debug("closing an aborted output failed", exc_info=True)
 
 
-def video_options(settings: EncoderSettings) -> dict[str, str]:
+def video_options(settings: EncoderSettings, fps: int) -> dict[str, str]:
+    keyint = str(keyframe_interval(fps))
     if settings.codec == "h264_nvenc":
         return {
+            "g": keyint,
             "preset": _NVENC_PRESET.get(settings.preset, "p4"),
             "rc": "vbr",
             "cq": str(settings.crf),
             "b": "0",
             "profile": "high",
         }
-    return {"crf": str(settings.crf), "preset": settings.preset, "profile": "high"}
+    options = {"g": keyint, "crf": str(settings.crf), "preset": settings.preset}
+    if settings.crf > 0:
+        # crf 0 is x264's lossless mode, which High profile forbids (High 4:4:4 Predictive carries it)
+        options["profile"] = "high"
+    return options

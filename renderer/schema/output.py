@@ -60,3 +60,5 @@ class RenderResult(BaseModel):
     video_codec: str
     encoder: str
     device: str
+    parts: int = 1  # processes the frames were split between (renderer/chunks/parts.py)
+    phase_seconds: dict[str, float] = Field(default_factory=dict)  # wall seconds per phase, as logged

@@ -289,3 +289,51 @@ def test_each_render_logs_its_device_encoder_times_and_outcome(
         r"job \d+ \(logged_ok\) attempt 1 completed in [\d.]+ s: device cpu, encoder libx264", worker
     )
     assert re.search(r"job \d+ \(logged_bad\) attempt 1 failed after [\d.]+ s: bad_media", worker)
+
+
+def render_in_two_parts(*args: Any, **kwargs: Any) -> RenderResult:
+    """The real renderer, its frames forced into two parts (issue 16: chunked rendering)."""
+    from renderer.render import render
+
+    return render(*args, parts=2, **kwargs)
+
+
+def test_a_render_in_parts_completes_in_the_worker(engine: Engine, tmp_path: Path) -> None:
+    """The worker's render process is a daemonic multiprocessing child, which may not start
+    multiprocessing children of its own: its parts must start anyway, and the job complete."""
+    from PIL import Image
+
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(tmp_path / "red.png")
+    draft = {
+        "d": 6000,
+        "m": {"width": 64, "height": 64, "fps": 10},
+        "t": [{"id": "v", "tt": 0, "sg": [{"id": "s", "src": "red", "st": 0, "d": 6000}]}],
+    }
+    job = lease.create(
+        engine, render_id="parts", user_id="anon_a", session_id="1", draft=draft,
+        sources={"red": "red.png"}, output={"format": "mp4", "quality": "low"},
+    )  # fmt: skip
+    seen: list[int] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            row = lease.get(engine, job.id or 0)
+            assert row is not None
+            seen.append(row.progress)
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        assert _worker(engine, tmp_path, "render_in_two_parts", heartbeat_seconds=0.1).run_once()
+    finally:
+        done.set()
+        watcher.join()
+    row = lease.get(engine, job.id or 0)
+    assert row is not None and row.status == "completed", (row.error_code if row else None, row)
+    streams = ffprobe(tmp_path / (row.output_key or ""))["streams"]
+    video = next(s for s in streams if s["codec_type"] == "video")
+    assert int(video["nb_frames"]) == 60 and float(video["duration"]) == 6.0
+    assert seen == sorted(seen)
+    assert list((tmp_path / "renders").glob("nemo-parts-*")) == []  # the parts' scratch is gone

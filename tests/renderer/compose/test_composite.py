@@ -43,13 +43,11 @@ def test_torch_warp_matches_opencv_on_cpu() -> None:
 
 
 @pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
 def test_torch_warp_matches_opencv_on_cuda() -> None:
     _compare("cuda")
 
 
 @pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
 def test_cuda_render_matches_cpu_render(tmp_path: Path) -> None:
     from PIL import Image
 

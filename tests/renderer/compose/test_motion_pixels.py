@@ -153,9 +153,6 @@ def test_the_gpu_code_path_moves_a_marker_as_smoothly_on_the_cpu_device(photo: P
 @pytest.mark.cuda
 @pytest.mark.parametrize("motion", MOTIONS)
 def test_a_marker_moves_smoothly_on_cuda(photo: Path, motion: str) -> None:
-    torch = pytest.importorskip("torch")
-    if not torch.cuda.is_available():
-        pytest.skip("no CUDA GPU")
-    from renderer.compose.ops.torch_ops import TorchOps
+    from renderer.compose.ops.torch_ops import TorchOps  # the cuda marker: tests/conftest.py
 
     _assert_smooth(*_track(photo, motion, TorchOps("cuda")))
