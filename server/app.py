@@ -114,12 +114,13 @@ def create_app(
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     if fake:  # /_fake routes and the fault/journal middleware, inside the observer and prefix ones
         fake_setup.install(app, ctx)
-    # Inside the observer, so refused bodies are logged and counted like any answer.
+    # Added last = outermost: the prefix is moved into root_path before anything looks at the path.
+    app.add_middleware(FormEncodedJsonMiddleware)  # `curl -d '{...}'` labels JSON as a form
+    # Outside the relabelling (it checks form bodies as the JSON they become, and times their
+    # first bytes too), inside the observer (refused bodies are logged and counted like any answer).
     app.add_middleware(
         BodyGuard, max_json_bytes=settings.max_json_bytes, idle_timeout_s=settings.body_idle_timeout_seconds
     )
-    # Added last = outermost: the prefix is moved into root_path before anything looks at the path.
-    app.add_middleware(FormEncodedJsonMiddleware)  # `curl -d '{...}'` labels JSON as a form
     app.add_middleware(RequestObserver, metrics=ctx.metrics)
     app.add_middleware(PrefixMiddleware, routes=app.router.routes)
     return app

@@ -4,7 +4,8 @@
   (400, HTTP 408). uvicorn has no body timeout, so a stalled upload would otherwise hold its
   connection and its temp files forever. Only the body is timed: once it is complete, a route may
   wait on the connection as long as it likes (an SSE stream listens for the disconnect).
-- JSON bodies (and bodies without a Content-Type, which the app reads as JSON): at most
+- JSON bodies (and bodies without a Content-Type, or labelled as a form, which the app reads as
+  JSON): at most
   `max_json_bytes`, refused from Content-Length before reading and counted while reading
   (chunked bodies too); then parsed once here, and refused unless every number is finite (no
   `NaN`, `Infinity`, `1e999`), nesting stays within MAX_JSON_DEPTH, and every string is valid
@@ -25,6 +26,7 @@ import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.errors import ApiError, ErrorCode, error_response
+from server.form_json import FORM
 
 MAX_JSON_DEPTH = 64  # a draft is 6 deep; clients' state_delta a few more
 _PARSE_IN_THREAD_BYTES = 64 * 1024  # larger bodies are parsed off the event loop
@@ -46,7 +48,8 @@ def _is_json(scope: Scope) -> bool:
     for name, value in scope.get("headers", []):
         if name == b"content-type":
             media = value.split(b";", 1)[0].strip().lower()
-            return media in (b"", b"application/json") or media.endswith(b"+json")
+            # A form is JSON mislabelled by `curl -d` (server/form_json.py relabels it after this).
+            return media in (b"", b"application/json", FORM) or media.endswith(b"+json")
     return True  # no Content-Type: read as JSON (create_app's strict_content_type=False)
 
 

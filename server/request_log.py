@@ -24,7 +24,7 @@ UVICORN_SERVER = "uvicorn.error"
 class QueryStringRedactor(logging.Filter):
     """On uvicorn's access log: the request line without its query string.
 
-    uvicorn logs `GET /workspace/claim?ct=clm_... HTTP/1.1`, and a claim token is a day-long bearer
+    uvicorn logs `GET /workspace/claim?ct=clm_... HTTP/1.1`, and a claim token is a week-long bearer
     secret; access logs are kept and shipped by people who should not hold it. The record's
     arguments are (client, method, path with query, http version, status); the path keeps `?`
     followed by `[redacted]` so the line still shows a query was there."""

@@ -311,6 +311,9 @@ def test_deeply_nested_json_is_a_clear_400_on_every_route(
     nested = b'{"urls": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
     for path in (f"/api/upload-video/nemo_agent/me/{sid}", "/run_sse", "/api/render/proxy/lambda"):
         _assert_400(_raw_post(client, path, token, nested), "nested too deeply")
+    # `curl -d` labels JSON as a form; the app reads it as JSON, so it is checked as JSON.
+    as_form = {**bearer(token), "Content-Type": "application/x-www-form-urlencoded"}
+    _assert_400(client.post("/run_sse", headers=as_form, content=nested), "nested too deeply")
     # Deep enough to pass json's own limit and still nest past anything a draft needs.
     moderate = json.dumps({"urls": ["x"], "extra": json.loads("[" * 500 + "]" * 500)}).encode()
     _assert_400(_raw_post(client, f"/api/upload-video/nemo_agent/me/{sid}", token, moderate), "nested")
