@@ -22,12 +22,12 @@ from tests.conftest import bearer, create_session, get_anon_token
 
 # The still is the compositor's frame as a JPEG (quality 88); the export's is the same frame after
 # H.264 at quality "high" and swscale's YUV -> RGB. Measured on this fine-grid draft at 1080x1920:
-# mean absolute difference 2.3-2.5 levels of 255 (a +1.4 bias in green between the two YUV -> RGB
-# conversions), 99.9th percentile 18-23 (the grid's edges); the frames one before and after differ
-# from the still by 4.5-8.2 on average, so the test also requires the still to match its own frame
-# best.
+# mean absolute difference 2.3-2.7 levels of 255 (a +1.4 bias in green between the two YUV -> RGB
+# conversions), 99.9th percentile 18-28 over runs (the grid's edges; x264's threads make each
+# encode a little different); the frames one before and after differ from the still by 4.5-8.2
+# on average, so the test also requires the still to match its own frame best.
 MEAN_TOLERANCE = 4.0
-P999_TOLERANCE = 32.0
+P999_TOLERANCE = 40.0
 
 
 def textured_photo(colour: tuple[int, int, int], size: tuple[int, int] = (720, 1280)) -> bytes:
