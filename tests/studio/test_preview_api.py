@@ -146,6 +146,7 @@ def test_a_still_is_the_exported_frame_at_that_time(studio_server: httpx.Client,
     assert float(np.abs(picture - frames[indices[2]]).mean()) > 10 * MEAN_TOLERANCE
 
 
+@pytest.mark.all_dbs
 def test_previews_thumbnails_waveforms_and_posters(studio_server: httpx.Client, tmp_path: Path) -> None:
     client = studio_server
     token = get_anon_token(client)
