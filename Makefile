@@ -3,9 +3,9 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-LINT_PATHS := server agent renderer render_jobs database tests bench scripts
+LINT_PATHS := server agent renderer render_jobs database tests bench scripts evals
 
-.PHONY: install serve test test-fast fmt lint lock lock-check demo bench soak load ffprobe test-tools cli-client clean
+.PHONY: install serve test test-fast fmt lint lock lock-check demo bench soak load ffprobe test-tools cli-client clean eval-agent
 
 # torch first, pinned, so pip never pulls the multi-GB CUDA wheels on a CPU machine: pip finds this
 # machine's CPU build on disk. It stays out of the hashed lock (README "Installs"): its build is
@@ -91,9 +91,14 @@ fmt: install
 lint: install
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
-	$(BIN)/mypy server agent renderer render_jobs database
+	$(BIN)/mypy server agent renderer render_jobs database evals
 
 # DEMO_ARGS="--base-url http://127.0.0.1:8000 --out DIR": use a running server; write to DIR.
+# The agent evaluation set (evals/agent/FORMAT.md): accuracy per language, kind and register on the
+# visible families; EVAL_ARGS=--withheld adds the withheld third (the coordinator's run), -v says why.
+eval-agent: install
+	$(BIN)/python -m evals.agent $(EVAL_ARGS)
+
 demo: install ffprobe
 	$(BIN)/python scripts/demo.py $(DEMO_ARGS)
 

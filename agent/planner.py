@@ -19,6 +19,8 @@ from pydantic import BaseModel, Field
 from agent.language import Lang
 from agent.state import SessionState
 
+MAX_STEPS = 6  # planner round trips per turn (the runner's limit; an LLM planner plans within it)
+
 
 class ToolCall(BaseModel):
     name: str

@@ -30,14 +30,14 @@ from agent.events import (
     text_event,
 )
 from agent.language import Lang, reply_language
-from agent.planner import Planner, PlanRequest, PlanStep, StepRecord, StreamingPlanner, ToolCall
+from agent.planner import MAX_STEPS, Planner, PlanRequest, PlanStep, StepRecord, StreamingPlanner, ToolCall
 from agent.state import SessionState
-from agent.state_view import clip_srcs
 from agent.summary import timeline_summary
-from agent.tools import FrameLook, ToolContext, ToolError, ToolResult, registry, tool_specs
+from agent.tools.base import FrameLook, ToolContext, ToolError, ToolResult
+from agent.tools.registry import registry, tool_specs
+from agent.tools.state_view import clip_srcs
 from agent.versions import DraftLoader
 
-MAX_STEPS = 6  # planner round trips per turn
 MAX_CALLS = 24  # tool calls per turn: a looping planner cannot run forever
 STATE_KEYS = ("draft", "canvas_config", "generated_media", "video_infos", "history")
 
@@ -89,7 +89,7 @@ def _reply(
         lines.append(note)
     if not lines and not said:
         lines.append("没有做任何修改。" if lang == "zh" else "Nothing changed.")
-    lines.append(timeline_summary(state.draft, clip_srcs(state)))
+    lines.append(timeline_summary(state.draft, clip_srcs(state), lang))
     body = "\n".join(lines)
     return f"{said}\n{body}" if said else body
 

@@ -126,11 +126,11 @@ def create_app(
 
 
 def _default_planner(settings: Settings) -> Any:
-    from agent.rule_planner import RulePlanner
+    from agent.planners.rules.planner import RulePlanner
 
     llm = settings.llm
     if llm.base_url:
-        from agent.llm_planner import LLMPlanner
+        from agent.planners.llm.planner import LLMPlanner
 
         return LLMPlanner(
             llm.base_url,

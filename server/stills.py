@@ -31,7 +31,7 @@ from renderer.schema.output import OutputSpec
 
 if TYPE_CHECKING:
     from agent.state import MediaFile
-    from agent.tools import FrameLook
+    from agent.tools.base import FrameLook
     from server.context import AppContext
 
 log = logging.getLogger("nemo.stills")

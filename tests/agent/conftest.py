@@ -11,7 +11,7 @@ import pytest
 
 from agent.events import Event
 from agent.planner import Planner
-from agent.rule_planner import RulePlanner
+from agent.planners.rules.planner import RulePlanner
 from agent.runner import apply_state_delta, run_turn
 from agent.state import MediaFile, SessionState
 from agent.versions import StateVersions

@@ -127,7 +127,9 @@ def test_no_uploads_gets_a_question_and_no_draft(turn: Callable[..., Any]) -> No
         t = turn(SessionState(), message)
         assert t.state.draft is None
         assert len(t.events) == 1 and "?" in t.reply.replace("？", "?")
-        assert t.reply.splitlines()[-1] == "Timeline (0 tracks): empty"
+        # the footer is in the reply's language (issue 15: it was English in Chinese replies)
+        footer = "时间线（0 条轨道）：空" if message == "做成视频" else "Timeline (0 tracks): empty"
+        assert t.reply.splitlines()[-1] == footer
 
 
 def test_export_changes_nothing_and_points_at_the_render_call(

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from agent.planner import PlanRequest, PlanStep
-from agent.rule_planner import RulePlanner
+from agent.planners.rules.planner import RulePlanner
 from agent.state import MediaFile
 from server import session_store
 from tests.conftest import bearer

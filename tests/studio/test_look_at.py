@@ -8,9 +8,10 @@ from typing import Any
 import httpx
 
 from agent.planner import PlanRequest, PlanStep, ToolCall
-from agent.rule_planner import RulePlanner
+from agent.planners.rules.planner import RulePlanner
 from agent.state import SessionState
-from agent.tools import ToolContext, registry
+from agent.tools.base import ToolContext
+from agent.tools.registry import registry
 from server.config import RenderSettings
 from tests.conftest import bearer, create_session, get_anon_token
 from tests.studio.conftest import PHOTO_COLOURS, photo_bytes

@@ -1,0 +1,1 @@
+"""The LLM planner: one OpenAI-compatible chat-completions request per planner step."""

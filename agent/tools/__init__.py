@@ -1,0 +1,1 @@
+"""The agent's tools: `base` (the machinery), one module per concern, and `registry` (the list)."""
