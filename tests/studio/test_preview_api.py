@@ -102,7 +102,8 @@ def test_a_still_is_the_exported_frame_at_that_time(studio_server: httpx.Client,
     client = studio_server
     token = get_anon_token(client)
     sid = create_session(client, token)
-    colours = {"a.jpg": (220, 80, 60), "b.jpg": (60, 200, 120), "c.jpg": (70, 90, 230)}
+    # (names no message word matches: the planner reads "a" in "make a ..." as a.jpg)
+    colours = {"sunset.jpg": (220, 80, 60), "forest.jpg": (60, 200, 120), "ocean.jpg": (70, 90, 230)}
     _upload(client, token, sid, {name: textured_photo(c) for name, c in colours.items()})
     _turn(client, token, sid, "make a vertical slideshow, 2 seconds each, with the title Summer")
     draft = _state(client, token, sid)["draft"]
