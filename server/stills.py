@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,10 +21,10 @@ import cv2
 import numpy as np
 
 from renderer.compose.compositor import Compositor
-from renderer.compose.sources import SourcePool
+from renderer.compose.sources import Loaded, SourcePool, load
 from renderer.media.decode_image import is_photo, load_photo
 from renderer.media.decode_video import ClipReader
-from renderer.plan import build_plan
+from renderer.plan import RenderPlan, VisualItem, build_plan
 from renderer.planes import FrameBuffer, planes_to_bgr
 from renderer.schema.draft import Draft
 from renderer.schema.output import OutputSpec
@@ -52,13 +54,70 @@ def frame_index(t_seconds: float, fps: int, n_frames: int) -> int:
     return max(0, min(n_frames - 1, math.floor(t_seconds * fps + 1e-6)))
 
 
+PHOTO_CACHE_ENTRIES = 6  # decoded photos kept between stills (~10-40 MB each at 1080x1920)
+
+
+class _PhotoCache:
+    """Decoded photos shared by still requests, least recently used dropped first: scrubbing
+    within a segment, or along a slideshow, decodes each photo once. Keyed by the plan's item
+    (source, geometry, motion: what the decode depends on) and the file's mtime; the planes are
+    only read by the compositor, so concurrent stills may share them."""
+
+    def __init__(self, entries: int) -> None:
+        self.entries = entries
+        self.lock = threading.Lock()
+        self.items: OrderedDict[tuple[VisualItem, int], Loaded] = OrderedDict()
+
+    def get(self, item: VisualItem, bg: tuple[int, int, int]) -> Loaded:
+        key = (item, item.path.stat().st_mtime_ns)
+        with self.lock:
+            found = self.items.get(key)
+            if found is not None:
+                self.items.move_to_end(key)
+                return found
+        loaded = load(item, bg)  # outside the lock: two requests may decode the same photo once each
+        if loaded.photo is not None:
+            with self.lock:
+                self.items[key] = loaded
+                while len(self.items) > self.entries:
+                    self.items.popitem(last=False)
+        return loaded
+
+
+_PHOTOS = _PhotoCache(PHOTO_CACHE_ENTRIES)
+
+
+class _FrameSources(SourcePool):
+    """The sources of one frame, loaded when the compositor asks (nothing ahead, no thread):
+    photos from the shared cache, clips opened for this frame and closed after it."""
+
+    def __init__(self, plan: RenderPlan) -> None:
+        super().__init__(plan, lookahead=0)
+        self.clips: list[Loaded] = []
+
+    def advance(self, frame: int) -> None:
+        return None  # get() loads on demand
+
+    def get(self, item: VisualItem) -> Loaded:
+        if item.path.is_file() and is_photo(item.path):
+            return _PHOTOS.get(item, self.plan.bg)
+        loaded = load(item, self.plan.bg)
+        self.clips.append(loaded)
+        return loaded
+
+    def close(self) -> None:
+        for loaded in self.clips:
+            loaded.close()
+        super().close()
+
+
 def draft_still(
     draft: Draft, sources: Mapping[str, Path], t_seconds: float, output: OutputSpec
 ) -> np.ndarray:
     """The draft's frame at `t_seconds` as BGR, at the size `output` asks for (as a render would)."""
     plan = build_plan(draft, sources, output)
     frame = frame_index(t_seconds, plan.fps, max(1, plan.n_frames))
-    pool = SourcePool(plan, lookahead=0)
+    pool = _FrameSources(plan)
     try:
         buffer = FrameBuffer(plan.width, plan.height)
         Compositor(plan, pool, "cpu").draw(frame, buffer)

@@ -61,8 +61,10 @@ def studio_server(make_settings: Any, make_app: Any, make_client: Any) -> httpx.
     return make_client(make_app(settings, start_workers=True))  # type: ignore[no-any-return]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
+    # Module-scoped: Playwright's sync API keeps an event loop running on this thread while it is
+    # open, and later tests' asyncio.run() would fail inside it.
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

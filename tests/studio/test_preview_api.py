@@ -22,12 +22,12 @@ from tests.conftest import bearer, create_session, get_anon_token
 
 # The still is the compositor's frame as a JPEG (quality 88); the export's is the same frame after
 # H.264 at quality "high" and swscale's YUV -> RGB. Measured on this fine-grid draft at 1080x1920:
-# mean absolute difference 2.3-2.5 levels of 255 (a +1.4 bias in green between the two YUV -> RGB
-# conversions), 99.9th percentile 18-23 (the grid's edges); the frames one before and after differ
-# from the still by 4.5-8.2 on average, so the test also requires the still to match its own frame
-# best.
+# mean absolute difference 2.3-2.7 levels of 255 (a +1.4 bias in green between the two YUV -> RGB
+# conversions), 99.9th percentile 18-28 over runs (the grid's edges; x264's threads make each
+# encode a little different); the frames one before and after differ from the still by 4.5-8.2
+# on average, so the test also requires the still to match its own frame best.
 MEAN_TOLERANCE = 4.0
-P999_TOLERANCE = 32.0
+P999_TOLERANCE = 40.0
 
 
 def textured_photo(colour: tuple[int, int, int], size: tuple[int, int] = (720, 1280)) -> bytes:
@@ -102,7 +102,8 @@ def test_a_still_is_the_exported_frame_at_that_time(studio_server: httpx.Client,
     client = studio_server
     token = get_anon_token(client)
     sid = create_session(client, token)
-    colours = {"a.jpg": (220, 80, 60), "b.jpg": (60, 200, 120), "c.jpg": (70, 90, 230)}
+    # (names no message word matches: the planner reads "a" in "make a ..." as a.jpg)
+    colours = {"sunset.jpg": (220, 80, 60), "forest.jpg": (60, 200, 120), "ocean.jpg": (70, 90, 230)}
     _upload(client, token, sid, {name: textured_photo(c) for name, c in colours.items()})
     _turn(client, token, sid, "make a vertical slideshow, 2 seconds each, with the title Summer")
     draft = _state(client, token, sid)["draft"]
@@ -146,6 +147,7 @@ def test_a_still_is_the_exported_frame_at_that_time(studio_server: httpx.Client,
     assert float(np.abs(picture - frames[indices[2]]).mean()) > 10 * MEAN_TOLERANCE
 
 
+@pytest.mark.all_dbs
 def test_previews_thumbnails_waveforms_and_posters(studio_server: httpx.Client, tmp_path: Path) -> None:
     client = studio_server
     token = get_anon_token(client)
