@@ -83,7 +83,8 @@ def _captions(draft: Draft, segs: list[Segment], i: int) -> tuple[str, ...]:
         for t in track.sg:
             anchor = (t.m.model_extra or {}).get("anchor")
             overlap = min(stop, t.end) - max(start, t.st)
-            if anchor == segs[i].id or (anchor is None and overlap * 2 > min(stop - start, t.d)):
+            end_card = anchor == "end" and i == len(segs) - 1  # over the last seconds: the last segment's
+            if anchor == segs[i].id or end_card or (anchor is None and overlap * 2 > min(stop - start, t.d)):
                 found.append((t.m.text or "").strip())
     return tuple(sorted(found))
 

@@ -154,7 +154,9 @@ def answer(text: str, state: SessionState, sc: Scene, lang: Lang) -> str | None:
             else "No: the music stops without a fade out"
         )
         return out + (f" and fades in over {_secs(fi)} s." if fi else " (no fade in at the start).")
-    if music_q and re.search(r"name|called|which|what|who|哪首|什么|叫|谁|啥", text, I):
+    if music_q and re.search(
+        r"name|called|which|what|who|is\s+there|any|哪首|什么|叫|谁|啥|有没有|有.*吗", text, I
+    ):
         if audio is None:
             return "现在没有背景音乐。" if zh else "There is no background music right now."
         name = audio.m.name or "music"

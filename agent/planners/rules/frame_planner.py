@@ -110,6 +110,8 @@ def _calls(f: Frame, state: SessionState, sc: Scene, lang: Lang, frames: list[Fr
     zh = lang == "zh"
     v = f.values
     on = [t for t in f.targets if t.index >= 0]
+    if f.intent == "end_card":
+        return [ToolCall(name="add_end_card", args={"text": v["text"]})]
     if f.intent == "clip_volume":
         return [
             ToolCall(name="set_clip_volume", args={"target": _target(t), "volume": v["volume"]})
@@ -455,6 +457,8 @@ def _disagrees(frames: list[Frame], message: str, state: SessionState) -> bool:
     texty = re.search(r"\btitle|\bcaption|标题|字幕|文字|[\"“「\'‘]", message, I)
     positional = False
     for f in frames:
+        if f.intent == "end_card" and not any(op.kind == "end_card" for op in found.text.ops):
+            return True
         if f.intent == "undo" and not found.edit.undo and not found.edit.redo:
             return True  # "算了，转场还是恢复成原来的样子"
         every = not f.targets or (bool(f.refs) and all(r.how == "class" for r in f.refs))

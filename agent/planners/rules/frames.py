@@ -63,7 +63,8 @@ VOLUME_UP = (
     r"\braise\b|\bincrease\b|大声|调大|响一?点|大一?点|太小声|听不见|听不到"
 )
 MUSIC_REMOVE = (
-    r"\b(?:no|without|remove|delete|drop|kill|ditch|lose|get\s+rid\s+of|turn\s+off|mute)\s+(?:any\s+|"
+    r"\bbring\b|\bnudge\b|\bbump\b|\bshift\b|\b(?:no|without|remove|delete|drop|kill|ditch|lose|"
+    r"get\s+rid\s+of|turn\s+off|mute)\s+(?:any\s+|"
     r"the\s+|all\s+|background\s+)*(?:music|song|soundtrack|audio|track)(?:\s+at\s+all)?|\b(?:music|"
     r"song)\s+(?:off|gone)\b|不要(?:背景)?(?:音乐|配乐|歌|bgm)|(?:去掉|删掉|删除|关掉|取消)(?:背景)?(?:音乐|配乐|歌|bgm)|(?:音乐|配乐|"
     r"bgm|歌)(?:去掉|删掉|删了|不要了|关掉)|(?:背景音乐|音乐|bgm)[^，。,]{0,3}(?:去掉|删掉|不要)"
@@ -84,11 +85,12 @@ START_AT = (
 TITLE = r"\btitle\b|\bheading\b|\bheadline\b|标题|片头字|题目|大标题"
 CAPTION = (
     r"\bcaption\b|\bsubtitle\b|\blabel\b|\bwrite\b|\bwritten\b|\bwords?\b|\btext\b|\bsays?\b|\bsaying\b|字幕|"
-    r"文字|写个|写上|写|配个字|配字|加一行字|加字|一行字"
+    r"文字|写个|写上|写|配个字|配字|加一行字|加字|一行字|加(?:个|几个|一句|句)(?:字|话)|打(?:个|几个)?字"
 )
 VIDEO_FADE = (
     r"fade\s+(?:in\s+)?from\s+black|fade\s+(?:out\s+)?(?:to|into)\s+black|fade\s+to\s+black|"
-    r"fade\s+out\s+to\s+black|from\s+black|to\s+black|黑场|黑屏|淡入淡出.*黑|黑.*淡"
+    r"fade\s+out\s+to\s+black|from\s+black|to\s+black|\bblack\s+fade|\bfade\s+(?:in|out)\b.{0,20}\bblack\b|"
+    r"黑场|黑屏|淡入淡出.*黑|黑.*淡"
 )
 TRANSITION = (
     r"\bbetween\s+(?:the\s+)?(?:photos|shots|segments|slides)|\btransitions?\b|\b(?:hard|straight|jump|"
@@ -156,7 +158,8 @@ THE_REST = (
     r"|其余|其他的?|别的|剩下的"
 )
 MOVE = (
-    r"\bmove\b|\bput\b|\bplace\b|\bmake\b.*\b(?:first|last)\b|\bgo(?:es)?\s+(?:first|last)\b|"
+    r"\bbring\b|\bnudge\b|\bbump\b|\bshift\b|\bmove\b|\bput\b|\bplace\b|\bmake\b.*\b(?:first|last)\b|"
+    r"\bgo(?:es)?\s+(?:first|last)\b|"
     r"\bcome\s+(?:first|last)\b|\bopen\s+(?:with|on)\b|\bstart\s+with\b|\bbegin\s+with\b|\bend\s+(?:with|"
     r"on)\b|\bfinish\s+with\b|\bcomes\s+right\s+after\b|\bbump\b|\bshift\b|移|挪|放到|放在|放最|放第|放前|放后|排到|当开头|"
     r"作为.{0,6}(?:开头|第一|最后)|开场|收尾|结尾用|接"
@@ -346,6 +349,15 @@ def read_clause(clause: str, original: str, sc: Scene, previous: list[Item]) -> 
             return [frame("seg", transition="fade_black")]
         return [frame("video_fade", fade_in=fin or not fout, fade_out=fout)]
     caption = _caption_text(clause, original, refs)
+    adding = _has(r"\b(?:add|put|write|show|with)\b|加|写|放|配", clause) and not _has(
+        r"\b(?:change|edit|remove|delete|move)\b|改|删|去掉|移", clause
+    )
+    if caption and not targets and sc.items and adding and not _has(TITLE, clause):
+        where = _place(clause, refs, sc).get("position")
+        if where == -1:  # "在视频最后加上字幕…": an end card over the last seconds
+            return [frame("end_card", text=caption)]
+        if where == 1:  # "text at the start": over the first photo
+            targets = [sc.items[0]]
     if caption and targets and not _has(TITLE, clause):
         return [frame("caption", text=caption)]
     if _has(REVERSE, clause):
@@ -382,6 +394,13 @@ def read_clause(clause: str, original: str, sc: Scene, previous: list[Item]) -> 
         not styled
         and targets
         and _has(REMOVE, clause)
+        and not _has(
+            r"\b(?:lose|remove|drop|kill|ditch|get\s+rid\s+of|stop|turn\s+off|take\s+(?:off|out))\s+"
+            r"(?:the\s+|all\s+the\s+|that\s+)?(?:zoom\w*|motion|movement|ken\s+burns|pan\w*|"
+            r"transitions?|fade|"
+            r"caption|text|crop\w*|black\s+bars|effect)",
+            clause,
+        )
         and not _has(
             r"\bwithout\s+(?:cutting|cropping)|不要裁|别裁|不要放大|不要动|不要缩|不要截|动效|转场|过渡|裁切|裁剪",
             clause,
@@ -560,7 +579,8 @@ def _caption_text(clause: str, original: str, refs: list[Ref]) -> str | None:
     if not _has(CAPTION, clause):
         return None
     zh = re.search(
-        r"(?:配个字幕|加个字幕|配字幕|加字幕|字幕|写个|写上|配个字|配字|加一行字|加行字|加字|加文字|文字)\s*[:：]?\s*([^，。,；;！!？?\s][^，。,；;！!？?]*)",
+        r"(?:配个字幕|加个字幕|配字幕|加字幕|字幕|写个|写上|配个字|配字|加一行字|加行字|加(?:个|几个|一句|句)?(?:字|话)|加文字|打(?:个|几个)?字|"
+        r"文字)\s*[:：]?\s*([^，。,；;！!？?\s][^，。,；;！!？?]*)",
         original,
     )
     if zh and _has(r"[\u4e00-\u9fff]", clause):
@@ -608,6 +628,19 @@ def _place(clause: str, refs: list[Ref], sc: Scene) -> dict[str, Any]:
             items = [i for i in anchor.items if i.index >= 0]
             if items:
                 return {side: items[-1] if side == "after" else items[0]}
+    one = r"(?:by\s+)?(?:one|1|a)\s+(?:spot|place|position|slot)"
+    if _has(
+        rf"(?:later|back|down|right|behind)\s+{one}|{one}\s+(?:later|back|down|right)|down\s+one\b"
+        r"|往后(?:挪|移|放)?一(?:个|位)|后移一(?:个|位)|往后挪一下",
+        clause,
+    ):
+        return {"step": 1}
+    if _has(
+        rf"(?:forward|earlier|up|ahead|left)\s+{one}|{one}\s+(?:earlier|forward|up|ahead|left)|up\s+one\b"
+        r"|往前(?:挪|移|放)?一(?:个|位)|前移一(?:个|位)|往前挪一下",
+        clause,
+    ):
+        return {"step": -1}
     if _has(
         (
             r"\b(?:very\s+)?(?:beginning|start|front|first)\b|\bopen(?:s)?\s+(?:with|on)\b|\bstart\s+with\b|"
@@ -633,16 +666,6 @@ def _place(clause: str, refs: list[Ref], sc: Scene) -> dict[str, Any]:
         n = number_value(m.group(1) or m.group(2))
         if n:
             return {"position": int(n)}
-    if _has(
-        r"往后挪一个|往后移一个|后移一位|one\s+(?:spot|place|position)\s+(?:later|back|right)|down\s+one",
-        clause,
-    ):
-        return {"step": 1}
-    if _has(
-        r"往前挪一个|往前移一个|前移一位|one\s+(?:spot|place|position)\s+(?:earlier|forward|left)|up\s+one",
-        clause,
-    ):
-        return {"step": -1}
     return {}
 
 
@@ -650,6 +673,7 @@ MOTIONS: list[tuple[str, str]] = [
     (
         "none",
         (
+            r"\b(?:lose|remove|drop|kill|ditch|get\s+rid\s+of|stop)\s+(?:the\s+)?(?:zoom\w*|motion|movement)|"
             r"\bno\s+(?:motion|zoom(?:ing)?|movement|animation|ken\s+burns|effects?)\b|\b(?:turn|"
             r"switch)\s+(?:off|em\s+off)|\boff\b|\bstay\s+still|\bkeep\s+(?:them\s+|it\s+)?still|"
             r"\bstill\s+(?:photos|images)|\bbe\s+still\b|\bstatic\b|\bstop\s+(?:moving|zooming)|\bdizzy\b|静止|"
@@ -736,6 +760,13 @@ def _seg_attrs(clause: str, f: Frame, sc: Scene) -> None:
             values["fit"] = "cover"
         else:
             values["fit"] = "contain"
+    mult = re.search(r"(\d+(?:\.\d+)?)\s*x\b|\btwice\b|\bdouble\b|翻倍|两倍|\bhalf\b|一半|减半", clause, IA)
+    if mult and f.targets and not durations(clause) and not values:
+        word = mult.group(0).lower()
+        values["factor"] = (
+            float(mult.group(1)) if mult.group(1) else (0.5 if word in ("half", "一半", "减半") else 2.0)
+        )
+        return
     lengths = [s for s in durations(clause) if s.value > 0]
     if lengths and (f.targets or _has(r"each|every|per|apiece|都|每张|每个|每", clause)):
         if _has(

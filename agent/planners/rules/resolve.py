@@ -233,8 +233,8 @@ def find_refs(text: str, sc: Scene, previous: list[Item] | None = None) -> list[
         "position",
     )
     run(
-        rf"(前|后|最后)({ZH_NUM}|\d+){_ZH_UNIT}({_ZH_NOUN})",
-        lambda m: (lambda pool, k: pool[:k] if m.group(1) == "前" else pool[-k:])(
+        rf"(前面?|后面?|最后)的?({ZH_NUM}|\d+){_ZH_UNIT}({_ZH_NOUN})",
+        lambda m: (lambda pool, k: pool[:k] if m.group(1).startswith("前") else pool[-k:])(
             _pool(sc, _noun_kind(m.group(3)) if m.group(3) else ("photo" if "张" in m.group(0) else "any")),
             int(number_value(m.group(2)) or 1),
         ),
