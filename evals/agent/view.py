@@ -129,7 +129,6 @@ def view(state: SessionState) -> DraftView:
         )
     title_track = text_track(draft, "title")
     title = title_track.sg[0] if title_track is not None and title_track.sg else None
-    extra = draft.m.model_extra or {}
     return DraftView(
         exists=True,
         segments=seg_views,
@@ -138,7 +137,7 @@ def view(state: SessionState) -> DraftView:
         title_span=(title.st, title.d) if title else None,
         duration_s=draft.d / 1000,
         aspect=ratio_name(draft.m.width, draft.m.height),
-        fade_in_from_black=bool(extra.get("fade_in")),
-        fade_out_to_black=bool(extra.get("fade_out")),
+        fade_in_from_black=bool(draft.m.fade_in),
+        fade_out_to_black=bool(draft.m.fade_out),
         json=draft.to_json(),
     )
