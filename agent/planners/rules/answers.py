@@ -168,7 +168,10 @@ def answer(text: str, state: SessionState, sc: Scene, lang: Lang) -> str | None:
             else f'The music is "{pretty}" ({name}), at {vol}% volume.'
         )
     if re.search(
-        r"\bres(?:olution)?\b|\bquality\b|\b1080\b|\bexport\s+at\b|\bfps\b|分辨率|清晰度|画质|多大", text, I
+        r"\bres(?:olution)?\b|\bquality\b|\b1080\b|\bexport\s+at\b|\bfps\b|分辨率|清晰度|画质|多大|帧|"
+        r"frame\s*rate",
+        text,
+        I,
     ):
         w, h = draft.m.width, draft.m.height
         return (

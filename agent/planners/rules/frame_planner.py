@@ -400,6 +400,12 @@ def _followup(text: str, original: str, sc: Scene, prev: list[Frame]) -> list[Fr
         longer, shorter = re.search(LONGER, text, I), re.search(SHORTER, text, I)
         if longer or shorter:
             return [Frame("seg", targets, {"factor": 1.5 if longer and not shorter else 0.67}, [], text)]
+    # an edit with its object left out: "再往前挪一个", "now move it to the end" said without "it"
+    if last.intent in ("seg", "add", "move", "caption", "swap") and targets:
+        pronoun = "它" if re.search(r"[\u4e00-\u9fff]", text) else "it"
+        again = [f for f in read_clause(f"{pronoun} {text}", original, sc, targets) if f.targets]
+        if again and all(f.intent in ("move", "seg") for f in again) and any(f.values for f in again):
+            return again
     # a new value for the previous attribute: "hmm nah too long, 4", "try 2.5", "actually 4 seconds"
     spans = durations(text) or bare_numbers(text)
     if spans and last.intent in ("seg", "add", "length"):

@@ -49,6 +49,7 @@ REDO = r"\bredo\b|\bdo\s+(?:it|that)\s+again\b|重做|恢复刚才撤销|再做�
 SAME_AS_BEFORE = (
     r"\b(?:the\s+)?same\s+(?:thing|one|effect|caption|text|for|on|to)?\b|\bdo\s+that\s+(?:for|to|on)\b|"
     r"\bthat\s+too\b|也(?:一样|这样|照做)|同样|一样的"
+    r"|\btoo\s*[.!]*$|\bas\s+well\b|也要|也是|也加|也换|也改|也来"
 )
 MUSIC = (
     r"\bmusic\b|\bsong\b|\btrack\b|\baudio\b|\bsoundtrack\b|\btune\b|\bvolume\b"
@@ -105,7 +106,7 @@ MOTION = (
 )
 FIT = (
     r"\bcrop|\bcut(?:ting)?\s+(?:any\s+of\s+it\s+)?off\b|\b(?:whole|entire|full)\s+(?:photo|picture|image|"
-    r"thing|shot|frame)|\b(?:see|show)\s+(?:\w+\s+){0,3}?(?:whole|entire|all\s+of)\b|\bin\s+full\b|"
+    r"shot|frame)|\b(?:see|show)\s+(?:\w+\s+){0,3}?(?:whole|entire|all\s+of)\b|\bin\s+full\b|"
     r"\bletterbox|\bblur(?:red|ry)?\s+(?:copy|background|backdrop|bars|fill|edges|sides)|\bblurred\b|"
     r"\bfill\s+the\s+(?:screen|frame)|\bcontain\b|完整|裁|模糊背景|铺满|填满|留黑边|显示全"
 )
@@ -272,6 +273,13 @@ class Reading:
     unknown: list[str]  # clauses nothing was read from
 
 
+def _blank_refs(text: str, refs: list[Ref]) -> str:
+    out = list(text)
+    for r in refs:
+        out[r.start : r.end] = " " * (r.end - r.start)
+    return "".join(out)
+
+
 def _blank_quotes(text: str) -> str:
     return re.sub(r"[\"“「『][^\"”」』]*[\"”」』]", lambda m: " " * len(m.group(0)), text)
 
@@ -333,7 +341,11 @@ def read_clause(clause: str, original: str, sc: Scene, previous: list[Item]) -> 
         and _has((r"\bvolume\b|\bsound\b|\bmute\b|音量|声音|静音"), clause)
     ):
         pct = percent(clause)
-        mute = _has(r"\bmute\b|\bsilent\b|静音|没声|关掉声音", clause)
+        mute = _has(
+            r"\bmute\b|\bsilent\b|\bsilence\b|\bsound\s+off\b|\boff\b|\bno\s+sound\b"
+            r"|静音|没声|关掉|关了|去掉声音|不要声音",
+            clause,
+        )
         if pct is not None or mute:
             return [frame("clip_volume", volume=0.0 if mute else min(2.0, pct or 0))]
     if (
@@ -409,7 +421,14 @@ def read_clause(clause: str, original: str, sc: Scene, previous: list[Item]) -> 
         on = [t for t in targets if t.index >= 0]
         return [frame("remove")] if on else [frame("noop")]
     place = _place(clause, refs, sc)
-    if not styled and targets and place and _has(MOVE, clause):
+    outside = _blank_refs(clause, refs)
+    verbless = bool(
+        place
+        and not seg.values
+        and not durations(clause)
+        and ("after" in place or "before" in place or _place(outside, [], sc))
+    )
+    if not styled and targets and place and (_has(MOVE, clause) or verbless):
         f = frame("move", **place)
         f.targets = [t for t in targets if not any(t in r.items for r in refs if r.anchor_side)] or targets
         return frames
@@ -628,6 +647,15 @@ def _place(clause: str, refs: list[Ref], sc: Scene) -> dict[str, Any]:
             items = [i for i in anchor.items if i.index >= 0]
             if items:
                 return {side: items[-1] if side == "after" else items[0]}
+    at = re.search(
+        r"(?:移|挪|放|排|插)到第\s*(\d+|[一二三四五六七八九十]+)\s*(?:个|位|张)?(?![^，。,\s]{0,3}(?:后|前))",
+        clause,
+    )
+    if at and number_value(at.group(1)):
+        for r in refs:  # "第三个" here is a place, not a photo to move
+            if r.start >= at.start() and r.end <= at.end() + 1:
+                r.anchor_side = "at"
+        return {"position": int(number_value(at.group(1)) or 1)}
     one = r"(?:by\s+)?(?:one|1|a)\s+(?:spot|place|position|slot)"
     if _has(
         rf"(?:later|back|down|right|behind)\s+{one}|{one}\s+(?:later|back|down|right)|down\s+one\b"
@@ -643,7 +671,8 @@ def _place(clause: str, refs: list[Ref], sc: Scene) -> dict[str, Any]:
         return {"step": -1}
     if _has(
         (
-            r"\b(?:very\s+)?(?:beginning|start|front|first)\b|\bopen(?:s)?\s+(?:with|on)\b|\bstart\s+with\b|"
+            r"\b(?:very\s+)?(?:beginning|start|front|first|1st)\b|\bopen(?:s)?\s+(?:with|on)\b|"
+            r"\bstart\s+with\b|"
             r"\bbegin\s+with\b|\bgo\s+first\b|最前|开头|第一个|第一张|开场|片头|第一"
         ),
         clause,
@@ -753,6 +782,17 @@ def _seg_attrs(clause: str, f: Frame, sc: Scene) -> None:
         ):
             values["motion"] = name
             break
+    if (
+        f.targets
+        and all(t.kind == "clip" for t in f.targets)
+        and _has(
+            r"完整(?:播放|放)|放完|播完|play\s+(?:the\s+|its\s+)?(?:whole|full|entire)"
+            r"|full\s+(?:length|\d+\s+seconds)|all\s+of\s+it",
+            clause,
+        )
+    ):
+        values["full"] = True
+        return
     if _has(FIT, clause):
         if _has(r"blur|模糊", clause):
             values["fit"] = "blur"

@@ -304,7 +304,7 @@ def find_refs(text: str, sc: Scene, previous: list[Item] | None = None) -> list[
         lambda m: _nth(sc, _noun_kind(m.group(1)), int(m.group(2))),
     )
     run(
-        rf"\b(?:the\s+)?({_ORD})\s+one\b|\b(\d+(?:st|nd|rd|th))\b(?!\s+(?:seconds|of))",
+        rf"\b(?:the\s+)?({_ORD})\s+one\b|\bthe\s+(\d+(?:st|nd|rd|th))\b(?!\s+(?:seconds|of))",
         lambda m: _nth(sc, "any", _ord_value(m.group(1) or m.group(2))),
         "range",
     )
@@ -377,7 +377,8 @@ _EXCEPT = re.compile(
 def _except(text: str, refs: list[Ref], sc: Scene) -> list[Ref]:
     """ "everything except the first photo", "all but the cat", "除了猫咪其他都": the rest of a set."""
     m = _EXCEPT.search(text)
-    if m is None or not sc.items:
+    rest_words = re.search(r"\bthe\s+rest\b|\beverything\s+else\b|其余|其他|别的|剩下", text, re.I)
+    if m is None or not sc.items or rest_words:  # "除了猫咪 其他都删掉": the keep-rest reading
         return refs
     left = [r for r in refs if r.start >= m.end() and r.how != "class"]
     if not left:
