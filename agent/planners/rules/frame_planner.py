@@ -489,6 +489,9 @@ def _disagrees(frames: list[Frame], message: str, state: SessionState) -> bool:
             mine, theirs = t.get("text"), found.title
             if mine and theirs and mine not in theirs and theirs not in mine:
                 return True
+            filler = {"say", "says", "saying", "read", "reads", "be", "to", "that", "should", "called", "as"}
+            if mine and theirs and mine != theirs and theirs.split()[0].lower() in filler:
+                return True  # "change the title to say Summer 2025": not the words "say Summer 2025"
             if mine and not theirs and not found.remove_title:
                 return True
         if f.intent == "music" and "volume" in f.values and found.music.volume != f.values["volume"]:
@@ -572,7 +575,7 @@ def frame_plan(
     request_like = re.search(
         r"^(?:can|could|would|will|may|shall)\s+(?!you\s+tell)|\b(?:can|could|would|will)\s+(?:you|u|"
         r"the|it|they|we|all|each|every)\b(?!\s+tell)|^(?:do|did)\s+(?:the\s+same|that)|^(?:能不能|可以|"
-        r"可不可以|能否|帮我|请)"
+        r"可不可以|能否|帮我|请(?!问))"
         r"|就多长|改成|变成|弄成|换成|调到|调成|加个|删掉|去掉",
         text,
         I,

@@ -548,7 +548,7 @@ def _title_text(clause: str, original: str) -> Any:
     m = re.search(
         r"(?:title|heading)\s*(?:saying|that\s+says|to|as|of|reading|called|:|-|—)?\s*[:：]?\s*(?P<t>.+)$|"
         r"(?:标题|题目)\s*(?:改成|改为|换成|设为|叫|写|是|为|：|:)?\s*(?P<z>[^，。,]+)$|"
-        r"(?:showing|with)\s+(?:my\s+\w+'?s\s+name,?\s*)?(?P<n>[a-z][a-z '&]+)$",
+        r"(?:showing|with)\s+(?:my\s+\w+'?s\s+)?name,?\s*(?P<n>[a-z][a-z '&]+)$",
         _strip_original_case(clause, original),
         I,
     )
@@ -673,14 +673,15 @@ def _place(clause: str, refs: list[Ref], sc: Scene) -> dict[str, Any]:
         (
             r"\b(?:very\s+)?(?:beginning|start|front|first|1st)\b|\bopen(?:s)?\s+(?:with|on)\b|"
             r"\bstart\s+with\b|"
-            r"\bbegin\s+with\b|\bgo\s+first\b|最前|开头|第一个|第一张|开场|片头|第一"
+            r"\bbegin\s+with\b|\bgo\s+first\b|\bintro\b|\bopening\b|\bopener\b|最前|开头|第一个|第一张|开场|片头|第一"
         ),
         clause,
     ):
         return {"position": 1}
     if _has(
         (
-            r"\b(?:very\s+)?end\b|\blast\b|\bfinal\b|\bclose\s+(?:with|on)\b|\bfinish\s+with\b|"
+            r"\b(?:very\s+)?end\b|\blast\b|\bfinal\b|\boutro\b|\bcloser\b|\bclose\s+(?:with|on)\b|"
+            r"\bfinish\s+with\b|"
             r"\bends?\s+(?:with|on)\b|最后|末尾|结尾|收尾"
         ),
         clause,

@@ -128,7 +128,10 @@ def refine_make(message: str, state: SessionState, lang: Lang, step: PlanStep) -
     title = next((c for c in step.calls if c.name == "add_title"), None)
     if re.search(r"\btitle\b|标题|题目", text, I):
         read = _title_text(text, message)
-        if "text" in read and (title is None or title.args.get("text") != read["text"]):
+        theirs = str(title.args.get("text", "")) if title else ""
+        filler = {"say", "says", "saying", "read", "reads", "be", "to", "that", "should", "called", "as"}
+        wrong = not theirs or theirs.split()[0].lower() in filler
+        if "text" in read and wrong and theirs != read["text"]:
             title = ToolCall(name="add_title", args={**(title.args if title else {}), "text": read["text"]})
     elif title is None and quoted(message) and re.search(r"\bcalled\b|\bnamed\b|叫", text, I):
         title = ToolCall(name="add_title", args={"text": quoted(message)})
