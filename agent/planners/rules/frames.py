@@ -673,7 +673,7 @@ def _place(clause: str, refs: list[Ref], sc: Scene) -> dict[str, Any]:
         (
             r"\b(?:very\s+)?(?:beginning|start|front|first|1st)\b|\bopen(?:s)?\s+(?:with|on)\b|"
             r"\bstart\s+with\b|"
-            r"\bbegin\s+with\b|\bgo\s+first\b|\bintro\b|\bopening\b|\bopener\b|最前|开头|第一个|第一张|开场|片头|第一"
+            r"\bbegin\s+with\b|\bgo\s+first\b|\bintro\b|\bopening\b|\bopener\b|最前|最开始|开头|第一个|第一张|开场|片头|第一"
         ),
         clause,
     ):
@@ -704,6 +704,8 @@ MOTIONS: list[tuple[str, str]] = [
         "none",
         (
             r"\b(?:lose|remove|drop|kill|ditch|get\s+rid\s+of|stop)\s+(?:the\s+)?(?:zoom\w*|motion|movement)|"
+            r"\b(?:don'?t|do\s+not|never|stop)\s+(?:zoom|pan|move)\w*|别(?:再)?(?:放大|缩小|推近|拉远|推|拉)|"
+            r"不要(?:再)?(?:放大|缩小|推近|拉远)|"
             r"\bno\s+(?:motion|zoom(?:ing)?|movement|animation|ken\s+burns|effects?)\b|\b(?:turn|"
             r"switch)\s+(?:off|em\s+off)|\boff\b|\bstay\s+still|\bkeep\s+(?:them\s+|it\s+)?still|"
             r"\bstill\s+(?:photos|images)|\bbe\s+still\b|\bstatic\b|\bstop\s+(?:moving|zooming)|\bdizzy\b|静止|"
@@ -770,10 +772,13 @@ def _seg_attrs(clause: str, f: Frame, sc: Scene) -> None:
             values["transition_s"] = 1.0
         elif (
             _has((r"snapp|quick|fast|short|sluggish|slow\s+transitions?|利索|干脆|快|短|太慢|太拖"), clause)
-            and "transition" not in values
+            and values.get("transition") != "none"
         ):
             values["transition_s"] = 0.25
-        elif _has(r"longer|slower|smoother|慢一点|长一点|更慢", clause) and "transition" not in values:
+        elif (
+            _has(r"longer|slower|smoother|gentler|慢一点|长一点|更慢|慢点|长点|柔和", clause)
+            and values.get("transition") != "none"
+        ):
             values["transition_s"] = 1.0
         if values:
             return
