@@ -276,12 +276,11 @@ def answer(text: str, state: SessionState, sc: Scene, lang: Lang) -> str | None:
         lengths = sorted({round(i.seg.d / 100) / 10 for i in photos if i.seg})
         shown = "/".join(f"{v:g}" for v in lengths)
         return f"每张照片显示 {shown} 秒。" if zh else f"Each photo stays on screen for {shown} s."
-    if re.search(r"how\s+long|length|duration|多长|多久|时长|几秒|几分钟", text, I):
+    if re.search(r"how\s+long|length|duration|多长|多久|时长|几秒|几分钟|多少秒|多少分钟|多少时间", text, I):
         return f"视频现在总长 {_secs(draft.d)} 秒。" if zh else f"The video is {_secs(draft.d)} seconds long."
-    if refs or re.search(r"\bfirst\b|\blast\b|第一|最后", text, I):
-        pool = (
-            refs[0].indexes if refs else ([0] if re.search(r"first|第一", text, I) else [len(sc.items) - 1])
-        )
+    if refs or re.search(r"\bfirst\b|\blast\b|\bstart\b|\bend\b|第一|最后|开头|最前|结尾|开始", text, I):
+        starts = re.search(r"first|start|第一|开头|最前|开始", text, I)
+        pool = refs[0].indexes if refs else ([0] if starts else [len(sc.items) - 1])
         item = sc.items[pool[0]]
         where = pool[0] + 1
         ms = item.seg.d if item.seg else 0

@@ -263,6 +263,8 @@ def _calls(f: Frame, state: SessionState, sc: Scene, lang: Lang, frames: list[Fr
                 )
             ]
         pos = v.get("position", -1)
+        if pos == "middle":
+            pos = (len(sc.items) + 1) // 2
         if pos == 1:
             return [
                 ToolCall(name="move_segment", args={"target": _target(t), "position": 1})

@@ -56,7 +56,8 @@ MUSIC = (
     r"|音乐|歌|配乐|曲|背景乐|bgm|音量"
 )
 VOLUME_DOWN = (
-    r"too\s+loud|\bloud\b|\blower\b|\bquieter\b|\bsofter\b|\bturn\s+(?:it\s+|the\s+\w+\s+)?down\b|\bdown\b|"
+    r"overpower\w*|\bdrown\w*|\bblasting\b|\btoo\s+much\b|太响|盖过|too\s+loud|\bloud\b|\blower\b|"
+    r"\bquieter\b|\bsofter\b|\bturn\s+(?:it\s+|the\s+\w+\s+)?down\b|\bdown\b|"
     r"\breduce\b|\bdrown|\bquiet\b|\bless\s+loud|小声|调小|低一?点|轻一?点|太吵|吵|降低|减小|太大声|小一?点|弱一?点|轻点"
 )
 VOLUME_UP = (
@@ -74,7 +75,10 @@ MUSIC_REPLACE = (
     r"\b(?:replace|change|swap|switch|different|another|other|new|instead|rather|prefer|"
     r"from\s+your\s+library|built[\s-]?in)\b|换|别用|不用|不要我|改成|来点|来首|配个|配一首|来一首"
 )
-FADE_IN = r"fade[\s-]*in|fades?\s+(?:\w+\s+){0,3}in\b|ease\s+in|淡入|渐入|渐强|渐起"
+FADE_IN = (
+    r"come\s+in\s+(?:softer|gently|slowly|gradually|quieter)|\bgradually\b|fade[\s-]*in|"
+    r"fades?\s+(?:\w+\s+){0,3}in\b|ease\s+in|淡入|渐入|渐强|渐起"
+)
 FADE_OUT = (
     r"fade[\s-]*out|fades?\s+(?:\w+\s+){0,3}out\b|ending\s+fade|fade\s+at\s+the\s+end|ending|淡出|渐出|渐弱|收尾|"
     r"收得"
@@ -687,6 +691,8 @@ def _place(clause: str, refs: list[Ref], sc: Scene) -> dict[str, Any]:
         clause,
     ):
         return {"position": -1}
+    if _has(r"\b(?:in|to)\s+the\s+middle\b|正中间|中间", clause):
+        return {"position": "middle"}
     m = re.search(
         r"\b(?:position|spot|place|slot)\s+(\d+)|第\s*(\d+|[一二三四五六七八九十]+)\s*(?:位|个位置)",
         clause,
