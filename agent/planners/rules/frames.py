@@ -218,6 +218,7 @@ def _clauses(text: str) -> list[str]:
 
 
 _AND_NEXT_REF = (
+    r"|\s+and\s+(?=[\"“])|\s+and\s+(?=the\s+\w+(?:\s+\w+)?\s+(?:photo|pic|one|shot|clip|picture)\s+\S)"
     r"|\s+and\s+(?=the\s+(?:first|second|third|fourth|fifth|sixth|seventh|last|\d+(?:st|nd|rd|th))\s+"
     r"(?:one|photo|pic|clip)\s+(?!(?:photos?|pics?)\b)\w)"
 )
@@ -712,6 +713,7 @@ MOTIONS: list[tuple[str, str]] = [
             r"\b(?:lose|remove|drop|kill|ditch|get\s+rid\s+of|stop)\s+(?:the\s+)?(?:zoom\w*|motion|movement)|"
             r"\b(?:don'?t|do\s+not|never|stop)\s+(?:zoom|pan|move)\w*|别(?:再)?(?:放大|缩小|推近|拉远|推|拉)|"
             r"不要(?:再)?(?:放大|缩小|推近|拉远)|"
+            r"\bmake\s+(?:them|it|the\s+photos|the\s+pics?|all\s+the\s+photos)\s+(?:stay\s+)?still\b|"
             r"\bno\s+(?:motion|zoom(?:ing)?|movement|animation|ken\s+burns|effects?)\b|\b(?:turn|"
             r"switch)\s+(?:off|em\s+off)|\boff\b|\bstay\s+still|\bkeep\s+(?:them\s+|it\s+)?still|"
             r"\bstill\s+(?:photos|images)|\bbe\s+still\b|\bstatic\b|\bstop\s+(?:moving|zooming)|\bdizzy\b|静止|"

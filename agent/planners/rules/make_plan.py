@@ -42,7 +42,8 @@ PHOTOS_ONLY = re.compile(
 )
 NOT_MY_SONG = re.compile(
     r"\bnot\s+(?:my|the)\s+(?:own\s+)?(?:song|music|track)|\binstead\s+of\s+my\s+(?:song|music|track)|"
-    r"\bother\s+than\s+my\b|\bdon'?t\s+use\s+my\s+(?:song|music)|\bmy\s+song\s+(?:is\s+)?(?:bad|boring|meh)|"
+    r"\bother\s+than\s+my\b|\bwithout\s+(?:my|the)\s+(?:own\s+|uploaded\s+)?(?:song|music|track)|"
+    r"\bdon'?t\s+use\s+my\s+(?:song|music)|\bmy\s+song\s+(?:is\s+)?(?:bad|boring|meh)|"
     r"别用我(?:上传|传)?的|不用我(?:上传|传)?的|不要我(?:上传|传)?的|我传的那首(?:歌)?不太行|换一首|换个|别的音乐",
     I,
 )
@@ -57,7 +58,8 @@ def _media_ids(text: str, state: SessionState) -> list[str] | None:
     """The uploads the message keeps, in upload order (None: all of them)."""
     sc = scene(state)
     visual = [i for i in sc.uploads]
-    refs = [r for r in find_refs(text, sc, []) if r.how == "named"]
+    unquoted = re.sub(r"[\"“「『][^\"”」』]*[\"”」』]", lambda m: " " * len(m.group(0)), text)
+    refs = [r for r in find_refs(unquoted, sc, []) if r.how == "named"]
     named = [i for r in refs for i in r.items]
     chosen = visual
     if PHOTOS_ONLY.search(text):

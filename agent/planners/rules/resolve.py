@@ -134,10 +134,8 @@ def _media_refs(text: str, sc: Scene) -> list[Ref]:
     everything = sc.items + sc.uploads
     mentions: list[tuple[int, int, list[Item]]] = []
     for concept, start, end in concepts_in(text):
-        if concept in _WEAK_CONCEPTS and any(concept in i.concepts for i in everything):
-            hits = [i for i in everything if concept in i.concepts]
-            if len(hits) > 1:
-                continue
+        if concept in _WEAK_CONCEPTS:
+            continue  # "day", "night": too common a word to name a photo by
         hits = [i for i in everything if concept in i.concepts]
         if hits:
             mentions.append((start, end, hits))
