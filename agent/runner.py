@@ -33,7 +33,7 @@ from agent.language import Lang, reply_language
 from agent.planner import MAX_STEPS, Planner, PlanRequest, PlanStep, StepRecord, StreamingPlanner, ToolCall
 from agent.state import SessionState
 from agent.summary import timeline_summary
-from agent.tools.base import ToolContext, ToolError, ToolResult
+from agent.tools.base import FrameLook, ToolContext, ToolError, ToolResult
 from agent.tools.registry import registry, tool_specs
 from agent.tools.state_view import clip_srcs
 from agent.versions import DraftLoader
@@ -120,18 +120,20 @@ async def run_turn(
     history: Sequence[Event] = (),
     version: int | None = None,
     drafts: DraftLoader | None = None,
+    look: FrameLook | None = None,
 ) -> AsyncIterator[Event]:
     """Run one user message to the end, yielding ADK events; see the module docstring.
 
     `version` is the committed state version `state` is, and `drafts` reads the drafts of the
     session's committed versions: with both, the undo history names drafts by version instead of
-    carrying them (agent.versions); without, it carries them whole.
+    carrying them (agent.versions); without, it carries them whole. `look` lets the look_at tool
+    measure the picture at a moment (ToolContext.look).
     """
     lang = reply_language(language, message)
     next_id = ids or new_event_id
     clock = now or time.time
     inv = invocation_id or new_invocation_id()
-    tools, specs, ctx = registry(), tool_specs(), ToolContext(now=clock, turn=inv, drafts=drafts)
+    tools, specs, ctx = registry(), tool_specs(), ToolContext(now=clock, turn=inv, drafts=drafts, look=look)
     steps: list[StepRecord] = []
     results: list[ToolResult] = []
     failures: list[tuple[str, ToolError]] = []

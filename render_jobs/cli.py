@@ -75,11 +75,15 @@ def main(argv: list[str] | None = None) -> None:
     # heartbeats queue behind the server's writes instead of failing to upgrade a read lock.
     engine = make_engine(args.database_url)
     create_table(engine)
-    common: dict[str, Any] = dict(
-        data_dir=args.data_dir, render=_load_target(args.render_target), lease_seconds=args.lease_seconds,
-        heartbeat_seconds=args.heartbeat_seconds, device=args.device, encoder=args.encoder,
-        grace_seconds=args.grace_seconds,
-    )  # fmt: skip
+    common: dict[str, Any] = {
+        "data_dir": args.data_dir,
+        "render": _load_target(args.render_target),
+        "lease_seconds": args.lease_seconds,
+        "heartbeat_seconds": args.heartbeat_seconds,
+        "device": args.device,
+        "encoder": args.encoder,
+        "grace_seconds": args.grace_seconds,
+    }
     if args.celery:
         from render_jobs.celery_app import run_worker
 

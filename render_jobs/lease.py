@@ -203,8 +203,10 @@ def claim_next(
         elif lost_leases > job.max_lost_leases:
             give_up = (
                 "workers_lost",
-                f"gave up after the worker rendering it stopped {job.lost_leases + 1} times without "
-                "finishing (its process or machine died); try again later",
+                (
+                    f"gave up after the worker rendering it stopped {job.lost_leases + 1} times without "
+                    "finishing (its process or machine died); try again later"
+                ),
             )
         if give_up is not None:
             _conditional(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from typing import Literal
 
 from pydantic import BaseModel
 from sqlalchemy import func, select, update
@@ -22,7 +23,10 @@ from database.engine import read_session, transaction
 from server.errors import ApiError, ErrorCode
 from server.tables import CreditHold, TurnLease, User, utcnow
 
-HELD, SETTLED, REFUNDED = "held", "settled", "refunded"
+HoldStatus = Literal["held", "settled", "refunded"]
+HELD: HoldStatus = "held"
+SETTLED: HoldStatus = "settled"
+REFUNDED: HoldStatus = "refunded"
 
 
 class Balance(BaseModel):
@@ -64,7 +68,7 @@ def hold(
     )
 
 
-def _close(engine: Engine, hold_id: str, status: str) -> bool:
+def _close(engine: Engine, hold_id: str, status: HoldStatus) -> bool:
     back_to_available = 1 if status == REFUNDED else 0
     with transaction(engine) as db:
         conn = db.connection()

@@ -9,9 +9,11 @@ at the frame. Every picture leaves here as a JPEG converted from the renderer's 
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -24,6 +26,13 @@ from renderer.plan import build_plan
 from renderer.planes import FrameBuffer, planes_to_bgr
 from renderer.schema.draft import Draft
 from renderer.schema.output import OutputSpec
+
+if TYPE_CHECKING:
+    from agent.state import MediaFile
+    from agent.tools.base import FrameLook
+    from server.context import AppContext
+
+log = logging.getLogger("nemo.stills")
 
 JPEG_QUALITY = 88
 THUMB_LONG_SIDE_PX = 320
@@ -83,3 +92,56 @@ def video_frame_jpeg(path: Path, t_seconds: float, long_side: int) -> bytes | No
         return encode_jpeg(planes_to_bgr(reader.planes_at(t_seconds)))
     finally:
         reader.close()
+
+
+DARK_BELOW, BRIGHT_ABOVE = 0.3, 0.65  # mean luma (0..1) of a dark and of a bright picture
+
+
+def picture_facts(bgr: np.ndarray) -> dict[str, Any]:
+    """What a planner can say about a picture: how bright it is and its main colours."""
+    from server.media_analysis import dominant_colors
+
+    luma = float(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).mean()) / 255
+    brightness = "dark" if luma < DARK_BELOW else "bright" if luma > BRIGHT_ABOVE else "medium"
+    small = cv2.resize(
+        bgr, (64, max(1, round(64 * bgr.shape[0] / bgr.shape[1]))), interpolation=cv2.INTER_AREA
+    )
+    rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB).reshape(-1, 3)
+    return {"brightness": brightness, "luma": round(luma, 3), "colors": dominant_colors(rgb)}
+
+
+def looker(ctx: AppContext, user_id: str, session_id: str, infos: list[MediaFile]) -> FrameLook:
+    """The look_at tool's eyes for one turn (agent.tools.ToolContext.look): the draft's still at t,
+    small (480p), measured. Segments name uploads by their cdn_url, which is matched here against
+    the session's uploads and handed to the render sources as media ids; None when the picture
+    cannot be drawn (the tool then answers from the draft alone)."""
+    by_url = {f.cdn_url: f.media_id for f in infos}
+
+    def look(draft: Draft, t_seconds: float) -> dict[str, Any] | None:
+        from database.engine import read_session
+        from renderer.errors import RenderError
+        from renderer.schema.draft import TrackType
+        from server.errors import ApiError
+        from server.tables import User
+
+        tracks = []
+        for track in draft.t:
+            if track.tt == TrackType.AUDIO:
+                continue  # sound is not drawn
+            segs = [s.model_copy(update={"src": by_url.get(s.src or "", s.src)}) for s in track.sg]
+            tracks.append(track.model_copy(update={"sg": segs}))
+        pictures = draft.model_copy(update={"t": tracks})
+        with read_session(ctx.engine) as db:
+            user = db.get(User, user_id)
+        if user is None:
+            return None
+        try:
+            keys = ctx.renders.sources.resolve(user, session_id, pictures, ctx.settings.public_url or "")
+            root = ctx.renders.data_dir
+            sources = {src: root / key for src, key in keys.items()}
+            return picture_facts(draft_still(pictures, sources, t_seconds, OutputSpec(resolution="480p")))
+        except (ApiError, RenderError, OSError) as exc:
+            log.info("look_at could not draw the draft at %.2f s: %s", t_seconds, exc)
+            return None
+
+    return look

@@ -181,6 +181,7 @@ class Turns:
 
     async def _events(self, request: TurnRequest, invocation_id: str, lease: Lease) -> AsyncIterator[Event]:
         from agent.runner import run_turn
+        from server.stills import looker
 
         engine = self.ctx.engine
         history = await asyncio.to_thread(session_store.events, engine, request.session_id)
@@ -210,6 +211,8 @@ class Turns:
             # Undo history names drafts by their version here; undo and redo load them back.
             version=version,
             drafts=session_store.StoredDrafts(engine, request.session_id),
+            # the look_at tool sees the draft's picture as the studio's still does
+            look=looker(self.ctx, request.user_id, request.session_id, state.video_infos),
         ):
             yield event
 

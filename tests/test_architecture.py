@@ -105,12 +105,6 @@ def test_the_renderer_imports_no_database_queue_or_web_module() -> None:
         assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
 
 
-# The one cycle left, owned by the agent's own reorganisation (issue 13: agent/tools/ with an explicit
-# registry list instead of agent.tools importing every tools_* module to register them): delete
-# this entry when that lands, and the test then holds agent to the same rule.
-KNOWN_CYCLE_MEMBERS = {"agent.tools", "agent.state_view", "agent.segment_list", "agent.segment_refs"}
-
-
 def test_no_import_cycles() -> None:
     graph = {name: _internal_imports(path) - {name} for name, path in ALL_MODULES.items()}
     # Tarjan's strongly connected components: any component with two or more modules is a cycle.
@@ -138,13 +132,7 @@ def test_no_import_cycles() -> None:
                 component.append(top)
                 if top == node:
                     break
-            if len(component) > 1 and not (
-                KNOWN_CYCLE_MEMBERS & set(component)
-                and all(
-                    m == "agent.tools" or m.startswith("agent.tools_") or m in KNOWN_CYCLE_MEMBERS
-                    for m in component
-                )
-            ):
+            if len(component) > 1:
                 cycles.append(sorted(component))
 
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))

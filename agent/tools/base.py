@@ -32,6 +32,10 @@ class ToolError(Exception):
         self.message_zh = message_zh or message
 
 
+# (draft, seconds) -> {"brightness": "dark" | "medium" | "bright", "colors": ["#rrggbb", ...]}
+FrameLook = Callable[[Draft, float], dict[str, Any] | None]
+
+
 @dataclass(frozen=True)
 class ToolContext:
     """What tools may know of the outside world: the clock (deterministic in tests), the turn, and
@@ -42,12 +46,15 @@ class ToolContext:
     whose draft the tool's input state has, if one is known: the undo history names drafts by it
     instead of carrying them. `drafts` loads an earlier version's draft when undo or redo brings
     it back; on the server it reads the database, so the runner calls those tools off the loop.
+    `look` measures the picture of a draft at t seconds (brightness, main colours; the server draws
+    it with the renderer); None where no pictures can be drawn (tests, tools called alone).
     """
 
     now: Callable[[], float] = time.time
     turn: str = ""
     version: int | None = None
     drafts: DraftLoader | None = None
+    look: FrameLook | None = None
 
     def iso_now(self) -> str:
         return datetime.fromtimestamp(self.now(), UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.tools import beats, history, layers, layout, segment_edits, segments, text
+from agent.tools import beats, history, layers, layout, look, segment_edits, segments, text
 from agent.tools.base import Tool
 
 TOOLS: tuple[Tool, ...] = (
@@ -38,6 +38,7 @@ TOOLS: tuple[Tool, ...] = (
     layers.set_music,
     layers.remove_music,
     layers.describe,
+    look.look_at,
     text.add_caption,
     text.add_end_card,
     text.edit_text,

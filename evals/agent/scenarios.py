@@ -91,7 +91,7 @@ def _rough_cut(files: list[MediaFile]) -> SessionState:
     """`made`: the rough cut of the six photos and the clip, with the song (see the module docstring)."""
     tools = registry()
     ctx = ToolContext(now=lambda: 1_780_000_000.0)
-    on_timeline = [f for f in files[:7]]
+    on_timeline = list(files[:7])
     state = SessionState(video_infos=files, video_analyses=_analyses(files))
     state = (
         tools["make_slideshow"]

@@ -1,12 +1,16 @@
-"""GET /api/tasks/me/nemo_agent: the caller's projects (tasks with their sessions), newest first.
+"""The caller's projects, for opening one again (the studio's project list and chat history):
 
-The skills never list projects (they keep the session id they made); the studio does, to open
-one again. One row per session with what a project card shows.
+- GET /api/tasks/me/nemo_agent: one row per session with what a project card shows, newest first.
+- GET /api/tasks/me/nemo_agent/{session_id}/conversation: the chat so far as messages (who, text,
+  the tools a reply used), read from the session's stored ADK events; drafts are left out (the
+  state route has the latest one).
+
+The skills never list projects (they keep the session id they made); the studio does.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
@@ -15,9 +19,9 @@ from sqlmodel import col, select
 from database.engine import read_session
 from server import session_store
 from server.auth import iso_utc
-from server.deps import CtxDep, CurrentUser, check_user_segment
+from server.deps import CtxDep, CurrentUser, check_user_segment, owned_session
 from server.errors import envelope
-from server.responses import AUTH_ERRORS, Envelope, errors
+from server.responses import AUTH_ERRORS, SESSION_ERRORS, Envelope, errors
 from server.tables import ChatSession
 
 router = APIRouter(tags=["sessions"])
@@ -78,3 +82,49 @@ def list_projects(
             )
         )
     return envelope({"projects": [c.model_dump() for c in cards]})
+
+
+CONVERSATION_LIMIT = 200
+
+
+class ChatMessage(BaseModel):
+    role: Literal["user", "model", "error"]
+    text: str
+    tools: list[str] = []
+    timestamp: float
+
+
+class Conversation(BaseModel):
+    messages: list[ChatMessage]
+
+
+@router.get(
+    "/api/tasks/{user}/nemo_agent/{session_id}/conversation",
+    response_model=Envelope[Conversation],
+    responses=errors(*SESSION_ERRORS),
+    summary="The session's chat so far: the user's messages and the replies, with the tools each used",
+)
+def conversation(user: str, session_id: str, ctx: CtxDep, caller: CurrentUser) -> dict[str, Any]:
+    check_user_segment(user, caller)
+    with read_session(ctx.engine) as db:
+        session = owned_session(db, caller, session_id)
+    messages: list[ChatMessage] = []
+    tools: list[str] = []
+    for event in session_store.events(ctx.engine, session.id):
+        if event.partial:  # the final event repeats the partial chunks' text whole
+            continue
+        if event.error_code or event.error_message:
+            text = event.error_message or event.text
+            messages.append(ChatMessage(role="error", text=text, timestamp=event.timestamp))
+            tools = []
+            continue
+        parts = event.content.parts if event.content is not None else []
+        tools += [p.function_call.name for p in parts if p.function_call is not None]
+        if not event.text:
+            continue
+        role: Literal["user", "model"] = "user" if event.author == "user" else "model"
+        messages.append(ChatMessage(role=role, text=event.text, tools=tools if role == "model" else [],
+                                    timestamp=event.timestamp))  # fmt: skip
+        if role == "model":
+            tools = []
+    return envelope({"messages": [m.model_dump() for m in messages[-CONVERSATION_LIMIT:]]})

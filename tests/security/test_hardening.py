@@ -9,7 +9,8 @@ tests/security/test_fault_loops.py (`make soak` runs them at full count).
 |                                                     | test_the_owner_keeps_its_token_from_a_new_address_by_presenting_it, |
 |                                                     | test_behind_a_listed_proxy_client_ids_belong_to_the_forwarded_caller |
 | 2. credit holds only refunded at the next start     | test_a_hold_left_by_a_killed_server_is_refunded_once_by_another_one_running, |
-|    (and frozen by a full disk mid-turn)             | test_a_full_disk_is_said_so_to_uploads_and_ends_a_turn_with_a_system_event |
+|    (and frozen by a full disk mid-turn)             | test_a_full_disk_is_said_so_to_uploads_and_ends_a_turn_with_a_system_event, |
+|                                                     | test_a_hold_is_refunded_once_when_its_turn_lease_lapses (SQLite + PostgreSQL) |
 | 3. server deaths use up a render's attempts         | test_server_deaths_during_a_render_do_not_use_up_its_attempts, |
 |                                                     | render_jobs/test_lease::test_job_whose_worker_keeps_dying_fails_instead_of_looping |
 | 4. temp files of uploads cut off by a crash         | test_temp_files_of_an_upload_cut_off_by_kill_9_are_cleared  |
@@ -47,21 +48,25 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from agent.rule_planner import RulePlanner
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 
 from agent.planner import PlanRequest, PlanStep
+from agent.planners.rules.planner import RulePlanner
+from database.engine import transaction
 from render_jobs import lease as jobs
 from render_jobs.worker import Worker
 from renderer.schema.draft import Draft
+from server import credits, turn_lock
 from server.app import create_app
 from server.config import Settings
+from server.tables import User
 from tests import media_factory as mf
 from tests.conftest import bearer, create_session, get_anon_token
 from tests.security.faults import SilentLLM, fill, small_disk, stubborn_render
@@ -86,6 +91,7 @@ def _token_call(http: httpx.Client, client_id: str, token: str | None = None) ->
 # ------------------------------------------------------------------ 1. client ids are not secrets
 
 
+@pytest.mark.all_dbs
 def test_a_client_id_sent_from_elsewhere_never_gets_the_owners_token(
     client: httpx.Client, new_session: Callable[..., str]
 ) -> None:
@@ -744,6 +750,7 @@ def test_render_length_segments_and_encoder_settings_are_bounded_before_queueing
     assert _render(client, token, sid, "fine", preset="medium", crf=23).status_code == 200
 
 
+@pytest.mark.all_dbs
 def test_renders_queued_or_running_per_user_are_limited(
     client: httpx.Client, anon_token: Callable[..., str], new_session: Callable[..., str]
 ) -> None:
@@ -790,3 +797,22 @@ def test_behind_a_listed_proxy_client_ids_belong_to_the_forwarded_caller(tmp_pat
             assert via("203.0.113.9")["user_id"] != owner["user_id"]  # everyone shares the proxy's address
     finally:
         server.stop()
+
+
+@pytest.mark.all_dbs
+def test_a_hold_is_refunded_once_when_its_turn_lease_lapses(engine: Engine) -> None:
+    with transaction(engine) as db:
+        db.add(User(id="anon_orphan", credits_available=100))
+    now = datetime.now(UTC)
+    lease = turn_lock.take(engine, "4242", "a-process", 1.0, now=now.timestamp())
+    assert lease is not None
+    credits.hold(engine, "anon_orphan", 5, "4242")
+    cap = timedelta(minutes=16)
+    assert credits.refund_orphaned(engine, cap=cap, now=now) == 0  # its turn is alive: kept
+    later = now + timedelta(seconds=2)  # the process died: nobody renewed the lease
+    assert [credits.refund_orphaned(engine, cap=cap, now=later) for _ in range(3)] == [1, 0, 0]
+    assert credits.balance(engine, "anon_orphan").model_dump() == {
+        "available": 100,
+        "frozen": 0,
+        "total": 100,
+    }

@@ -119,7 +119,8 @@ def test_kill_9_mid_render_then_restart_completes_exactly_once(server: ServerPro
     _finish_and_check(server, auth, sid, "render_kill", tmp_path)
     server.stop()
     job = _job_row(server)
-    assert (job.status, job.attempts, job.fencing_token) == ("completed", 2, 2)
+    # The killed run was no attempt of the render's own: it is counted as a lost lease instead.
+    assert (job.status, job.attempts, job.lost_leases, job.fencing_token) == ("completed", 1, 1, 2)
 
 
 def test_sigterm_releases_the_render_at_once_and_a_restart_resumes_it(

@@ -431,7 +431,7 @@ def test_a_200_mb_upload_never_sits_in_memory(
         sampler.join()
     assert answer.status_code == 415, answer.text
     assert peak - baseline < 50 * 1024 * 1024
-    assert [p for p in (big_settings.data_dir / "tmp").iterdir()] == []
+    assert list((big_settings.data_dir / "tmp").iterdir()) == []
 
 
 def _hex_rgb(value: str) -> tuple[int, int, int]:

@@ -211,12 +211,18 @@ def test_previews_thumbnails_waveforms_and_posters(studio_server: httpx.Client, 
     assert projects[0]["uploads"] == 3 and projects[0]["duration_ms"] == draft["d"]
     assert projects[0]["cover_media_id"] == by_type["image"]["media_id"]
 
+    chat = client.get(f"/api/tasks/me/nemo_agent/{sid}/conversation", headers=bearer(token)).json()["data"]
+    assert [m["role"] for m in chat["messages"]] == ["user", "model"]
+    assert chat["messages"][0]["text"] == "make a slideshow with calm music"
+    assert "make_slideshow" in chat["messages"][1]["tools"] and chat["messages"][1]["text"]
+
     # another user sees none of it: the session is "not found", exactly as for a missing one
     stranger = bearer(get_anon_token(client))
     for path in (
         f"{frame_url}?t=1",
         f"/api/state/nemo_agent/me/{sid}/preview/waveform",
         f"/api/upload-video/nemo_agent/me/{sid}/{by_type['image']['media_id']}/thumbnail",
+        f"/api/tasks/me/nemo_agent/{sid}/conversation",
     ):
         refused = client.get(path, headers=stranger)
         assert refused.status_code == 404 and refused.json()["code"] == 1002, path

@@ -146,6 +146,14 @@ def test_drop_photos_make_a_slideshow_edit_scrub_export_and_play(
         page.wait_for_selector("#timeline .tl-seg-text", timeout=STEP_TIMEOUT_MS)
     assert page.text_content("#timeline-meta") != before
     assert "Summer" in page.text_content("#timeline .tl-text")
+    with step("undo and redo", times):
+        page.get_by_role("button", name="Undo", exact=True).click()
+        page.wait_for_selector("#working", state="hidden", timeout=STEP_TIMEOUT_MS)
+        page.wait_for_function(
+            "() => !document.querySelector('#timeline .tl-seg-text')", timeout=STEP_TIMEOUT_MS
+        )
+        send_chat(page, "redo")
+        page.wait_for_selector("#timeline .tl-seg-text", timeout=STEP_TIMEOUT_MS)
 
     with step("scrub the preview", times):
         page.focus("#scrub")
@@ -227,6 +235,10 @@ def test_a_claim_link_opens_the_project_signed_in(
     assert "Trip" in page.text_content("#project-select option:checked")
     assert "ct=" not in page.url and page.url.endswith("/"), "the link's secret stayed in the address bar"
     assert page.is_hidden("#claim-summary")
+    # the conversation so far came along: the request and the reply with its tools
+    assert "make a vertical slideshow" in page.text_content("#messages .msg-user")
+    assert page.locator("#messages .msg-model .chip").count() >= 2
+    assert "Trip" in page.text_content("#messages .msg-model .msg-body")
     # signed in as the project's owner: the browser's own token opens the session
     browser_token = page.evaluate("() => JSON.parse(localStorage.getItem('nemo.auth')).token")
     assert browser_token != token

@@ -17,91 +17,135 @@ I = re.IGNORECASE  # noqa: E741
 # (what is asked, pattern, English answer, Chinese answer)
 _REFUSALS: list[tuple[str, str, str]] = [
     (
-        r"\bauto(?:matic(?:ally)?)?[\s-]*(?:generated\s+)?(?:subtitles|captions)|subtitles?\s+automatically|"
-        r"\bfrom\s+the\s+(?:audio|speech)|\btranscri|\bspeech[\s-]+to[\s-]+text|自动(?:生成)?字幕|语音识别|识别语音|滚动字幕",
-        "I can't make subtitles from the sound or animate scrolling text. The nearest: type the words and "
-        "I'll put them on as captions or a title.",
+        (
+            r"\bauto(?:matic(?:ally)?)?[\s-]*(?:generated\s+)?(?:subtitles|captions)|subtitles?\s+automatically|"
+            r"\bfrom\s+the\s+(?:audio|speech)|\btranscri|\bspeech[\s-]+to[\s-]+text|自动(?:生成)?字幕|语音识别|识别语音|滚动字幕"
+        ),
+        (
+            "I can't make subtitles from the sound or animate scrolling text. "
+            "The nearest: type the words and I'll put them on as captions or a title."
+        ),
         "没法根据声音自动生成字幕，也不能做滚动字幕。可以把要显示的文字告诉我，我加成字幕或标题。",
     ),
     (
-        r"\bpolaroid\b|\bvhs\b|\bfilm\s+(?:look|grain|effect)|\blook\s+like\s+(?:a\s+|an\s+)?(?:old|"
-        r"vintage|retro|film)|胶片|老电影|拍立得",
-        "I can't apply a look or filter (Polaroid, film, VHS): the photos keep their own colours. I can "
-        "change the motion, fit, transitions, captions and music.",
+        (
+            r"\bpolaroid\b|\bvhs\b|\bfilm\s+(?:look|grain|effect)|\blook\s+like\s+(?:a\s+|an\s+)?(?:old|"
+            r"vintage|retro|film)|胶片|老电影|拍立得"
+        ),
+        (
+            "I can't apply a look or filter (Polaroid, film, VHS): the photos keep their own colours. I can "
+            "change the motion, fit, transitions, captions and music."
+        ),
         "没法加胶片、拍立得之类的风格滤镜：照片保持原本的颜色。我可以改镜头运动、显示方式、转场、字幕和音乐。",
     ),
     (
-        r"\b[248]\s?k\b|\buhd\b|\b(?:1440|2160|4320)p?\b|ultra\s*hd|higher\s+resolution|超清|超高清|蓝光|2160|"
-        r"更高(?:的)?分辨率",
-        "I can't export in 4K: the largest export is 1080x1920 (1080p, Full HD). That is what your video "
-        "renders at now, as an MP4.",
+        (
+            r"\b[248]\s?k\b|\buhd\b|\b(?:1440|2160|4320)p?\b|ultra\s*hd|higher\s+resolution|超清|超高清|蓝光|2160|"
+            r"更高(?:的)?分辨率"
+        ),
+        (
+            "I can't export in 4K: the largest export is 1080x1920 (1080p, Full HD). That is what your video "
+            "renders at now, as an MP4."
+        ),
         "没法导出 4K：最高只能导出 1080x1920（1080p 全高清）。现在的视频就是按这个分辨率导出 MP4。",
     ),
     (
         r"\bgif\b|\bwebm\b|\.?\bmov\b(?!e)|\bavi\b|\bmkv\b|\bwmv\b|\bflv\b|表情包|动图|\bmp3\b(?=.*export)",
-        "I can't make a GIF or other formats: exports are MP4 video files (H.264 with AAC sound) only. "
-        "Most apps can turn the MP4 into a GIF.",
+        (
+            "I can't make a GIF or other formats: exports are MP4 video files (H.264 with AAC sound) only. "
+            "Most apps can turn the MP4 into a GIF."
+        ),
         "没法导出 GIF：只支持导出 MP4 视频文件（H.264 + AAC）。可以用其他工具把 MP4 转成动图。",
     ),
     (
-        r"\bfilters?\b|\bsepia\b|\bvintage\b|\bblack\s+and\s+white\b|\bb\s*&\s*w\b|\bgr[ae]yscale\b|"
-        r"\bcolou?r\s+grad|"
-        r"\bsaturation\b|\bbrightness\b|\bcontrast\b|\bwarmer\b|\bcooler\s+tones?\b|\blut\b|滤镜|调色|色调|"
-        r"美颜|亮度|对比度|饱和度|黑白|复古",
-        "I can't apply filters or colour grading (sepia, vintage, black and white, colour tones): the photos "
-        "keep their own colours. I can change their motion, fit, transitions, captions and music.",
+        (
+            r"\bfilters?\b|\bsepia\b|\bvintage\b|\bblack\s+and\s+white\b|\bb\s*&\s*w\b|\bgr[ae]yscale\b|"
+            r"\bcolou?r\s+grad|"
+            r"\bsaturation\b|\bbrightness\b|\bcontrast\b|\bwarmer\b|\bcooler\s+tones?\b|\blut\b|滤镜|调色|色调|"
+            r"美颜|亮度|对比度|饱和度|黑白|复古"
+        ),
+        (
+            "I can't apply filters or colour grading (sepia, vintage, black and white, colour tones): the "
+            "photos keep their own colours. I can change their motion, fit, transitions, captions and music."
+        ),
         "没法加滤镜或调色：照片保持原本的颜色。我可以改镜头运动、显示方式、转场、字幕和音乐。",
     ),
     (
-        r"\bai\b|\bgenerate\b|\bgenerated\b|\bcreate\s+(?:an?\s+)?(?:new\s+)?(?:image|photo|picture|"
-        r"video\s+of)|"
-        r"\bdraw\b|生成.{0,6}(?:图|照片|视频|画面)|ai.{0,4}(?:生成|画)|画一张",
-        "I can't generate new images or video with AI. I can only use media you upload: upload the photo "
-        "or clip and I'll add it to the video.",
+        (
+            r"\bai\b|\bgenerate\b|\bgenerated\b|\bcreate\s+(?:an?\s+)?(?:new\s+)?(?:image|photo|picture|"
+            r"video\s+of)|"
+            r"\bdraw\b|生成.{0,6}(?:图|照片|视频|画面)|ai.{0,4}(?:生成|画)|画一张"
+        ),
+        (
+            "I can't generate new images or video with AI. I can only use media you upload: upload the photo "
+            "or clip and I'll add it to the video."
+        ),
         "没法用 AI 生成新的图片或视频，只能用你上传的素材：把照片或视频上传后，我就能把它加进视频里。",
     ),
     (
-        r"\bvoice\s?-?over\b|\bnarrat|\brecord\b|\bmy\s+voice\b|\bspeak\b|\btext[\s-]to[\s-]speech\b|"
-        r"\btts\b|配音|录音|旁白|解说|录一段|朗读",
-        "I can't record or generate a voiceover. The nearest: captions or a title with your words on "
-        "screen, or upload a recording and I'll use it as the soundtrack.",
+        (
+            r"\bvoice\s?-?over\b|\bnarrat|\brecord\b|\bmy\s+voice\b|\bspeak\b|\btext[\s-]to[\s-]speech\b|"
+            r"\btts\b|配音|录音|旁白|解说|录一段|朗读"
+        ),
+        (
+            "I can't record or generate a voiceover. The nearest: captions or a title with your words on "
+            "screen, or upload a recording and I'll use it as the soundtrack."
+        ),
         "没法录制或生成配音。可以改用字幕或标题把要说的话显示在画面上，或者上传你录好的音频，我用它做背景声音。",
     ),
     (
-        r"\bstickers?\b|\bemojis?\s+(?:floating|bouncing|flying|animated)|\banimated\s+(?:emojis?|"
-        r"hearts?|stars?)|"
-        r"\bconfetti\b|\bsparkles?\b|\boverlay\s+(?:effects?|animations?)|\bparticles?\b|贴纸|特效|小爱心|爱心|"
-        r"表情贴|动画贴|撒花",
-        "I can't add stickers or animated effects. The nearest: a caption (text) on the photo, for "
-        'example "add the caption \u2764 on the cat photo".',
+        (
+            r"\bstickers?\b|\bemojis?\s+(?:floating|bouncing|flying|animated)|\banimated\s+(?:emojis?|"
+            r"hearts?|stars?)|"
+            r"\bconfetti\b|\bsparkles?\b|\boverlay\s+(?:effects?|animations?)|\bparticles?\b|贴纸|特效|小爱心|爱心|"
+            r"表情贴|动画贴|撒花"
+        ),
+        (
+            "I can't add stickers or animated effects. The nearest: a caption (text) on the photo, for "
+            'example "add the caption \u2764 on the cat photo".'
+        ),
         "没法添加贴纸或动画特效。可以改成在照片上加一行字幕（文字），比如「在猫那张上加字幕 ❤」。",
     ),
     (
-        r"\bface\s*-?\s*swap|\bswap\s+(?:my\s+)?face|\bmy\s+face\b|\bdeepfake|\breplace\s+(?:his|her|"
-        r"the)\s+face|换脸|换成我的脸|脸换",
+        (
+            r"\bface\s*-?\s*swap|\bswap\s+(?:my\s+)?face|\bmy\s+face\b|\bdeepfake|\breplace\s+(?:his|her|"
+            r"the)\s+face|换脸|换成我的脸|脸换"
+        ),
         "I can't swap or edit faces. I can replace the whole photo with another one you upload.",
         "没法换脸或修改人脸。可以把整张照片换成你上传的另一张。",
     ),
     (
-        r"\bslow[\s-]?mo(?:tion)?\b|\b(?:60|120|240|48|50)\s*(?:fps|frames)|\bframe\s*rate\b|"
-        r"\bhigh\s+fps\b|慢动作|慢放|(?:60|120|240)\s*帧|高帧率|帧率",
-        "I can't do slow motion or high frame rates: the video exports at 30 fps and clips play at normal "
-        "speed. I can let the clip play longer, or trim it to its best part.",
-        "没法做慢动作或高帧率：视频按 30 帧/秒导出，片段按正常速度播放。"
-        "可以让这段播放得更久，或剪出最精彩的部分。",
+        (
+            r"\bslow[\s-]?mo(?:tion)?\b|\b(?:60|120|240|48|50)\s*(?:fps|frames)|\bframe\s*rate\b|"
+            r"\bhigh\s+fps\b|慢动作|慢放|(?:60|120|240)\s*帧|高帧率|帧率"
+        ),
+        (
+            "I can't do slow motion or high frame rates: the video exports at 30 fps and clips play at "
+            "normal speed. I can let the clip play longer, or trim it to its best part."
+        ),
+        (
+            "没法做慢动作或高帧率：视频按 30 帧/秒导出，片段按正常速度播放。"
+            "可以让这段播放得更久，或剪出最精彩的部分。"
+        ),
     ),
     (
-        r"\bspeed\s+up\s+the\s+(?:clip|video\s+clip|fireworks)|\btime[\s-]?lapse\b|"
-        r"\breverse\s+the\s+(?:clip|fireworks)|"
-        r"\bplay\s+(?:the\s+\w+\s+)?backwards|倒放|快进|加速播放",
-        "I can't change a clip's playback speed or play it backwards; clips play as filmed. I can trim it or "
-        "change how long it shows.",
+        (
+            r"\bspeed\s+up\s+the\s+(?:clip|video\s+clip|fireworks)|\btime[\s-]?lapse\b|"
+            r"\breverse\s+the\s+(?:clip|fireworks)|"
+            r"\bplay\s+(?:the\s+\w+\s+)?backwards|倒放|快进|加速播放"
+        ),
+        (
+            "I can't change a clip's playback speed or play it backwards; clips play as filmed. I can "
+            "trim it or change how long it shows."
+        ),
         "没法改变片段的播放速度或倒放：片段按原速播放。可以剪短它或改变它显示的时长。",
     ),
     (
-        r"\b(?:upload|post|share|publish)\s+(?:it\s+)?(?:to|on)\s+(?:tiktok|youtube|instagram|"
-        r"facebook)|发到.{0,4}(?:抖音|b站|朋友圈|小红书)上?(?:去)?$|帮我发|网盘|云盘|\bdropbox\b|\bgoogle\s+drive\b|"
-        r"\bicloud\b|\bemail\s+it\b|上传到",
+        (
+            r"\b(?:upload|post|share|publish)\s+(?:it\s+)?(?:to|on)\s+(?:tiktok|youtube|instagram|"
+            r"facebook)|发到.{0,4}(?:抖音|b站|朋友圈|小红书)上?(?:去)?$|帮我发|网盘|云盘|\bdropbox\b|\bgoogle\s+drive\b|"
+            r"\bicloud\b|\bemail\s+it\b|上传到"
+        ),
         "I can't post to social media or upload anywhere for you. Export the MP4 and upload it from the app.",
         "没法替你发布到社交平台。导出 MP4 后在 App 里上传即可。",
     ),

@@ -550,15 +550,18 @@ def _title_text(clause: str, original: str) -> Any:
     m = re.search(r"\bnames?\b[^:：,，]*(?:[:：,，]|\bis\b)\s*([^.!?]+)", original, I)
     if m:
         return {"text": m.group(1).strip()}
+    typed = _strip_original_case(clause, original)
+    # The word "title" anchors the text first: "with the title Summer" is "Summer", not "the title Summer".
     m = re.search(
         r"(?:title|heading)\s*(?:saying|that\s+says|to|as|of|reading|called|:|-|—)?\s*[:：]?\s*(?P<t>.+)$|"
         r"(?:标题|题目)\s*(?:改成|改为|换成|设为|叫|写|是|为|：|:)?\s*(?P<z>[^，。,]+)$|"
         r"(?:showing|with)\s+(?:my\s+\w+'?s\s+)?name,?\s*(?P<n>[a-z][a-z '&]+)$",
         _strip_original_case(clause, original),
         I,
-    )
+    ) or re.search(r"(?:showing|with)\s+(?:my\s+\w+'?s\s+name,?\s*)?(?P<n>[a-z][a-z '&]+)$", typed, I)
     if m:
-        text = (m.group("t") or m.group("z") or m.group("n") or "").strip(" :：-")
+        groups = m.groupdict()
+        text = (groups.get("t") or groups.get("z") or groups.get("n") or "").strip(" :：-")
         text = re.sub(r"^(?:should\s+)?(?:say|read|be)\s+", "", text, flags=I).strip()
         text = re.sub(
             (r"\s*(?:at\s+the\s+(?:start|beginning|end)|up\s+front|please)$"), "", text, flags=I

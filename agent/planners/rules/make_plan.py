@@ -57,7 +57,7 @@ ABOUT = re.compile(r"\babout\b|\baround\b|\broughly\b|\bish\b|左右|差不多|�
 def _media_ids(text: str, state: SessionState) -> list[str] | None:
     """The uploads the message keeps, in upload order (None: all of them)."""
     sc = scene(state)
-    visual = [i for i in sc.uploads]
+    visual = list(sc.uploads)
     unquoted = re.sub(r"[\"“「『][^\"”」』]*[\"”」』]", lambda m: " " * len(m.group(0)), text)
     refs = [r for r in find_refs(unquoted, sc, []) if r.how == "named"]
     named = [i for r in refs for i in r.items]

@@ -103,7 +103,23 @@ async function openProject(sessionId) {
   $("messages").replaceChildren();
   $("uploads").replaceChildren();
   hideResult();
-  await loadState();
+  await Promise.all([loadState(), loadConversation()]);
+}
+
+// The chat so far (a project opened again, or from a claim link): messages with their tool chips.
+async function loadConversation() {
+  const sessionId = state.sessionId;
+  const { messages } = await api.get(`/api/tasks/me/nemo_agent/${sessionId}/conversation`);
+  if (sessionId !== state.sessionId) return;
+  for (const message of messages) {
+    const shown = bubble(message.role === "user" ? "user" : "model", message.text);
+    if (message.role === "error") shown.item.classList.add("bad");
+    for (const name of message.tools) {
+      const chip = el("span", "chip done", toolName(name));
+      chip.title = name;
+      shown.item.insertBefore(chip, shown.body);
+    }
+  }
 }
 
 // ---- state: library, timeline, preview ---------------------------------------------------------
@@ -411,6 +427,18 @@ async function followRender(status, kind) {
   state.job = id;
   $("job").hidden = false;
   $("result").hidden = true;
+  const cancel = $("job-cancel");
+  cancel.hidden = false;
+  cancel.onclick = () => api.post(`/api/render/proxy/lambda/${encodeURIComponent(id)}/cancel`).catch(showError);
+  try {
+    return await pollRender(status, kind);
+  } finally {
+    cancel.hidden = true;
+  }
+}
+
+async function pollRender(status, kind) {
+  const id = status.id;
   for (let current = status; state.job === id; ) {
     const pct = current.progress || 0;
     const label = current.status === "pending" ? t("queued") : t(kind, { pct, phase: t(`phase_${current.phase || "queued"}`) });
@@ -419,7 +447,8 @@ async function followRender(status, kind) {
     $("job-eta").textContent = current.eta_seconds ? t("eta", { s: Math.ceil(current.eta_seconds) }) : "";
     if (current.status === "completed") return current;
     if (current.status === "failed" || current.status === "cancelled") {
-      throw new api.ApiError(400, current.error?.message || current.status);
+      // a cancelled render reads failed with error.code "cancelled" (README, contract choices)
+      throw new api.ApiError(-1, current.error?.message || current.status);
     }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     current = await api.get(`/api/render/proxy/lambda/${encodeURIComponent(id)}`);

@@ -23,6 +23,8 @@ const WORDS = {
     sugSlideshow: "Make a slideshow",
     sugMusic: "Add calm music",
     sugTitle: "Add a title",
+    sugUndo: "Undo",
+    cancel: "Cancel",
     media: "Media",
     dropHint: "Drop photos, clips or music here",
     chooseFiles: "Choose files",
@@ -92,6 +94,8 @@ const WORDS = {
     sugSlideshow: "做一个幻灯片",
     sugMusic: "加上舒缓的音乐",
     sugTitle: "加一个标题",
+    sugUndo: "撤销",
+    cancel: "取消",
     media: "素材",
     dropHint: "把照片、视频或音乐拖到这里",
     chooseFiles: "选择文件",
@@ -146,7 +150,7 @@ const WORDS = {
 const TOOLS = {
   en: {
     add_caption: "Caption", add_end_card: "End card", add_media: "Add media", add_title: "Title",
-    cut_to_beat: "Cut to the beat", describe: "Look", duplicate_segment: "Duplicate", edit_text: "Edit text",
+    cut_to_beat: "Cut to the beat", describe: "Timeline", look_at: "Look", duplicate_segment: "Duplicate", edit_text: "Edit text",
     make_slideshow: "Slideshow", move_segment: "Move", move_text: "Move text", redo: "Redo",
     remove_music: "Remove music", remove_segment: "Remove", remove_text: "Remove text",
     remove_title: "Remove title", reorder_segments: "Reorder", replace_segment: "Replace",
@@ -156,7 +160,7 @@ const TOOLS = {
   },
   zh: {
     add_caption: "字幕", add_end_card: "片尾", add_media: "添加素材", add_title: "标题",
-    cut_to_beat: "踩点剪辑", describe: "查看画面", duplicate_segment: "复制片段", edit_text: "修改文字",
+    cut_to_beat: "踩点剪辑", describe: "查看时间线", look_at: "查看画面", duplicate_segment: "复制片段", edit_text: "修改文字",
     make_slideshow: "幻灯片", move_segment: "移动片段", move_text: "移动文字", redo: "重做",
     remove_music: "移除音乐", remove_segment: "删除片段", remove_text: "删除文字",
     remove_title: "删除标题", reorder_segments: "调整顺序", replace_segment: "替换片段",

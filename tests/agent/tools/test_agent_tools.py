@@ -29,6 +29,7 @@ TOOL_NAMES = {
     "set_music",
     "remove_music",
     "describe",
+    "look_at",
     "remove_segment",
     "move_segment",
     "swap_segments",
