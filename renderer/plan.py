@@ -88,6 +88,8 @@ class RenderPlan:
     tracks: list[list[VisualItem]] = field(default_factory=list)
     texts: list[TextItem] = field(default_factory=list)
     audio: list[AudioItem] = field(default_factory=list)
+    fade_in_frames: int = 0  # the whole picture from black over the first frames
+    fade_out_frames: int = 0  # and to black over the last
 
     def visual_items(self) -> list[VisualItem]:
         return [item for track in self.tracks for item in track]
@@ -155,6 +157,8 @@ def build_plan(draft: Draft, sources: Mapping[str, Path], output: OutputSpec) ->
         tracks=tracks,
         texts=texts,
         audio=audio,
+        fade_in_frames=min(n_frames, _frame(draft.m.fade_in or 0, fps)),
+        fade_out_frames=min(n_frames, _frame(draft.m.fade_out or 0, fps)),
     )
 
 

@@ -262,6 +262,10 @@ def set_seconds_per_photo(state: SessionState, args: SetSecondsPerPhotoArgs, ctx
             )
         with contextlib.suppress(ToolError):
             snapped = cut_to_beat(new, CutToBeatArgs(beats_per_segment=per), ctx)
+            clip_times = [s.d for s in video.sg if s.src in clips]
+            snapped_video = edits.video_track(snapped.state.draft)  # type: ignore[arg-type]
+            if snapped_video is not None and clip_times != [s.d for s in snapped_video.sg if s.src in clips]:
+                raise ToolError("on the beat the clips would change length: keep them, off the beat")
             return result(
                 snapped.state,
                 f"Made it {'faster' if faster else 'slower'}, still on the beat: a new photo every {per} "

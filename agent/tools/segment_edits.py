@@ -219,7 +219,7 @@ class VideoFadesArgs(BaseModel):
 )
 def set_video_fades(state: SessionState, args: VideoFadesArgs, ctx: ToolContext) -> ToolResult:
     draft, _video = require_video(state)
-    extra = dict(draft.m.model_extra or {})
+    extra: dict[str, int] = {}
     en, zh = [], []
     for key, value, e, z in (
         ("fade_in", args.fade_in_seconds, "fades in from black", "开头从黑场淡入"),

@@ -83,7 +83,8 @@ def _captions(draft: Draft, segs: list[Segment], i: int) -> tuple[str, ...]:
         for t in track.sg:
             anchor = (t.m.model_extra or {}).get("anchor")
             overlap = min(stop, t.end) - max(start, t.st)
-            if anchor == segs[i].id or (anchor is None and overlap * 2 > min(stop - start, t.d)):
+            end_card = anchor == "end" and i == len(segs) - 1  # over the last seconds: the last segment's
+            if anchor == segs[i].id or end_card or (anchor is None and overlap * 2 > min(stop - start, t.d)):
                 found.append((t.m.text or "").strip())
     return tuple(sorted(found))
 
@@ -128,7 +129,6 @@ def view(state: SessionState) -> DraftView:
         )
     title_track = text_track(draft, "title")
     title = title_track.sg[0] if title_track is not None and title_track.sg else None
-    extra = draft.m.model_extra or {}
     return DraftView(
         exists=True,
         segments=seg_views,
@@ -137,7 +137,7 @@ def view(state: SessionState) -> DraftView:
         title_span=(title.st, title.d) if title else None,
         duration_s=draft.d / 1000,
         aspect=ratio_name(draft.m.width, draft.m.height),
-        fade_in_from_black=bool(extra.get("fade_in")),
-        fade_out_to_black=bool(extra.get("fade_out")),
+        fade_in_from_black=bool(draft.m.fade_in),
+        fade_out_to_black=bool(draft.m.fade_out),
         json=draft.to_json(),
     )

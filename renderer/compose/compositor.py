@@ -26,6 +26,7 @@ class Compositor:
         self.plan, self.pool = plan, pool
         self.ops = ops if ops is not None else make_ops(device)
         self.background = self.ops.resident(solid_planes(plan.width, plan.height, plan.bg))
+        self.black = self.ops.resident(solid_planes(plan.width, plan.height, (0, 0, 0)))
         self.texts: dict[int, TextLayer] = {}
 
     def draw(self, frame: int, buffer: FrameBuffer) -> None:
@@ -39,6 +40,11 @@ class Compositor:
         for active in actives:
             self._draw_track(canvas, active, frame)
         self._draw_texts(canvas, frame)
+        light = _fade_light(plan, frame)
+        if light < 1.0:  # the whole video fading in from / out to black, text and all
+            mixed = TRANSITION_REGISTRY["crossfade"](self.black, canvas, light, ops)
+            for target, plane in zip(canvas.all(), mixed.all(), strict=True):
+                ops.assign(target, plane)
         ops.deliver(canvas, buffer)
         ops.next_frame()
 
@@ -82,6 +88,17 @@ class Compositor:
             t = (frame - item.start + 0.5) / plan.fps
             pose = TEXT_ANIM_REGISTRY[item.anim](t, (item.end - item.start) / plan.fps, layer.size)
             draw_text(canvas, layer.raster(pose.reveal), pose.opacity, pose.dy, self.ops)
+
+
+def _fade_light(plan: RenderPlan, frame: int) -> float:
+    """How much of the picture shows at `frame` (1: all; 0: black) under the whole-video fades."""
+    light = 1.0
+    if plan.fade_in_frames and frame < plan.fade_in_frames:
+        light = min(light, (frame + 0.5) / plan.fade_in_frames)
+    left = plan.n_frames - frame
+    if plan.fade_out_frames and left <= plan.fade_out_frames:
+        light = min(light, (left - 0.5) / plan.fade_out_frames)
+    return max(0.0, light)
 
 
 def _covers_canvas(actives: list[list[VisualItem]], plan: RenderPlan, frame: int) -> bool:

@@ -201,6 +201,9 @@ class DraftMeta(_Open):
     height: int = Field(1920, ge=16, le=MAX_SIDE)
     fps: int = Field(30, ge=1, le=60)
     bg: str = "#000000"
+    # the whole video fades in from black over its first `fade_in` ms, out to black over its last
+    fade_in: int | None = Field(None, ge=0, le=10_000)
+    fade_out: int | None = Field(None, ge=0, le=10_000)
 
     @field_validator("width", "height")
     @classmethod

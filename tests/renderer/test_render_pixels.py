@@ -38,6 +38,18 @@ def test_crossfade_midpoint_is_a_mix_of_both_photos(tmp_path: Path, media: dict[
     assert near(video[25][160, 90], (0, 0, 255))
 
 
+def test_whole_video_fades_in_from_and_out_to_black(tmp_path: Path, media: dict[str, Path]) -> None:
+    faded = draft("crossfade")
+    faded = faded.model_copy(update={"m": faded.m.model_copy(update={"fade_in": 1000, "fade_out": 1000})})
+    video = frames(render_file(faded, media, tmp_path / "f.mp4"))
+    assert video[0][160, 90].max() < 40  # the first frame is nearly black
+    r, _, _ = video[5][160, 90]  # half way into the 1 s fade in: red at about half
+    assert 80 < r < 180
+    r, g, b = video[15][160, 90]  # 1.5 s, between the fades: the crossfade's mix, as without them
+    assert 90 < r < 170 and 90 < b < 170 and g < 30
+    assert video[-1][160, 90].max() < 40  # the last frame is nearly black again
+
+
 def test_cover_fills_the_canvas_and_contain_shows_background_bars(tmp_path: Path) -> None:
     sources = {"landscape": _landscape(tmp_path)}
     cover = frames(render_file(draft("fit_cover"), sources, tmp_path / "c.mp4"))[5]

@@ -18,6 +18,28 @@ I = re.IGNORECASE  # noqa: E741
 _REFUSALS: list[tuple[str, str, str]] = [
     (
         (
+            r"\bauto(?:matic(?:ally)?)?[\s-]*(?:generated\s+)?(?:subtitles|captions)|subtitles?\s+automatically|"
+            r"\bfrom\s+the\s+(?:audio|speech)|\btranscri|\bspeech[\s-]+to[\s-]+text|自动(?:生成)?字幕|语音识别|识别语音|滚动字幕"
+        ),
+        (
+            "I can't make subtitles from the sound or animate scrolling text. "
+            "The nearest: type the words and I'll put them on as captions or a title."
+        ),
+        "没法根据声音自动生成字幕，也不能做滚动字幕。可以把要显示的文字告诉我，我加成字幕或标题。",
+    ),
+    (
+        (
+            r"\bpolaroid\b|\bvhs\b|\bfilm\s+(?:look|grain|effect)|\blook\s+like\s+(?:a\s+|an\s+)?(?:old|"
+            r"vintage|retro|film)|胶片|老电影|拍立得"
+        ),
+        (
+            "I can't apply a look or filter (Polaroid, film, VHS): the photos keep their own colours. I can "
+            "change the motion, fit, transitions, captions and music."
+        ),
+        "没法加胶片、拍立得之类的风格滤镜：照片保持原本的颜色。我可以改镜头运动、显示方式、转场、字幕和音乐。",
+    ),
+    (
+        (
             r"\b[248]\s?k\b|\buhd\b|\b(?:1440|2160|4320)p?\b|ultra\s*hd|higher\s+resolution|超清|超高清|蓝光|2160|"
             r"更高(?:的)?分辨率"
         ),
@@ -121,9 +143,10 @@ _REFUSALS: list[tuple[str, str, str]] = [
     (
         (
             r"\b(?:upload|post|share|publish)\s+(?:it\s+)?(?:to|on)\s+(?:tiktok|youtube|instagram|"
-            r"facebook)|发到.{0,4}(?:抖音|b站|朋友圈|小红书)上?(?:去)?$|帮我发"
+            r"facebook)|发到.{0,4}(?:抖音|b站|朋友圈|小红书)上?(?:去)?$|帮我发|网盘|云盘|\bdropbox\b|\bgoogle\s+drive\b|"
+            r"\bicloud\b|\bemail\s+it\b|上传到"
         ),
-        "I can't post to social media for you. Export the MP4 and upload it from the app.",
+        "I can't post to social media or upload anywhere for you. Export the MP4 and upload it from the app.",
         "没法替你发布到社交平台。导出 MP4 后在 App 里上传即可。",
     ),
 ]
@@ -190,7 +213,12 @@ def answer(text: str, state: SessionState, sc: Scene, lang: Lang) -> str | None:
             else "No: the music stops without a fade out"
         )
         return out + (f" and fades in over {_secs(fi)} s." if fi else " (no fade in at the start).")
-    if music_q and re.search(r"name|called|which|what|who|哪首|什么|叫|谁|啥", text, I):
+    if music_q and audio is not None and re.search(r"\bvolume\b|how\s+loud|音量|多大声", text, I):
+        vol = round((audio.m.vol if audio.m.vol is not None else 1) * 100)
+        return f"背景音乐的音量是 {vol}%。" if zh else f"The music is at {vol}% volume."
+    if music_q and re.search(
+        r"name|called|which|what|who|is\s+there|any|哪首|什么|叫|谁|啥|有没有|有.*吗", text, I
+    ):
         if audio is None:
             return "现在没有背景音乐。" if zh else "There is no background music right now."
         name = audio.m.name or "music"
@@ -202,7 +230,10 @@ def answer(text: str, state: SessionState, sc: Scene, lang: Lang) -> str | None:
             else f'The music is "{pretty}" ({name}), at {vol}% volume.'
         )
     if re.search(
-        r"\bres(?:olution)?\b|\bquality\b|\b1080\b|\bexport\s+at\b|\bfps\b|分辨率|清晰度|画质|多大", text, I
+        r"\bres(?:olution)?\b|\bquality\b|\b1080\b|\bexport\s+at\b|\bfps\b|分辨率|清晰度|画质|多大|帧|"
+        r"frame\s*rate",
+        text,
+        I,
     ):
         w, h = draft.m.width, draft.m.height
         return (
@@ -289,12 +320,11 @@ def answer(text: str, state: SessionState, sc: Scene, lang: Lang) -> str | None:
         lengths = sorted({round(i.seg.d / 100) / 10 for i in photos if i.seg})
         shown = "/".join(f"{v:g}" for v in lengths)
         return f"每张照片显示 {shown} 秒。" if zh else f"Each photo stays on screen for {shown} s."
-    if re.search(r"how\s+long|length|duration|多长|多久|时长|几秒|几分钟", text, I):
+    if re.search(r"how\s+long|length|duration|多长|多久|时长|几秒|几分钟|多少秒|多少分钟|多少时间", text, I):
         return f"视频现在总长 {_secs(draft.d)} 秒。" if zh else f"The video is {_secs(draft.d)} seconds long."
-    if refs or re.search(r"\bfirst\b|\blast\b|第一|最后", text, I):
-        pool = (
-            refs[0].indexes if refs else ([0] if re.search(r"first|第一", text, I) else [len(sc.items) - 1])
-        )
+    if refs or re.search(r"\bfirst\b|\blast\b|\bstart\b|\bend\b|第一|最后|开头|最前|结尾|开始", text, I):
+        starts = re.search(r"first|start|第一|开头|最前|开始", text, I)
+        pool = refs[0].indexes if refs else ([0] if starts else [len(sc.items) - 1])
         item = sc.items[pool[0]]
         where = pool[0] + 1
         ms = item.seg.d if item.seg else 0

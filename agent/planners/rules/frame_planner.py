@@ -110,6 +110,8 @@ def _calls(f: Frame, state: SessionState, sc: Scene, lang: Lang, frames: list[Fr
     zh = lang == "zh"
     v = f.values
     on = [t for t in f.targets if t.index >= 0]
+    if f.intent == "end_card":
+        return [ToolCall(name="add_end_card", args={"text": v["text"]})]
     if f.intent == "clip_volume":
         return [
             ToolCall(name="set_clip_volume", args={"target": _target(t), "volume": v["volume"]})
@@ -261,6 +263,8 @@ def _calls(f: Frame, state: SessionState, sc: Scene, lang: Lang, frames: list[Fr
                 )
             ]
         pos = v.get("position", -1)
+        if pos == "middle":
+            pos = (len(sc.items) + 1) // 2
         if pos == 1:
             return [
                 ToolCall(name="move_segment", args={"target": _target(t), "position": 1})
@@ -398,6 +402,12 @@ def _followup(text: str, original: str, sc: Scene, prev: list[Frame]) -> list[Fr
         longer, shorter = re.search(LONGER, text, I), re.search(SHORTER, text, I)
         if longer or shorter:
             return [Frame("seg", targets, {"factor": 1.5 if longer and not shorter else 0.67}, [], text)]
+    # an edit with its object left out: "再往前挪一个", "now move it to the end" said without "it"
+    if last.intent in ("seg", "add", "move", "caption", "swap") and targets:
+        pronoun = "它" if re.search(r"[\u4e00-\u9fff]", text) else "it"
+        again = [f for f in read_clause(f"{pronoun} {text}", original, sc, targets) if f.targets]
+        if again and all(f.intent in ("move", "seg") for f in again) and any(f.values for f in again):
+            return again
     # a new value for the previous attribute: "hmm nah too long, 4", "try 2.5", "actually 4 seconds"
     spans = durations(text) or bare_numbers(text)
     if spans and last.intent in ("seg", "add", "length"):
@@ -455,6 +465,8 @@ def _disagrees(frames: list[Frame], message: str, state: SessionState) -> bool:
     texty = re.search(r"\btitle|\bcaption|标题|字幕|文字|[\"“「\'‘]", message, I)
     positional = False
     for f in frames:
+        if f.intent == "end_card" and not any(op.kind == "end_card" for op in found.text.ops):
+            return True
         if f.intent == "undo" and not found.edit.undo and not found.edit.redo:
             return True  # "算了，转场还是恢复成原来的样子"
         every = not f.targets or (bool(f.refs) and all(r.how == "class" for r in f.refs))
@@ -479,6 +491,9 @@ def _disagrees(frames: list[Frame], message: str, state: SessionState) -> bool:
             mine, theirs = t.get("text"), found.title
             if mine and theirs and mine not in theirs and theirs not in mine:
                 return True
+            filler = {"say", "says", "saying", "read", "reads", "be", "to", "that", "should", "called", "as"}
+            if mine and theirs and mine != theirs and theirs.split()[0].lower() in filler:
+                return True  # "change the title to say Summer 2025": not the words "say Summer 2025"
             if mine and not theirs and not found.remove_title:
                 return True
         if f.intent == "music" and "volume" in f.values and found.music.volume != f.values["volume"]:
@@ -562,7 +577,7 @@ def frame_plan(
     request_like = re.search(
         r"^(?:can|could|would|will|may|shall)\s+(?!you\s+tell)|\b(?:can|could|would|will)\s+(?:you|u|"
         r"the|it|they|we|all|each|every)\b(?!\s+tell)|^(?:do|did)\s+(?:the\s+same|that)|^(?:能不能|可以|"
-        r"可不可以|能否|帮我|请)"
+        r"可不可以|能否|帮我|请(?!问))"
         r"|就多长|改成|变成|弄成|换成|调到|调成|加个|删掉|去掉",
         text,
         I,

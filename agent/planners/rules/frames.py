@@ -49,13 +49,15 @@ REDO = r"\bredo\b|\bdo\s+(?:it|that)\s+again\b|重做|恢复刚才撤销|再做�
 SAME_AS_BEFORE = (
     r"\b(?:the\s+)?same\s+(?:thing|one|effect|caption|text|for|on|to)?\b|\bdo\s+that\s+(?:for|to|on)\b|"
     r"\bthat\s+too\b|也(?:一样|这样|照做)|同样|一样的"
+    r"|\btoo\s*[.!]*$|\bas\s+well\b|也要|也是|也加|也换|也改|也来"
 )
 MUSIC = (
     r"\bmusic\b|\bsong\b|\btrack\b|\baudio\b|\bsoundtrack\b|\btune\b|\bvolume\b"
     r"|音乐|歌|配乐|曲|背景乐|bgm|音量"
 )
 VOLUME_DOWN = (
-    r"too\s+loud|\bloud\b|\blower\b|\bquieter\b|\bsofter\b|\bturn\s+(?:it\s+|the\s+\w+\s+)?down\b|\bdown\b|"
+    r"overpower\w*|\bdrown\w*|\bblasting\b|\btoo\s+much\b|太响|盖过|too\s+loud|\bloud\b|\blower\b|"
+    r"\bquieter\b|\bsofter\b|\bturn\s+(?:it\s+|the\s+\w+\s+)?down\b|\bdown\b|"
     r"\breduce\b|\bdrown|\bquiet\b|\bless\s+loud|小声|调小|低一?点|轻一?点|太吵|吵|降低|减小|太大声|小一?点|弱一?点|轻点"
 )
 VOLUME_UP = (
@@ -63,7 +65,8 @@ VOLUME_UP = (
     r"\braise\b|\bincrease\b|大声|调大|响一?点|大一?点|太小声|听不见|听不到"
 )
 MUSIC_REMOVE = (
-    r"\b(?:no|without|remove|delete|drop|kill|ditch|lose|get\s+rid\s+of|turn\s+off|mute)\s+(?:any\s+|"
+    r"\bbring\b|\bnudge\b|\bbump\b|\bshift\b|\b(?:no|without|remove|delete|drop|kill|ditch|lose|"
+    r"get\s+rid\s+of|turn\s+off|mute)\s+(?:any\s+|"
     r"the\s+|all\s+|background\s+)*(?:music|song|soundtrack|audio|track)(?:\s+at\s+all)?|\b(?:music|"
     r"song)\s+(?:off|gone)\b|不要(?:背景)?(?:音乐|配乐|歌|bgm)|(?:去掉|删掉|删除|关掉|取消)(?:背景)?(?:音乐|配乐|歌|bgm)|(?:音乐|配乐|"
     r"bgm|歌)(?:去掉|删掉|删了|不要了|关掉)|(?:背景音乐|音乐|bgm)[^，。,]{0,3}(?:去掉|删掉|不要)"
@@ -72,7 +75,10 @@ MUSIC_REPLACE = (
     r"\b(?:replace|change|swap|switch|different|another|other|new|instead|rather|prefer|"
     r"from\s+your\s+library|built[\s-]?in)\b|换|别用|不用|不要我|改成|来点|来首|配个|配一首|来一首"
 )
-FADE_IN = r"fade[\s-]*in|fades?\s+(?:\w+\s+){0,3}in\b|ease\s+in|淡入|渐入|渐强|渐起"
+FADE_IN = (
+    r"come\s+in\s+(?:softer|gently|slowly|gradually|quieter)|\bgradually\b|fade[\s-]*in|"
+    r"fades?\s+(?:\w+\s+){0,3}in\b|ease\s+in|淡入|渐入|渐强|渐起"
+)
 FADE_OUT = (
     r"fade[\s-]*out|fades?\s+(?:\w+\s+){0,3}out\b|ending\s+fade|fade\s+at\s+the\s+end|ending|淡出|渐出|渐弱|收尾|"
     r"收得"
@@ -84,11 +90,12 @@ START_AT = (
 TITLE = r"\btitle\b|\bheading\b|\bheadline\b|标题|片头字|题目|大标题"
 CAPTION = (
     r"\bcaption\b|\bsubtitle\b|\blabel\b|\bwrite\b|\bwritten\b|\bwords?\b|\btext\b|\bsays?\b|\bsaying\b|字幕|"
-    r"文字|写个|写上|写|配个字|配字|加一行字|加字|一行字"
+    r"文字|写个|写上|写|配个字|配字|加一行字|加字|一行字|加(?:个|几个|一句|句)(?:字|话)|打(?:个|几个)?字"
 )
 VIDEO_FADE = (
     r"fade\s+(?:in\s+)?from\s+black|fade\s+(?:out\s+)?(?:to|into)\s+black|fade\s+to\s+black|"
-    r"fade\s+out\s+to\s+black|from\s+black|to\s+black|黑场|黑屏|淡入淡出.*黑|黑.*淡"
+    r"fade\s+out\s+to\s+black|from\s+black|to\s+black|\bblack\s+fade|\bfade\s+(?:in|out)\b.{0,20}\bblack\b|"
+    r"黑场|黑屏|淡入淡出.*黑|黑.*淡"
 )
 TRANSITION = (
     r"\bbetween\s+(?:the\s+)?(?:photos|shots|segments|slides)|\btransitions?\b|\b(?:hard|straight|jump|"
@@ -103,7 +110,7 @@ MOTION = (
 )
 FIT = (
     r"\bcrop|\bcut(?:ting)?\s+(?:any\s+of\s+it\s+)?off\b|\b(?:whole|entire|full)\s+(?:photo|picture|image|"
-    r"thing|shot|frame)|\b(?:see|show)\s+(?:\w+\s+){0,3}?(?:whole|entire|all\s+of)\b|\bin\s+full\b|"
+    r"shot|frame)|\b(?:see|show)\s+(?:\w+\s+){0,3}?(?:whole|entire|all\s+of)\b|\bin\s+full\b|"
     r"\bletterbox|\bblur(?:red|ry)?\s+(?:copy|background|backdrop|bars|fill|edges|sides)|\bblurred\b|"
     r"\bfill\s+the\s+(?:screen|frame)|\bcontain\b|完整|裁|模糊背景|铺满|填满|留黑边|显示全"
 )
@@ -156,7 +163,8 @@ THE_REST = (
     r"|其余|其他的?|别的|剩下的"
 )
 MOVE = (
-    r"\bmove\b|\bput\b|\bplace\b|\bmake\b.*\b(?:first|last)\b|\bgo(?:es)?\s+(?:first|last)\b|"
+    r"\bbring\b|\bnudge\b|\bbump\b|\bshift\b|\bmove\b|\bput\b|\bplace\b|\bmake\b.*\b(?:first|last)\b|"
+    r"\bgo(?:es)?\s+(?:first|last)\b|"
     r"\bcome\s+(?:first|last)\b|\bopen\s+(?:with|on)\b|\bstart\s+with\b|\bbegin\s+with\b|\bend\s+(?:with|"
     r"on)\b|\bfinish\s+with\b|\bcomes\s+right\s+after\b|\bbump\b|\bshift\b|移|挪|放到|放在|放最|放第|放前|放后|排到|当开头|"
     r"作为.{0,6}(?:开头|第一|最后)|开场|收尾|结尾用|接"
@@ -210,6 +218,7 @@ def _clauses(text: str) -> list[str]:
 
 
 _AND_NEXT_REF = (
+    r"|\s+and\s+(?=[\"“])|\s+and\s+(?=the\s+\w+(?:\s+\w+)?\s+(?:photo|pic|one|shot|clip|picture)\s+\S)"
     r"|\s+and\s+(?=the\s+(?:first|second|third|fourth|fifth|sixth|seventh|last|\d+(?:st|nd|rd|th))\s+"
     r"(?:one|photo|pic|clip)\s+(?!(?:photos?|pics?)\b)\w)"
 )
@@ -267,6 +276,13 @@ def _targets_of(refs: list[Ref]) -> list[Item]:
 class Reading:
     frames: list[Frame]
     unknown: list[str]  # clauses nothing was read from
+
+
+def _blank_refs(text: str, refs: list[Ref]) -> str:
+    out = list(text)
+    for r in refs:
+        out[r.start : r.end] = " " * (r.end - r.start)
+    return "".join(out)
 
 
 def _blank_quotes(text: str) -> str:
@@ -330,7 +346,11 @@ def read_clause(clause: str, original: str, sc: Scene, previous: list[Item]) -> 
         and _has((r"\bvolume\b|\bsound\b|\bmute\b|音量|声音|静音"), clause)
     ):
         pct = percent(clause)
-        mute = _has(r"\bmute\b|\bsilent\b|静音|没声|关掉声音", clause)
+        mute = _has(
+            r"\bmute\b|\bsilent\b|\bsilence\b|\bsound\s+off\b|\boff\b|\bno\s+sound\b"
+            r"|静音|没声|关掉|关了|去掉声音|不要声音",
+            clause,
+        )
         if pct is not None or mute:
             return [frame("clip_volume", volume=0.0 if mute else min(2.0, pct or 0))]
     if (
@@ -346,6 +366,15 @@ def read_clause(clause: str, original: str, sc: Scene, previous: list[Item]) -> 
             return [frame("seg", transition="fade_black")]
         return [frame("video_fade", fade_in=fin or not fout, fade_out=fout)]
     caption = _caption_text(clause, original, refs)
+    adding = _has(r"\b(?:add|put|write|show|with)\b|加|写|放|配", clause) and not _has(
+        r"\b(?:change|edit|remove|delete|move)\b|改|删|去掉|移", clause
+    )
+    if caption and not targets and sc.items and adding and not _has(TITLE, clause):
+        where = _place(clause, refs, sc).get("position")
+        if where == -1:  # "在视频最后加上字幕…": an end card over the last seconds
+            return [frame("end_card", text=caption)]
+        if where == 1:  # "text at the start": over the first photo
+            targets = [sc.items[0]]
     if caption and targets and not _has(TITLE, clause):
         return [frame("caption", text=caption)]
     if _has(REVERSE, clause):
@@ -383,6 +412,13 @@ def read_clause(clause: str, original: str, sc: Scene, previous: list[Item]) -> 
         and targets
         and _has(REMOVE, clause)
         and not _has(
+            r"\b(?:lose|remove|drop|kill|ditch|get\s+rid\s+of|stop|turn\s+off|take\s+(?:off|out))\s+"
+            r"(?:the\s+|all\s+the\s+|that\s+)?(?:zoom\w*|motion|movement|ken\s+burns|pan\w*|"
+            r"transitions?|fade|"
+            r"caption|text|crop\w*|black\s+bars|effect)",
+            clause,
+        )
+        and not _has(
             r"\bwithout\s+(?:cutting|cropping)|不要裁|别裁|不要放大|不要动|不要缩|不要截|动效|转场|过渡|裁切|裁剪",
             clause,
         )
@@ -390,7 +426,14 @@ def read_clause(clause: str, original: str, sc: Scene, previous: list[Item]) -> 
         on = [t for t in targets if t.index >= 0]
         return [frame("remove")] if on else [frame("noop")]
     place = _place(clause, refs, sc)
-    if not styled and targets and place and _has(MOVE, clause):
+    outside = _blank_refs(clause, refs)
+    verbless = bool(
+        place
+        and not seg.values
+        and not durations(clause)
+        and ("after" in place or "before" in place or _place(outside, [], sc))
+    )
+    if not styled and targets and place and (_has(MOVE, clause) or verbless):
         f = frame("move", **place)
         f.targets = [t for t in targets if not any(t in r.items for r in refs if r.anchor_side)] or targets
         return frames
@@ -511,8 +554,9 @@ def _title_text(clause: str, original: str) -> Any:
     # The word "title" anchors the text first: "with the title Summer" is "Summer", not "the title Summer".
     m = re.search(
         r"(?:title|heading)\s*(?:saying|that\s+says|to|as|of|reading|called|:|-|—)?\s*[:：]?\s*(?P<t>.+)$|"
-        r"(?:标题|题目)\s*(?:改成|改为|换成|设为|叫|写|是|为|：|:)?\s*(?P<z>[^，。,]+)$",
-        typed,
+        r"(?:标题|题目)\s*(?:改成|改为|换成|设为|叫|写|是|为|：|:)?\s*(?P<z>[^，。,]+)$|"
+        r"(?:showing|with)\s+(?:my\s+\w+'?s\s+)?name,?\s*(?P<n>[a-z][a-z '&]+)$",
+        _strip_original_case(clause, original),
         I,
     ) or re.search(r"(?:showing|with)\s+(?:my\s+\w+'?s\s+name,?\s*)?(?P<n>[a-z][a-z '&]+)$", typed, I)
     if m:
@@ -562,7 +606,8 @@ def _caption_text(clause: str, original: str, refs: list[Ref]) -> str | None:
     if not _has(CAPTION, clause):
         return None
     zh = re.search(
-        r"(?:配个字幕|加个字幕|配字幕|加字幕|字幕|写个|写上|配个字|配字|加一行字|加行字|加字|加文字|文字)\s*[:：]?\s*([^，。,；;！!？?\s][^，。,；;！!？?]*)",
+        r"(?:配个字幕|加个字幕|配字幕|加字幕|字幕|写个|写上|配个字|配字|加一行字|加行字|加(?:个|几个|一句|句)?(?:字|话)|加文字|打(?:个|几个)?字|"
+        r"文字)\s*[:：]?\s*([^，。,；;！!？?\s][^，。,；;！!？?]*)",
         original,
     )
     if zh and _has(r"[\u4e00-\u9fff]", clause):
@@ -610,22 +655,48 @@ def _place(clause: str, refs: list[Ref], sc: Scene) -> dict[str, Any]:
             items = [i for i in anchor.items if i.index >= 0]
             if items:
                 return {side: items[-1] if side == "after" else items[0]}
+    at = re.search(
+        r"(?:移|挪|放|排|插)到第\s*(\d+|[一二三四五六七八九十]+)\s*(?:个|位|张)?(?![^，。,\s]{0,3}(?:后|前))",
+        clause,
+    )
+    if at and number_value(at.group(1)):
+        for r in refs:  # "第三个" here is a place, not a photo to move
+            if r.start >= at.start() and r.end <= at.end() + 1:
+                r.anchor_side = "at"
+        return {"position": int(number_value(at.group(1)) or 1)}
+    one = r"(?:by\s+)?(?:one|1|a)\s+(?:spot|place|position|slot)"
+    if _has(
+        rf"(?:later|back|down|right|behind)\s+{one}|{one}\s+(?:later|back|down|right)|down\s+one\b"
+        r"|往后(?:挪|移|放)?一(?:个|位)|后移一(?:个|位)|往后挪一下",
+        clause,
+    ):
+        return {"step": 1}
+    if _has(
+        rf"(?:forward|earlier|up|ahead|left)\s+{one}|{one}\s+(?:earlier|forward|up|ahead|left)|up\s+one\b"
+        r"|往前(?:挪|移|放)?一(?:个|位)|前移一(?:个|位)|往前挪一下",
+        clause,
+    ):
+        return {"step": -1}
     if _has(
         (
-            r"\b(?:very\s+)?(?:beginning|start|front|first)\b|\bopen(?:s)?\s+(?:with|on)\b|\bstart\s+with\b|"
-            r"\bbegin\s+with\b|\bgo\s+first\b|最前|开头|第一个|第一张|开场|片头|第一"
+            r"\b(?:very\s+)?(?:beginning|start|front|first|1st)\b|\bopen(?:s)?\s+(?:with|on)\b|"
+            r"\bstart\s+with\b|"
+            r"\bbegin\s+with\b|\bgo\s+first\b|\bintro\b|\bopening\b|\bopener\b|最前|最开始|开头|第一个|第一张|开场|片头|第一"
         ),
         clause,
     ):
         return {"position": 1}
     if _has(
         (
-            r"\b(?:very\s+)?end\b|\blast\b|\bfinal\b|\bclose\s+(?:with|on)\b|\bfinish\s+with\b|"
+            r"\b(?:very\s+)?end\b|\blast\b|\bfinal\b|\boutro\b|\bcloser\b|\bclose\s+(?:with|on)\b|"
+            r"\bfinish\s+with\b|"
             r"\bends?\s+(?:with|on)\b|最后|末尾|结尾|收尾"
         ),
         clause,
     ):
         return {"position": -1}
+    if _has(r"\b(?:in|to)\s+the\s+middle\b|正中间|中间", clause):
+        return {"position": "middle"}
     m = re.search(
         r"\b(?:position|spot|place|slot)\s+(\d+)|第\s*(\d+|[一二三四五六七八九十]+)\s*(?:位|个位置)",
         clause,
@@ -635,16 +706,6 @@ def _place(clause: str, refs: list[Ref], sc: Scene) -> dict[str, Any]:
         n = number_value(m.group(1) or m.group(2))
         if n:
             return {"position": int(n)}
-    if _has(
-        r"往后挪一个|往后移一个|后移一位|one\s+(?:spot|place|position)\s+(?:later|back|right)|down\s+one",
-        clause,
-    ):
-        return {"step": 1}
-    if _has(
-        r"往前挪一个|往前移一个|前移一位|one\s+(?:spot|place|position)\s+(?:earlier|forward|left)|up\s+one",
-        clause,
-    ):
-        return {"step": -1}
     return {}
 
 
@@ -652,6 +713,10 @@ MOTIONS: list[tuple[str, str]] = [
     (
         "none",
         (
+            r"\b(?:lose|remove|drop|kill|ditch|get\s+rid\s+of|stop)\s+(?:the\s+)?(?:zoom\w*|motion|movement)|"
+            r"\b(?:don'?t|do\s+not|never|stop)\s+(?:zoom|pan|move)\w*|别(?:再)?(?:放大|缩小|推近|拉远|推|拉)|"
+            r"不要(?:再)?(?:放大|缩小|推近|拉远)|"
+            r"\bmake\s+(?:them|it|the\s+photos|the\s+pics?|all\s+the\s+photos)\s+(?:stay\s+)?still\b|"
             r"\bno\s+(?:motion|zoom(?:ing)?|movement|animation|ken\s+burns|effects?)\b|\b(?:turn|"
             r"switch)\s+(?:off|em\s+off)|\boff\b|\bstay\s+still|\bkeep\s+(?:them\s+|it\s+)?still|"
             r"\bstill\s+(?:photos|images)|\bbe\s+still\b|\bstatic\b|\bstop\s+(?:moving|zooming)|\bdizzy\b|静止|"
@@ -718,10 +783,13 @@ def _seg_attrs(clause: str, f: Frame, sc: Scene) -> None:
             values["transition_s"] = 1.0
         elif (
             _has((r"snapp|quick|fast|short|sluggish|slow\s+transitions?|利索|干脆|快|短|太慢|太拖"), clause)
-            and "transition" not in values
+            and values.get("transition") != "none"
         ):
             values["transition_s"] = 0.25
-        elif _has(r"longer|slower|smoother|慢一点|长一点|更慢", clause) and "transition" not in values:
+        elif (
+            _has(r"longer|slower|smoother|gentler|慢一点|长一点|更慢|慢点|长点|柔和", clause)
+            and values.get("transition") != "none"
+        ):
             values["transition_s"] = 1.0
         if values:
             return
@@ -731,6 +799,17 @@ def _seg_attrs(clause: str, f: Frame, sc: Scene) -> None:
         ):
             values["motion"] = name
             break
+    if (
+        f.targets
+        and all(t.kind == "clip" for t in f.targets)
+        and _has(
+            r"完整(?:播放|放)|放完|播完|play\s+(?:the\s+|its\s+)?(?:whole|full|entire)"
+            r"|full\s+(?:length|\d+\s+seconds)|all\s+of\s+it",
+            clause,
+        )
+    ):
+        values["full"] = True
+        return
     if _has(FIT, clause):
         if _has(r"blur|模糊", clause):
             values["fit"] = "blur"
@@ -738,6 +817,13 @@ def _seg_attrs(clause: str, f: Frame, sc: Scene) -> None:
             values["fit"] = "cover"
         else:
             values["fit"] = "contain"
+    mult = re.search(r"(\d+(?:\.\d+)?)\s*x\b|\btwice\b|\bdouble\b|翻倍|两倍|\bhalf\b|一半|减半", clause, IA)
+    if mult and f.targets and not durations(clause) and not values:
+        word = mult.group(0).lower()
+        values["factor"] = (
+            float(mult.group(1)) if mult.group(1) else (0.5 if word in ("half", "一半", "减半") else 2.0)
+        )
+        return
     lengths = [s for s in durations(clause) if s.value > 0]
     if lengths and (f.targets or _has(r"each|every|per|apiece|都|每张|每个|每", clause)):
         if _has(

@@ -92,11 +92,14 @@ _MAKE = [
         I,
     ),
     re.compile(
-        r"\b(?:turn|convert|combine|compile|assemble|stitch)\b[^.!?]{0,40}\b(?:photos?|pictures?|pics|images|clips?|videos?|uploads?|files|them|these|everything)\b",
+        r"\b(?:turn|convert|combine|compile|assemble|stitch)\b[^.!?]{0,40}\b(?:photos?|pictures?|pics|"
+        r"images|clips?|videos?|uploads?|files|them|these|everything)\b",
         I,
     ),
     re.compile(
-        r"\b(?:make|create|build|generate|produce|edit|cut)\s+(?:me\s+)?(?:a|an|one)\s+(?:[\w-]+\s+){0,4}?(?:video|movie|film|reel|slideshow|montage|tiktok|short|clip|story)\b",
+        r"\b(?:make|create|build|generate|produce|edit|cut)\s+(?:me\s+)?(?:a|an|"
+        r"one)\s+(?:[\w-]+\s+){0,4}?(?:video|movie|film|reel|slideshow|montage|tiktok|short|clip|"
+        r"story)\b",
         I,
     ),
     re.compile(r"\b(?:photos?|pictures?|pics|images)\s+(?:in)?to\s+(?:a|an)\b", I),
@@ -112,7 +115,8 @@ _ASPECTS: list[tuple[str, re.Pattern[str]]] = [
     (
         "9:16",
         re.compile(
-            r"\b9\s*[:x/×]\s*16\b|vertical|portrait|tik\s?tok|douyin|\breels?\b|\bshorts\b|(?:instagram|insta|ig)\s+story|stories|竖屏|竖版|竖向|竖着|抖音|快手|视频号",
+            r"\b9\s*[:x/×]\s*16\b|vertical|portrait|tik\s?tok|douyin|\breels?\b|\bshorts\b|"
+            r"(?:instagram|insta|ig)\s+story|stories|竖屏|竖版|竖向|竖着|抖音|快手|视频号",
             I,
         ),
     ),
@@ -128,11 +132,14 @@ _ASPECTS: list[tuple[str, re.Pattern[str]]] = [
 ]
 _PER_PHOTO = [
     re.compile(
-        rf"{NUM}\s*-?\s*{SEC}\s*(?:(?:per|for\s+each|for\s+every|each|every|a)\s+{PHOTO}|/\s*{PHOTO}|(?:each|apiece)\b)",
+        rf"{NUM}\s*-?\s*{SEC}\s*(?:(?:per|for\s+each|for\s+every|each|every|a)\s+{PHOTO}|/\s*{PHOTO}|"
+        rf"(?:each|apiece)\b)",
         I,
     ),
     re.compile(
-        rf"\b(?:each|every|per)\s+{PHOTO}\s+(?:should\s+)?(?:for|shows?|show|stays?|displays?|lasts?|last|be|is|at|gets?|get|of)?\s*(?:for\s+|up\s+for\s+|on\s+screen\s+for\s+)?{NUM}\s*-?\s*{SEC}\b",
+        rf"\b(?:each|every|per)\s+{PHOTO}\s+(?:should\s+)?(?:for|shows?|show|stays?|displays?|lasts?|"
+        rf"last|be|is|at|gets?|get|of)?\s*(?:for\s+|up\s+for\s+|"
+        rf"on\s+screen\s+for\s+)?{NUM}\s*-?\s*{SEC}\b",
         I,
     ),
     re.compile(rf"\b{NUM}\s*-?\s*{SEC}\s+(?:each|apiece)\b", I),
@@ -160,7 +167,8 @@ _TRANSITION_KINDS: list[tuple[str, re.Pattern[str]]] = [
     (
         "none",
         re.compile(
-            r"\bno\s+transitions?|without\s+(?:any\s+)?transitions?|remove\s+(?:the\s+|all\s+)?transitions|hard\s+cuts?|straight\s+cuts?|jump\s+cuts?|不要转场|无转场|去掉转场|取消转场|硬切|直接切",
+            r"\bno\s+transitions?|without\s+(?:any\s+)?transitions?|remove\s+(?:the\s+|"
+            r"all\s+)?transitions|hard\s+cuts?|straight\s+cuts?|jump\s+cuts?|不要转场|无转场|去掉转场|取消转场|硬切|直接切",
             I,
         ),
     ),
@@ -179,7 +187,8 @@ _TRANSITION_KINDS: list[tuple[str, re.Pattern[str]]] = [
     (
         "slide_left",
         re.compile(
-            r"\bslide\s+transitions?|transitions?\s+(?:to|as|into)\s+(?:a\s+)?slides?\b|\bslides?\s+in\b|sliding|滑动转场|滑入",
+            r"\bslide\s+transitions?|transitions?\s+(?:to|as|into)\s+(?:a\s+)?slides?\b|"
+            r"\bslides?\s+in\b|sliding|滑动转场|滑入",
             I,
         ),
     ),
@@ -214,7 +223,10 @@ _MOTIONS: list[tuple[str, re.Pattern[str]]] = [
     (
         "none",
         re.compile(
-            r"\bno\s+(?:ken\s+burns|motion|zoom(?:ing)?|movement|animation|panning)|without\s+(?:the\s+)?(?:ken\s+burns|motion|zoom(?:ing)?|movement|animation)|\bstatic\b|still\s+photos|keep\s+(?:the\s+)?(?:photos|pictures)\s+still|不要(?:动画|缩放|镜头运动|运动|推拉|动效)|静止|去掉动画",
+            r"\bno\s+(?:ken\s+burns|motion|zoom(?:ing)?|movement|animation|panning)|"
+            r"without\s+(?:the\s+)?(?:ken\s+burns|motion|zoom(?:ing)?|movement|animation)|\bstatic\b|"
+            r"still\s+photos|keep\s+(?:the\s+)?(?:photos|pictures)\s+still|不要(?:动画|缩放|镜头运动|运动|推拉|动效)|"
+            r"静止|去掉动画",
             I,
         ),
     ),
@@ -229,7 +241,9 @@ _FITS: list[tuple[str, re.Pattern[str]]] = [
     (
         "contain",
         re.compile(
-            r"don'?t\s+crop|do\s+not\s+crop|no\s+crop(?:ping)?|without\s+cropping|show\s+(?:the\s+)?whole|whole\s+(?:photo|picture|image)|letterbox|black\s+bars|\bcontain\b|不要裁剪|不裁剪|完整显示|留黑边",
+            r"don'?t\s+crop|do\s+not\s+crop|no\s+crop(?:ping)?|without\s+cropping|"
+            r"show\s+(?:the\s+)?whole|whole\s+(?:photo|picture|image)|letterbox|black\s+bars|"
+            r"\bcontain\b|不要裁剪|不裁剪|完整显示|留黑边",
             I,
         ),
     ),
@@ -245,12 +259,14 @@ _REMOVE_TITLE = re.compile(
     I,
 )
 _TITLE_CHANGE = re.compile(
-    r"\b(?:change|rename|edit|update|replace)\b[^.]{0,20}\btitle|title\s+(?:should\s+be|to)\b|标题(?:改成|改为|换成)|把标题",
+    r"\b(?:change|rename|edit|update|replace)\b[^.]{0,20}\btitle|title\s+(?:should\s+be|to)\b|标题(?:改成|"
+    r"改为|换成)|把标题",
     I,
 )
 _QUOTED_TITLE = [
     re.compile(
-        r"(?:title[ds]?|caption|heading|called|named|saying|says|reads?|标题|题目)[^\"“”'‘’「」『』\n]{0,30}?[\"“'‘「『]([^\"”'’」』\n]+)[\"”'’」』]",
+        r"(?:title[ds]?|caption|heading|called|named|saying|says|reads?|标题|"
+        r"题目)[^\"“”'‘’「」『』\n]{0,30}?[\"“'‘「『]([^\"”'’」』\n]+)[\"”'’」』]",
         I,
     ),
     re.compile(
@@ -258,23 +274,28 @@ _QUOTED_TITLE = [
     ),
 ]
 _PLAIN_TITLE = re.compile(
-    r"\b(?:title[ds]?|caption|heading)\b(?:\s+(?:it|to|as|of|saying|that\s+says|reading|called|text|should\s+be))?\s*[:：-]?\s*"
+    r"\b(?:title[ds]?|caption|heading)\b(?:\s+(?:it|to|as|of|saying|that\s+says|reading|called|text|"
+    r"should\s+be))?\s*[:：-]?\s*"
     r"(?P<t>[^,.;!?\n]+?)(?=\s+(?:and|then|with|at\s+the|in\s+the|on\s+the|for\s+\d|please)\b|[,.;!?\n]|$)",
     I,
 )
 _ZH_TITLE = re.compile(
-    r"(?:标题|题目|片头文字)(?:改成|改为|换成|设为|设置为|为|是|叫|写|：|:)?\s*[「“\"']?(?P<t>[^」”\"'，。,.;；！!？?\n]+?)[」”\"']?(?=[，。,.;；！!？?\n]|$|\s*(?:并且|并|然后|再|和|，))"
+    r"(?:标题|题目|片头文字)(?:改成|改为|换成|设为|设置为|为|是|叫|写|：|:)?\s*[「“\"']?(?P<t>[^」”\"'，。,.;；！!？?\n]+?)[」”\"']?(?="
+    r"[，。,.;；！!？?\n]|$|\s*(?:并且|并|然后|再|和|，))"
 )
 _TITLE_JUNK = re.compile(
-    r"^(?:(?:at|in|on)\s+)?(?:the\s+)?(?:start|beginning|top|end|bottom|center|middle)$|^(?:a|an|the|it|to|as)$",
+    r"^(?:(?:at|in|on)\s+)?(?:the\s+)?(?:start|beginning|top|end|bottom|center|middle)$|^(?:a|an|the|"
+    r"it|to|as)$",
     I,
 )
 _EXPORT = re.compile(
-    r"\b(?:export|render|download|finali[sz]e|publish)\b|save\s+(?:it|the\s+video)|give\s+me\s+the\s+(?:mp4|video|file)|导出|渲染|下载|生成mp4|输出视频|出片",
+    r"\b(?:export|render|download|finali[sz]e|publish)\b|save\s+(?:it|the\s+video)|"
+    r"give\s+me\s+the\s+(?:mp4|video|file)|导出|渲染|下载|生成mp4|输出视频|出片",
     I,
 )
 _DESCRIBE = re.compile(
-    r"what'?s\s+(?:on\s+)?(?:the\s+)?timeline|describe|show\s+(?:me\s+)?the\s+(?:timeline|draft)|what\s+do\s+(?:we|i)\s+have|current\s+(?:timeline|draft)|\bstatus\b|时间线|现在是什么样|描述|当前的?草稿",
+    r"what'?s\s+(?:on\s+)?(?:the\s+)?timeline|describe|show\s+(?:me\s+)?the\s+(?:timeline|draft)|"
+    r"what\s+do\s+(?:we|i)\s+have|current\s+(?:timeline|draft)|\bstatus\b|时间线|现在是什么样|描述|当前的?草稿",
     I,
 )
 

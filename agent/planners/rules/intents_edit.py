@@ -37,29 +37,34 @@ class EditIntents(BaseModel):
 
 
 _NEW_MEDIA = re.compile(
-    r"\badd\s+(?:in\s+)?(?:the\s+|my\s+)?(?:new|newly\s+uploaded|remaining|other|rest\s+of\s+the|latest|unused)\s+(?:photos?|pictures?|pics|images|clips?|videos?|uploads?|files|ones)"
-    r"|\badd\s+the\s+rest\b|(?:把)?新(?:上传|传)?的?(?:照片|图片|视频|素材)(?:也)?(?:加|放)(?:进去|进来|上|到)|加上新(?:上传的)?(?:照片|图片|素材)",
+    r"\badd\s+(?:in\s+)?(?:the\s+|my\s+)?(?:new|newly\s+uploaded|remaining|other|rest\s+of\s+the|"
+    r"latest|unused)\s+(?:photos?|pictures?|pics|images|clips?|videos?|uploads?|files|ones)"
+    r"|\badd\s+the\s+rest\b|(?:把)?新(?:上传|传)?的?(?:照片|图片|视频|素材)(?:也)?(?:加|放)(?:进去|进来|上|到)|"
+    r"加上新(?:上传的)?(?:照片|图片|素材)",
     I,
 )
 _REORDER = [
     (
         "reverse",
         re.compile(
-            r"\breverse\s+(?:the\s+)?order\b|\bin\s+reverse\b|\breverse\s+(?:them|it|the\s+(?:photos|slides|clips))\b|倒序|顺序反过来|反转顺序|倒过来",
+            r"\breverse\s+(?:the\s+)?order\b|\bin\s+reverse\b|\breverse\s+(?:them|it|the\s+(?:photos|"
+            r"slides|clips))\b|倒序|顺序反过来|反转顺序|倒过来",
             I,
         ),
     ),
     (
         "by_name",
         re.compile(
-            r"\b(?:sort|order)\s+(?:them\s+|the\s+\w+\s+)?by\s+(?:file\s*)?name\b|alphabetical|按(?:文件)?名(?:字|称)?排",
+            r"\b(?:sort|order)\s+(?:them\s+|the\s+\w+\s+)?by\s+(?:file\s*)?name\b|alphabetical|"
+            r"按(?:文件)?名(?:字|称)?排",
             I,
         ),
     ),
     ("upload", re.compile(r"\b(?:upload|original)\s+order\b|按上传顺序|原来的顺序", I)),
 ]
 _MUTE_ALL = re.compile(
-    r"\bmute\s+(?:all\s+(?:the\s+)?|the\s+|every\s+)?(?:clips|videos|video\s+clips|original\s+(?:sound|audio)|clip\s+(?:sound|audio))\b"
+    r"\bmute\s+(?:all\s+(?:the\s+)?|the\s+|every\s+)?(?:clips|videos|video\s+clips|original\s+(?:sound|"
+    r"audio)|clip\s+(?:sound|audio))\b"
     r"|\b(?:mute|remove|turn\s+off|no)\s+(?:the\s+)?(?:original|clips?'?|videos?'?)\s+(?:sound|audio)\b"
     r"|(?:视频)?原声(?:静音|去掉|关掉)|(?:去掉|关掉|关闭)(?:视频)?原声|视频(?:片段)?静音",
     I,
@@ -68,16 +73,21 @@ _UNDO = re.compile(
     r"\bundo\b|\brevert\b|\bgo\s+back\b|\btake\s+(?:that|it)\s+back\b|撤销|撤回|返回上一步|回到上一步", I
 )
 _UNDO_N = re.compile(
-    r"(?:undo|revert|go\s+back)\s+(?:the\s+last\s+)?(\d+|two|three|twice)\s*(?:changes?|steps?|times?)?|撤销\s*(\d+|两|二|三)\s*(?:步|次)",
+    r"(?:undo|revert|go\s+back)\s+(?:the\s+last\s+)?(\d+|two|three|twice)\s*(?:changes?|steps?|"
+    r"times?)?|撤销\s*(\d+|两|二|三)\s*(?:步|次)",
     I,
 )
 _REDO = re.compile(
-    r"\bredo\b(?!\s+(?:the\s+|a\s+|my\s+)?(?:video|slideshow|montage|whole|everything|all))|重做(?:上一步|一下)?\s*$|^\s*重做|取消撤销|恢复(?:刚才|撤销|上一步)",
+    r"\bredo\b(?!\s+(?:the\s+|a\s+|my\s+)?(?:video|slideshow|montage|whole|everything|all))|重做(?:上一步|"
+    r"一下)?\s*$|^\s*重做|取消撤销|恢复(?:刚才|撤销|上一步)",
     I,
 )
 _BEAT = re.compile(
-    r"\b(?:cut|sync|synch?ronise|synch?ronize|time|match|edit|switch|change)\w*\s+(?:it\s+|them\s+|the\s+(?:photos?|pictures?|cuts?|slides?|video)\s+)?(?:to|on|with)\s+(?:the\s+)?(?:beats?|rhythm|music|song|tempo)\b"
-    r"|\bon\s+the\s+beats?\b|\bbeat[\s-]?(?:sync|synced|matched|cut)|\bto\s+the\s+beat\b|卡点|踩点|(?:跟着|按|随)(?:着)?(?:音乐|歌|节拍|节奏)(?:的节拍|的节奏)?(?:切换|换|剪)|节拍|节奏",
+    r"\b(?:cut|sync|synch?ronise|synch?ronize|time|match|edit|switch|change)\w*\s+(?:it\s+|them\s+|"
+    r"the\s+(?:photos?|pictures?|cuts?|slides?|video)\s+)?(?:to|on|with)\s+(?:the\s+)?(?:beats?|rhythm|"
+    r"music|song|tempo)\b"
+    r"|\bon\s+the\s+beats?\b|\bbeat[\s-]?(?:sync|synced|matched|cut)|\bto\s+the\s+beat\b|卡点|踩点|(?:跟着|按|"
+    r"随)(?:着)?(?:音乐|歌|节拍|节奏)(?:的节拍|的节奏)?(?:切换|换|剪)|节拍|节奏",
     I,
 )
 _BEATS_PER = re.compile(r"every\s+(\d+|two|four|eight)\s+beats?|每\s*(\d+|一|两|二|四|八)\s*(?:拍|个节拍)", I)
@@ -98,7 +108,8 @@ _FADE_MUSIC = re.compile(
     r"\bfade\s+(?:the\s+)?(?:music|song|audio|bgm|soundtrack)\s+(?P<a>in\s+and\s+out|in|out)\b"
     r"|\bfade\s+(?P<b>in\s+and\s+out|in|out)\s+(?:the\s+)?(?:music|song|audio|bgm|soundtrack)\b"
     r"|(?:music|song|audio)\s+(?:should\s+)?fades?\s+(?P<c>in\s+and\s+out|in|out)\b"
-    r"|(?:(?P<secs>\d+(?:\.\d+)?)\s*-?\s*(?:seconds?|s)\s+)?fade[\s-]?(?P<d>in|out)\s+(?:at\s+the\s+(?:end|start|beginning)|of\s+the\s+music)"
+    r"|(?:(?P<secs>\d+(?:\.\d+)?)\s*-?\s*(?:seconds?|s)\s+)?fade[\s-]?(?P<d>in|"
+    r"out)\s+(?:at\s+the\s+(?:end|start|beginning)|of\s+the\s+music)"
     r"|(?:音乐|歌曲|背景音乐|配乐)(?:开头|结尾)?(?:要)?(?P<z>淡入淡出|淡入|淡出)|结尾(?:音乐)?(?P<ze>淡出)",
     I,
 )
@@ -107,11 +118,13 @@ _NO_FADE = re.compile(
     I,
 )
 _LOOP_OFF = re.compile(
-    r"\bdon'?t\s+loop|\bno\s+loop|\bstop\s+looping|play\s+(?:the\s+(?:song|music|track)|it)\s+(?:only\s+)?once|不要循环|不循环|只播放?一遍",
+    r"\bdon'?t\s+loop|\bno\s+loop|\bstop\s+looping|play\s+(?:the\s+(?:song|music|track)|"
+    r"it)\s+(?:only\s+)?once|不要循环|不循环|只播放?一遍",
     I,
 )
 _LOOP_ON = re.compile(
-    r"\bloop\s+(?:the\s+)?(?:music|song|track|audio|it)\b|\b(?:music|song|track)\s+(?:should\s+)?loops?\b|\brepeat\s+the\s+(?:song|music|track)\b|循环播放|(?:音乐|歌)循环",
+    r"\bloop\s+(?:the\s+)?(?:music|song|track|audio|it)\b|\b(?:music|song|"
+    r"track)\s+(?:should\s+)?loops?\b|\brepeat\s+the\s+(?:song|music|track)\b|循环播放|(?:音乐|歌)循环",
     I,
 )
 

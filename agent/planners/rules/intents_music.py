@@ -62,7 +62,8 @@ _MOODS: list[tuple[str, re.Pattern[str]]] = [
     (
         "calm",
         re.compile(
-            r"\bcalm\b|peaceful|\bsoft\b|gentle|\bquiet\b|relaxing|ambient|soothing|\bpiano\b|安静|平静|舒缓|温柔|宁静|柔和",
+            r"\bcalm\b|peaceful|\bsoft\b|gentle|\bquiet\b|relaxing|ambient|soothing|\bpiano\b|安静|平静|舒缓|"
+            r"温柔|宁静|柔和",
             I,
         ),
     ),
@@ -79,24 +80,32 @@ _MUSIC_WORD = re.compile(
     r"music|\bsongs?\b|soundtrack|\bbgm\b|\btrack\b|\btune\b|\baudio\b|\bmp3\b|音乐|配乐|歌|背景乐|曲子", I
 )
 _NO_MUSIC = re.compile(
-    r"\b(?:no|without|remove|delete|drop|mute|lose|get\s+rid\s+of|turn\s+off)\s+(?:the\s+|any\s+)?(?:background\s+)?(?:music|song|soundtrack|bgm)\b|\bsilent\b|不要(?:背景)?(?:音乐|配乐)|(?:去掉|删除|删掉|关掉|取消)(?:背景)?(?:音乐|配乐)|无音乐|静音",
+    r"\b(?:no|without|remove|delete|drop|mute|lose|get\s+rid\s+of|turn\s+off)\s+(?:the\s+|"
+    r"any\s+)?(?:background\s+)?(?:music|song|soundtrack|bgm)\b|\bsilent\b|不要(?:背景)?(?:音乐|配乐)|(?:去掉|删除|"
+    r"删掉|关掉|取消)(?:背景)?(?:音乐|配乐)|无音乐|静音",
     I,
 )
 _UPLOADED_MUSIC = re.compile(
-    r"\bth(?:is|at)\s+(?:background\s+)?(?:music|song|track|audio|mp3)\b(?!\s+(?:volume|louder|quieter))|\bmy\s+(?:own\s+)?(?:music|song|track|audio|mp3)|uploaded\s+(?:music|song|track|audio)|(?:song|track|audio|music|mp3)\s+i\s+(?:uploaded|sent|added|gave)|这首|我的(?:音乐|歌)|上传的(?:音乐|歌|音频)|这个音乐|这段音乐|这个歌",
+    r"\bth(?:is|at)\s+(?:background\s+)?(?:music|song|track|audio|mp3)\b(?!\s+(?:volume|louder|"
+    r"quieter))|\bmy\s+(?:own\s+)?(?:music|song|track|audio|mp3)|uploaded\s+(?:music|song|track|audio)|"
+    r"(?:song|track|audio|music|mp3)\s+i\s+(?:uploaded|sent|added|gave)|这首|我的(?:音乐|歌)|上传的(?:音乐|歌|音频)|"
+    r"这个音乐|这段音乐|这个歌",
     I,
 )
 _NEW_MUSIC = re.compile(
-    r"\b(?:different|another|other|new)\s+(?:background\s+)?(?:music|song|track|tune)|change\s+the\s+(?:music|song)|(?<![切转变交替])换(?:一首|首|个)?(?:音乐|歌|配乐)|换一首",
+    r"\b(?:different|another|other|new)\s+(?:background\s+)?(?:music|song|track|tune)|"
+    r"change\s+the\s+(?:music|song)|(?<![切转变交替])换(?:一首|首|个)?(?:音乐|歌|配乐)|换一首",
     I,
 )
 _VOLUME = re.compile(r"(?:volume|音量)[^\d]{0,12}?(\d{1,3})\s*%|(\d{1,3})\s*%\s*(?:volume|音量)?", I)
 _QUIETER = re.compile(
-    r"quieter|softer|lower\s+the\s+(?:music|volume)|turn\s+(?:the\s+)?(?:music|volume)\s+down|(?:music|volume)\s+(?:down|lower)|less\s+loud|小声|调小|调低|降低|低一点|小一点|轻一点|音量小",
+    r"quieter|softer|lower\s+the\s+(?:music|volume)|turn\s+(?:the\s+)?(?:music|volume)\s+down|(?:music|"
+    r"volume)\s+(?:down|lower)|less\s+loud|小声|调小|调低|降低|低一点|小一点|轻一点|音量小",
     I,
 )
 _LOUDER = re.compile(
-    r"louder|turn\s+(?:the\s+)?(?:music|volume)\s+up|raise\s+the\s+(?:music|volume)|(?:music|volume)\s+up\b|大声|调大|调高|提高|高一点|大一点|响一点|音量大",
+    r"louder|turn\s+(?:the\s+)?(?:music|volume)\s+up|raise\s+the\s+(?:music|volume)|(?:music|"
+    r"volume)\s+up\b|大声|调大|调高|提高|高一点|大一点|响一点|音量大",
     I,
 )
 
@@ -108,7 +117,8 @@ _VIDEO = r"(?:the\s+|my\s+|this\s+)?(?:video|slide\s?show|movie|film|reel|timeli
 _PART = r"(?:chorus|drop|hook|refrain|verse|bridge|intro|climax|(?:best|good|loud|catchy)\s+part)"
 # "start the music at 10 seconds", "delay the song by 3 s": the verb first, the moment in `rest`.
 _EN_VERB_FIRST = re.compile(
-    rf"\b(?P<verb>start|begin|play|use|delay|cue)(?:s|ing)?\s+(?:playing\s+)?{_MUS}(?P<rest>[^.;!?\n]{{0,80}})",
+    rf"\b(?P<verb>start|begin|play|use|delay|cue)(?:s|ing)?\s+(?:playing\s+)?{_MUS}(?P<rest>[^.;!?\n]{{0,80}}"
+    rf")",
     I,
 )
 # "music starts from the chorus at 1:02", "the song should come in after 5 seconds"
@@ -135,7 +145,8 @@ _ZH_MUS = r"(?:背景音乐|音乐|配乐|歌曲|这首歌|歌|bgm)"
 _ZH_PART = r"(?P<part>副歌|高潮|前奏|主歌)"
 _ZH_OFFSET = [
     re.compile(
-        rf"{_ZH_MUS}(?:要|请|就)?(?:从|由)(?:{_ZH_PART}(?:部分)?(?:的|，|,)?\s*)?(?:第)?\s*{_TIME}\s*(?:处|的地方)?(?:开始)?(?:播放?|放|播|响起)?",
+        rf"{_ZH_MUS}(?:要|请|就)?(?:从|由)(?:{_ZH_PART}(?:部分)?(?:的|，|,)?\s*)?(?:第)?\s*{_TIME}\s*(?:处|"
+        rf"的地方)?(?:开始)?(?:播放?|放|播|响起)?",
         I,
     ),
     re.compile(rf"从(?:第)?\s*{_TIME}\s*(?:处)?开始(?:播放?|放|播)(?:背景)?{_ZH_MUS}", I),

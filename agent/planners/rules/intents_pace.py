@@ -30,7 +30,8 @@ _PATTERNS: list[tuple[bool, re.Pattern[str]]] = [
         re.compile(
             rf"\bspeed\s+(?:{_SUBJECT}\s+)?up\b(?:\s+{_SUBJECT}\b)?(?:\s+{_AMOUNT})?"
             rf"|\b(?:pick|step)\s+up\s+the\s+pac(?:e|ing)\b"
-            rf"|(?:\b(?:make|get|have)\s+{_SUBJECT}\s+)?(?:{_AMOUNT}\s+)?\b(?:faster|quicker|snappier|speedier)\b"
+            rf"|(?:\b(?:make|get|have)\s+{_SUBJECT}\s+)?(?:{_AMOUNT}\s+)?\b(?:faster|quicker|snappier|"
+            rf"speedier)\b"
             rf"(?:-paced)?{_NOT_PACE}(?:\s+{_AMOUNT})?"
             rf"|\b(?:too|so|very|kind\s+of|a\s+bit)\s+slow\b(?!\s*(?:motion|zoom))"
             rf"|\b(?:fast|quick)[\s-]paced\b"
@@ -42,7 +43,8 @@ _PATTERNS: list[tuple[bool, re.Pattern[str]]] = [
         False,
         re.compile(
             rf"\bslow\s+(?:{_SUBJECT}\s+)?down\b(?:\s+{_SUBJECT}\b)?(?:\s+{_AMOUNT})?"
-            rf"|(?:\b(?:make|get|have)\s+{_SUBJECT}\s+)?(?:{_AMOUNT}\s+)?\b(?:slower|more\s+slowly|less\s+rushed)\b"
+            rf"|(?:\b(?:make|get|have)\s+{_SUBJECT}\s+)?(?:{_AMOUNT}\s+)?\b(?:slower|more\s+slowly|"
+            rf"less\s+rushed)\b"
             rf"{_NOT_PACE}(?:\s+{_AMOUNT})?"
             rf"|\b(?:too|so|very|kind\s+of|a\s+bit)\s+(?:fast|quick|rushed)\b"
             rf"|\bslow(?:er)?[\s-]paced\b|\bleisurely\b"

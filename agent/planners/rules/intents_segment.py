@@ -72,7 +72,8 @@ _POSITION = [
     (
         1,
         re.compile(
-            r"^[^,;.!?，。]{0,20}?(?:to\s+the\s+(?:start|beginning|front)|\bfirst\b|at\s+the\s+(?:start|beginning)|最前面?|开头|第一个|第一位)",
+            r"^[^,;.!?，。]{0,20}?(?:to\s+the\s+(?:start|beginning|front)|\bfirst\b|at\s+the\s+(?:start|"
+            r"beginning)|最前面?|开头|第一个|第一位)",
             I,
         ),
     ),
@@ -86,7 +87,8 @@ _KEEP_FIRST = re.compile(
     rf"(?:use|keep)\s+(?:only\s+)?the\s+first\s+{NUM}\s*{SEC}\s+of\s*$|只(?:保留|要|用)前\s*{NUM}\s*秒", I
 )
 _SKIP_FIRST = re.compile(
-    rf"(?:skip|cut(?:\s+off)?|drop|remove|lose)\s+the\s+first\s+{NUM}\s*{SEC}\s+of\s*$|(?:剪掉|去掉|跳过)前\s*{NUM}\s*秒",
+    rf"(?:skip|cut(?:\s+off)?|drop|remove|lose)\s+the\s+first\s+{NUM}\s*{SEC}\s+of\s*$|(?:剪掉|去掉|"
+    rf"跳过)前\s*{NUM}\s*秒",
     I,
 )
 _SPAN = re.compile(rf"(?:from\s+)?{NUM}\s*{SEC}?\s*(?:to|-|–|until|到)\s*{NUM}\s*{SEC}", I)
@@ -104,7 +106,8 @@ _BOUNDARY = re.compile(
 # "after the fifth", "right before photo 4"; in Chinese the side follows: "放到第五张后面".
 # Used with .match(text, pos): no "^", which would only match at the start of the text.
 _RELATIVE = re.compile(
-    r"\s*(?:to\s+)?(?:(?:right|just|immediately|directly)\s+)?(?P<side>after|behind|following|before|ahead\s+of"
+    r"\s*(?:to\s+)?(?:(?:right|just|immediately|directly)\s+)?(?P<side>after|behind|following|before|"
+    r"ahead\s+of"
     r"|in\s+front\s+of|preceding|between)\s+",
     I,
 )
@@ -115,7 +118,8 @@ _AFTER_SIDES = ("after", "behind", "following", "between", "后面", "后边", "
 _NEW_ONE = re.compile(
     r"(?:the\s+|my\s+|a\s+)?(?:new(?:ly)?(?:\s+uploaded)?|latest|just\s+uploaded|recently\s+uploaded"
     r"|last\s+uploaded|other)\s+(?P<noun>photo|picture|pic|image|shot|clip|video|one|upload|file)s?\b"
-    r"|the\s+(?P<noun2>photo|picture|pic|image|clip|video|one|file)\s+i\s+(?:just\s+)?(?:uploaded|added|sent)\b"
+    r"|the\s+(?P<noun2>photo|picture|pic|image|clip|video|one|file)\s+i\s+(?:just\s+)?(?:uploaded|"
+    r"added|sent)\b"
     r"|(?:(?:刚才?|刚刚|新|最新)(?:上传|传|发|加)的?|最?新的?)(?:那|这)?一?(?:张|个|段)?"
     r"(?P<znoun>照片|图片|相片|图|视频|片段|素材)?",
     I,

@@ -65,30 +65,39 @@ _KIND_WORDS = (
 )
 _KIND_WORDS_Z = _KIND_WORDS.replace("?P<kind>", "?P<zkind>")
 _MOVE = re.compile(
-    rf"\b(?:move|put|place|position|shift)\s+(?:the\s+|all\s+(?:the\s+)?)?{_KIND_WORDS}\s+(?:to|at|in|on)\s+(?:the\s+)?(?P<where>[\w\s-]{{2,20}})|{_KIND_WORDS_Z}(?:都)?(?:放到|移到|放在|挪到|改到)(?P<zwhere>\S{{1,4}})",
+    rf"\b(?:move|put|place|position|shift)\s+(?:the\s+|all\s+(?:the\s+)?)?{_KIND_WORDS}\s+(?:to|at|in|"
+    rf"on)\s+(?:the\s+)?(?P<where>[\w\s-]{{2,20}})|{_KIND_WORDS_Z}(?:都)?(?:放到|移到|放在|挪到|"
+    rf"改到)(?P<zwhere>\S{{1,4}})",
     I,
 )
 _CAPTION_ADD = re.compile(
-    rf"\b(?:add|put|write|place)\s+(?:a\s+|the\s+)?(?:caption|subtitle|text|label)s?\s*(?:saying|that\s+says|reading|:)?\s*{QUOTED}"
+    rf"\b(?:add|put|write|place)\s+(?:a\s+|the\s+)?(?:caption|subtitle|text|label)s?\s*(?:saying|"
+    rf"that\s+says|reading|:)?\s*{QUOTED}"
     rf"|\bcaption\s+(?P<cref>.{{3,40}}?)\s+(?:with\s+)?{QUOTED.replace('?P<q>', '?P<q2>')}"
-    rf"|给(?P<zref>.{{2,12}}?)(?:加上?|添加)(?:字幕|文字|说明)[:：]?\s*[{_Q_OPEN}]?(?P<zq>[^{_Q_CLOSE}，。,\n]+)[{_Q_CLOSE}]?"
-    rf"|在(?P<zref2>.{{2,12}}?)上?(?:加上?|添加)(?:字幕|文字)[:：]?\s*[{_Q_OPEN}]?(?P<zq2>[^{_Q_CLOSE}，。,\n]+)[{_Q_CLOSE}]?",
+    rf"|给(?P<zref>.{{2,12}}?)(?:加上?|添加)(?:字幕|文字|说明)[:：]?\s*[{_Q_OPEN}]?(?P<zq>[^{_Q_CLOSE}，。,\n]+)[{_Q_CLOSE}"
+    rf"]?"
+    rf"|在(?P<zref2>.{{2,12}}?)上?(?:加上?|添加)(?:字幕|文字)[:：]?\s*[{_Q_OPEN}]?(?P<zq2>[^{_Q_CLOSE}，。,\n]+)[{_Q_CLOSE}"
+    rf"]?",
     I,
 )
 _AT_TIME = re.compile(r"^\s*at\s+(\d+(?:\.\d+)?)\s*(?:seconds?|s)\b", I)
 _END_CARD = re.compile(
-    rf"(?:end[\s-]?card|outro|end\s+screen|closing\s+(?:text|card|title)|end\s+(?:it\s+)?with)\s*(?:saying|that\s+says|reading|of|:)?\s*{QUOTED}"
+    rf"(?:end[\s-]?card|outro|end\s+screen|closing\s+(?:text|card|title)|"
+    rf"end\s+(?:it\s+)?with)\s*(?:saying|that\s+says|reading|of|:)?\s*{QUOTED}"
     rf"|(?:片尾|结尾)(?:字幕|文字)?(?:加上?|写|显示|改成|改为|是|为)?[:：]?\s*[{_Q_OPEN}](?P<zq>[^{_Q_CLOSE}\n]+)[{_Q_CLOSE}]"
     rf"|(?:片尾|结尾)(?:加上?|写|显示)[:：]?\s*(?P<zq2>[^，。,\n「」\"]+)",
     I,
 )
 _EDIT = re.compile(
-    rf"\b(?:change|edit|update|replace|rename|make)\s+(?:the\s+)?(?P<which>(?:(?:\d+(?:st|nd|rd|th)|first|second|third|last)\s+)?caption|end[\s-]?card|outro)(?P<on>\s+(?:on|of|for|under)\s+.{{3,40}}?)?\s+(?:to\s+(?:say\s+)?|say\s+|read\s+)?{QUOTED}"
+    rf"\b(?:change|edit|update|replace|rename|make)\s+(?:the\s+)?(?P<which>(?:(?:\d+(?:st|nd|rd|th)|"
+    rf"first|second|third|last)\s+)?caption|end[\s-]?card|outro)(?P<on>\s+(?:on|of|for|"
+    rf"under)\s+.{{3,40}}?)?\s+(?:to\s+(?:say\s+)?|say\s+|read\s+)?{QUOTED}"
     rf"|(?P<zwhich>字幕|片尾字幕|片尾)(?:改成|改为|换成)[{_Q_OPEN}]?(?P<zq>[^{_Q_CLOSE}，。,\n]+)[{_Q_CLOSE}]?",
     I,
 )
 _REMOVE = re.compile(
-    r"\b(?:remove|delete|drop|get\s+rid\s+of|no)\s+(?:all\s+)?(?:the\s+)?(?:captions?|subtitles?)(?P<on>\s+(?:on|of|for|from)\s+[^,.;]{3,40})?"
+    r"\b(?:remove|delete|drop|get\s+rid\s+of|no)\s+(?:all\s+)?(?:the\s+)?(?:captions?|"
+    r"subtitles?)(?P<on>\s+(?:on|of|for|from)\s+[^,.;]{3,40})?"
     r"|\b(?:remove|delete|drop|get\s+rid\s+of|no)\s+(?:the\s+)?(?P<end>end[\s-]?card|outro|end\s+screen)"
     r"|(?:删除|删掉|去掉|不要)(?P<zend>片尾字幕|片尾)|(?:删除|删掉|去掉|不要)(?:所有|全部)?字幕",
     I,

@@ -42,7 +42,8 @@ PHOTOS_ONLY = re.compile(
 )
 NOT_MY_SONG = re.compile(
     r"\bnot\s+(?:my|the)\s+(?:own\s+)?(?:song|music|track)|\binstead\s+of\s+my\s+(?:song|music|track)|"
-    r"\bother\s+than\s+my\b|\bdon'?t\s+use\s+my\s+(?:song|music)|\bmy\s+song\s+(?:is\s+)?(?:bad|boring|meh)|"
+    r"\bother\s+than\s+my\b|\bwithout\s+(?:my|the)\s+(?:own\s+|uploaded\s+)?(?:song|music|track)|"
+    r"\bdon'?t\s+use\s+my\s+(?:song|music)|\bmy\s+song\s+(?:is\s+)?(?:bad|boring|meh)|"
     r"别用我(?:上传|传)?的|不用我(?:上传|传)?的|不要我(?:上传|传)?的|我传的那首(?:歌)?不太行|换一首|换个|别的音乐",
     I,
 )
@@ -57,7 +58,8 @@ def _media_ids(text: str, state: SessionState) -> list[str] | None:
     """The uploads the message keeps, in upload order (None: all of them)."""
     sc = scene(state)
     visual = list(sc.uploads)
-    refs = [r for r in find_refs(text, sc, []) if r.how == "named"]
+    unquoted = re.sub(r"[\"“「『][^\"”」』]*[\"”」』]", lambda m: " " * len(m.group(0)), text)
+    refs = [r for r in find_refs(unquoted, sc, []) if r.how == "named"]
     named = [i for r in refs for i in r.items]
     chosen = visual
     if PHOTOS_ONLY.search(text):
@@ -128,7 +130,10 @@ def refine_make(message: str, state: SessionState, lang: Lang, step: PlanStep) -
     title = next((c for c in step.calls if c.name == "add_title"), None)
     if re.search(r"\btitle\b|标题|题目", text, I):
         read = _title_text(text, message)
-        if "text" in read and (title is None or title.args.get("text") != read["text"]):
+        theirs = str(title.args.get("text", "")) if title else ""
+        filler = {"say", "says", "saying", "read", "reads", "be", "to", "that", "should", "called", "as"}
+        wrong = not theirs or theirs.split()[0].lower() in filler
+        if "text" in read and wrong and theirs != read["text"]:
             title = ToolCall(name="add_title", args={**(title.args if title else {}), "text": read["text"]})
     elif title is None and quoted(message) and re.search(r"\bcalled\b|\bnamed\b|叫", text, I):
         title = ToolCall(name="add_title", args={"text": quoted(message)})

@@ -91,7 +91,8 @@ _EN_WORDS = {
     "bgm": "music",
 }
 _FILLER = re.compile(
-    r"\b(?:lol|lmao|tbh|idk|imo|ngl|hmm+|umm*|uh+|ugh|pls|please|plz|kinda|sorta|like,|just|really|literally)\b",
+    r"\b(?:lol|lmao|tbh|idk|imo|ngl|hmm+|umm*|uh+|ugh|pls|please|plz|kinda|sorta|like,|just|really|"
+    r"literally)\b",
     re.I,
 )
 # Chinese typos seen in chat (homophones an IME offers first).

@@ -69,7 +69,9 @@ _EN_NUMBERED = re.compile(
     I,
 )
 _EN_BARE_ORD = re.compile(
-    rf"\bthe\s+(?P<ord>{ORD})\b(?!\s+(?:{NOUN}|\d|seconds?|times?|beats?|changes?|steps?|edits?|titles?|captions?|songs?|music|tracks?|transitions?|frames?|minutes?|few|couple|position|place|spot|slot|half))",
+    rf"\bthe\s+(?P<ord>{ORD})\b(?!\s+(?:{NOUN}|\d|seconds?|times?|beats?|changes?|steps?|edits?|"
+    rf"titles?|captions?|songs?|music|tracks?|transitions?|frames?|minutes?|few|couple|position|place|"
+    rf"spot|slot|half))",
     I,
 )
 _EN_BARE = re.compile(

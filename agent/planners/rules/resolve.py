@@ -134,10 +134,8 @@ def _media_refs(text: str, sc: Scene) -> list[Ref]:
     everything = sc.items + sc.uploads
     mentions: list[tuple[int, int, list[Item]]] = []
     for concept, start, end in concepts_in(text):
-        if concept in _WEAK_CONCEPTS and any(concept in i.concepts for i in everything):
-            hits = [i for i in everything if concept in i.concepts]
-            if len(hits) > 1:
-                continue
+        if concept in _WEAK_CONCEPTS:
+            continue  # "day", "night": too common a word to name a photo by
         hits = [i for i in everything if concept in i.concepts]
         if hits:
             mentions.append((start, end, hits))
@@ -233,8 +231,8 @@ def find_refs(text: str, sc: Scene, previous: list[Item] | None = None) -> list[
         "position",
     )
     run(
-        rf"(前|后|最后)({ZH_NUM}|\d+){_ZH_UNIT}({_ZH_NOUN})",
-        lambda m: (lambda pool, k: pool[:k] if m.group(1) == "前" else pool[-k:])(
+        rf"(前面?|后面?|最后)的?({ZH_NUM}|\d+){_ZH_UNIT}({_ZH_NOUN})",
+        lambda m: (lambda pool, k: pool[:k] if m.group(1).startswith("前") else pool[-k:])(
             _pool(sc, _noun_kind(m.group(3)) if m.group(3) else ("photo" if "张" in m.group(0) else "any")),
             int(number_value(m.group(2)) or 1),
         ),
@@ -304,7 +302,7 @@ def find_refs(text: str, sc: Scene, previous: list[Item] | None = None) -> list[
         lambda m: _nth(sc, _noun_kind(m.group(1)), int(m.group(2))),
     )
     run(
-        rf"\b(?:the\s+)?({_ORD})\s+one\b|\b(\d+(?:st|nd|rd|th))\b(?!\s+(?:seconds|of))",
+        rf"\b(?:the\s+)?({_ORD})\s+one\b|\bthe\s+(\d+(?:st|nd|rd|th))\b(?!\s+(?:seconds|of))",
         lambda m: _nth(sc, "any", _ord_value(m.group(1) or m.group(2))),
         "range",
     )
@@ -377,7 +375,8 @@ _EXCEPT = re.compile(
 def _except(text: str, refs: list[Ref], sc: Scene) -> list[Ref]:
     """ "everything except the first photo", "all but the cat", "除了猫咪其他都": the rest of a set."""
     m = _EXCEPT.search(text)
-    if m is None or not sc.items:
+    rest_words = re.search(r"\bthe\s+rest\b|\beverything\s+else\b|其余|其他|别的|剩下", text, re.I)
+    if m is None or not sc.items or rest_words:  # "除了猫咪 其他都删掉": the keep-rest reading
         return refs
     left = [r for r in refs if r.start >= m.end() and r.how != "class"]
     if not left:

@@ -80,8 +80,7 @@ def test_shuffle_changes_the_order_and_keeps_every_segment(made: SessionState) -
 def test_video_fades_are_recorded_on_the_draft(made: SessionState) -> None:
     faded = run(made, "set_video_fades", fade_in_seconds=1, fade_out_seconds=1.5)
     assert faded.draft is not None
-    extra = faded.draft.m.model_extra or {}
-    assert (extra.get("fade_in"), extra.get("fade_out")) == (1000, 1500)
+    assert (faded.draft.m.fade_in, faded.draft.m.fade_out) == (1000, 1500)
     assert segs(faded) == segs(made)  # the photos are untouched
 
 
