@@ -72,8 +72,10 @@ def chunked_floor(out: Path) -> dict:
             [
                 sys.executable,
                 "-c",
-                "import sys, pathlib, bench.cases as c; a = sys.argv; "
-                "c.encoder_floor(pathlib.Path(a[1]), int(a[2]), int(a[3]), int(a[4]))",
+                (
+                    "import sys, pathlib, bench.cases as c; a = sys.argv; "
+                    "c.encoder_floor(pathlib.Path(a[1]), int(a[2]), int(a[3]), int(a[4]))"
+                ),
                 str(out.with_name(f"{out.stem}-{p.index}.mp4")),
                 str(p.stop - p.start),
                 str(p.start),
