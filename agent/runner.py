@@ -146,7 +146,7 @@ async def run_turn(
     def event(role: Literal["model", "user"], part: Part, delta: dict[str, Any] | None = None) -> Event:
         return Event(
             content=Content(role=role, parts=[part]),
-            invocation_id=inv,  # type: ignore[arg-type]
+            invocation_id=inv,
             author=AGENT_AUTHOR,
             actions=EventActions(state_delta=delta or {}),
             id=next_id(),

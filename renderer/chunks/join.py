@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 import av
 from av.container import InputContainer
+from av.stream import Stream
 
 from renderer.chunks.parts import Part
 from renderer.errors import RenderError
@@ -58,14 +58,14 @@ def join_parts(parts: Sequence[tuple[Part, Path]], soundtrack: Path, out_path: P
         raise RenderError("encoder", f"joining the parts failed ({exc})") from exc
 
 
-def _packets(container: InputContainer, kind: str) -> Iterator[av.Packet[Any]]:
+def _packets(container: InputContainer, kind: str) -> Iterator[av.Packet[Stream]]:
     stream = container.streams.audio[0] if kind == "audio" else container.streams.video[0]
     for packet in container.demux(stream):
         if packet.dts is not None:  # the demuxer's final empty packet
             yield packet
 
 
-def _video_frames(container: InputContainer, part: Part, fps: int) -> Iterator[tuple[av.Packet[Any], int]]:
+def _video_frames(container: InputContainer, part: Part, fps: int) -> Iterator[tuple[av.Packet[Stream], int]]:
     """The part's packets, retimed onto the whole render's frame grid; with each, its decode-order
     frame number within the part (dts), which orders the interleaving."""
     origin: Fraction | None = None
@@ -86,6 +86,6 @@ def _video_frames(container: InputContainer, part: Part, fps: int) -> Iterator[t
         raise RenderError("encoder", f"part {part.index} holds {count} frames, not {wanted}: render it again")
 
 
-def _seconds(packet: av.Packet[Any]) -> Fraction:
+def _seconds(packet: av.Packet[Stream]) -> Fraction:
     assert packet.dts is not None and packet.time_base is not None
     return packet.dts * packet.time_base
