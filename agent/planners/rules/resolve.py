@@ -141,7 +141,11 @@ def _media_refs(text: str, sc: Scene) -> list[Ref]:
             mentions.append((start, end, hits))
     # words of file names no concept covers ("vibes", "mochi", the stem itself, the file name)
     for item in everything:
-        for word in {item.stem.lower(), *(w for w in stem_words(item.stem) if not weak(w))}:
+        stem = item.stem.lower()
+        whole = {stem} if len(stem) >= 3 or not stem.isascii() else set()
+        if item.media is not None:  # the file name itself always names it: "a.jpg"
+            whole.add(item.media.filename.lower())
+        for word in {*whole, *(w for w in stem_words(item.stem) if not weak(w))}:
             if not re.search(r"[a-z]", word):
                 if word in text and len(word) > 1:
                     for m in re.finditer(re.escape(word), text):

@@ -171,3 +171,16 @@ def test_a_chinese_request_gets_a_chinese_reply_footer_included() -> None:
     _, _, reply = talk("made_zh", "把猫咪那张改成5秒")
     assert reply.splitlines()[-1].startswith("时间线（")
     assert "Timeline" not in reply
+
+
+def test_short_file_names_are_not_read_in_ordinary_words(make_media: Any) -> None:
+    """'a.jpg' is named by its file name, not by the article in "make a vertical slideshow"."""
+    from agent.planners.rules.planner import plan_calls
+
+    state = SessionState(
+        video_infos=[make_media(i, name=n) for i, n in enumerate(["a.jpg", "b.jpg", "c.jpg"])]
+    )
+    made = plan_calls("make a vertical slideshow, 2 seconds each, with the title Summer", state, "en")
+    assert "media_ids" not in made.calls[0].args  # every photo
+    only = plan_calls("make a video of just a.jpg and c.jpg", state, "en")
+    assert only.calls[0].args["media_ids"] == ["med00", "med02"]
