@@ -8,11 +8,13 @@ import argparse
 import importlib
 import logging
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 from database.engine import make_engine
+from database.sqlite_file import DatabaseFileError, check_engine_file
 from render_jobs.child import RenderFn, render_draft
 from render_jobs.table import create_table
 from render_jobs.worker import Worker
@@ -74,6 +76,11 @@ def main(argv: list[str] | None = None) -> None:
     # The server's own engine setup: on SQLite, WAL and BEGIN IMMEDIATE, so the worker's claims and
     # heartbeats queue behind the server's writes instead of failing to upgrade a read lock.
     engine = make_engine(args.database_url)
+    try:
+        check_engine_file(engine)  # an empty or damaged file: one line an operator can act on
+    except DatabaseFileError as exc:
+        print(f"nemo worker: refusing to start: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     create_table(engine)
     common: dict[str, Any] = {
         "data_dir": args.data_dir,

@@ -75,7 +75,7 @@ def load(folders: list[Path]) -> list[Case]:
                         family=data["family"],
                         kind=data["kind"],
                         lang=data["lang"],
-                        register=data["register"],
+                        register=raw.get("register") or data["register"],  # a mixed family sets it per case
                         scenario=raw.get("scenario") or data.get("scenario") or "made",
                         say=str(raw["say"]),
                         expect=list(raw.get("expect") or []),

@@ -285,12 +285,24 @@ def test_corrupt_database_files_never_start_a_server(
                                   capture_output=True, text=True, timeout=60)  # fmt: skip
         except subprocess.TimeoutExpired:
             pytest.fail(f"round {n} ({kind}): the server started on a damaged database")
-        one_line = [ln for ln in done.stderr.splitlines() if "refusing to start" in ln]
-        if done.returncode == 2 and len(one_line) == 1 and "Traceback" not in done.stderr:
-            refused += 1
-        else:
-            other.append((kind, done.returncode, done.stderr[-1500:]))
+        # The standalone render worker (another machine sharing the file) refuses it the same way.
+        url = f"sqlite:///{data_dir / 'nemo.db'}"
+        try:
+            worker = subprocess.run([sys.executable, "-m", "render_jobs", "--database-url", url,
+                                     "--data-dir", str(data_dir)], cwd=data_dir.parent, env=env,
+                                    capture_output=True, text=True, timeout=60)  # fmt: skip
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"round {n} ({kind}): the render worker started on a damaged database")
+        for who, run in (("server", done), ("worker", worker)):
+            one_line = [ln for ln in run.stderr.splitlines() if "refusing to start" in ln]
+            if run.returncode == 2 and len(one_line) == 1 and "Traceback" not in run.stderr:
+                refused += 1
+            else:
+                other.append((f"{who} {kind}", run.returncode, run.stderr[-1500:]))
+        assert (data_dir / "nemo.db").read_bytes() == damaged, f"round {n} ({kind}): the file was changed"
     _report(
-        capsys, f"{CORRUPT_ROUNDS} damaged database files: refused with one line {refused}/{CORRUPT_ROUNDS}"
+        capsys,
+        f"{CORRUPT_ROUNDS} damaged database files: server and worker refused with one line "
+        f"{refused}/{2 * CORRUPT_ROUNDS}",
     )
-    assert refused == CORRUPT_ROUNDS, other
+    assert refused == 2 * CORRUPT_ROUNDS, other
