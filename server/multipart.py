@@ -219,8 +219,11 @@ class MultipartReceiver:
     @staticmethod
     def _drop(received: ReceivedFile) -> None:
         if received._fh is not None:
-            received._fh.close()
-            received._fh = None
+            fh, received._fh = received._fh, None
+            # Closing flushes what the write buffer still holds; on a full disk that fails again,
+            # and the file must go all the same (the descriptor is closed even when flush fails).
+            with contextlib.suppress(OSError):
+                fh.close()
         with contextlib.suppress(FileNotFoundError):
             received.path.unlink()
 

@@ -213,8 +213,10 @@ async def read_multipart(
             await anyio.to_thread.run_sync(check_fields, receiver.fields)
         return await anyio.to_thread.run_sync(lambda: _intake_all(ctx, received))
     finally:
-        # Whatever happened (limit, disconnect, bad body, a crash), no temp file outlives the request.
-        await anyio.to_thread.run_sync(receiver.discard)
+        # Whatever happened (limit, disconnect, bad body, a crash), no temp file outlives the request;
+        # shielded, because a cancelled request (the client went away) would cancel this await too.
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(receiver.discard)
 
 
 async def _drain(chunks: AsyncIterator[bytes], budget_bytes: int) -> None:

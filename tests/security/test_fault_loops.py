@@ -78,10 +78,12 @@ def _draft(seconds: int, text: str) -> dict[str, Any]:
     }
 
 
-def _wait(what: str, check: Callable[[], bool], seconds: float = 120) -> None:
+def _wait(
+    what: str, check: Callable[[], bool], seconds: float = 120, detail: Callable[[], object] = lambda: ""
+) -> None:
     deadline = time.monotonic() + seconds
     while not check():
-        assert time.monotonic() < deadline, f"{what}: not reached in {seconds:g} s"
+        assert time.monotonic() < deadline, f"{what}: not reached in {seconds:g} s {detail()}"
         time.sleep(0.1)
 
 
@@ -221,7 +223,8 @@ def test_a_small_disk_filling_up_again_and_again(
                 left.unlink()
         _wait("frozen credits back", lambda: _balance(http, token)["frozen"] == 0, 60)
         # A background photo proxy may be mid-write: a temp file in flight is fine, a leak is not.
-        _wait("temp files gone", lambda: not _tmp_files(settings.data_dir), 60)
+        _wait("temp files gone", lambda: not _tmp_files(settings.data_dir), 60,
+              detail=lambda: [(p.name, p.stat().st_size) for p in _tmp_files(settings.data_dir)])  # fmt: skip
         final = _balance(http, token)
         left = _tmp_files(settings.data_dir)
         temp_files = len(left)

@@ -488,6 +488,36 @@ def test_a_full_disk_is_said_so_to_uploads_and_ends_a_turn_with_a_system_event(
         assert credits == {"available": 100, "frozen": 0, "total": 100}
 
 
+def test_an_upload_cut_off_by_a_full_disk_leaves_no_temp_file_whatever_the_chunk_sizes(
+    tmp_path: Path,
+) -> None:
+    # Small chunks stay in the file's write buffer: when the disk fills, closing the file flushes
+    # that buffer and fails again. Discarding the upload must still remove every temp file (it used
+    # to stop at that error and leave the file behind, under load, when the network's chunks were small).
+    from server.multipart import MultipartReceiver
+
+    with small_disk(tmp_path / "disk", size_mb=8) as disk:
+        tmp_dir = disk / "tmp"
+        tmp_dir.mkdir()
+        names = iter(tmp_dir / f"upload-{n}" for n in range(10))
+        boundary = "b0undary"
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="a.bin"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        receiver = MultipartReceiver(
+            f"multipart/form-data; boundary={boundary}", lambda: next(names), file_limit=1 << 30, max_files=4
+        )
+        filler = fill(disk, leave_bytes=64 * 1024)
+        body = head + os.urandom(1024 * 1024)
+        with pytest.raises(OSError):
+            for start in range(0, len(body), 1000):
+                receiver.feed(body[start : start + 1000])
+        receiver.discard()
+        assert list(tmp_dir.iterdir()) == []
+        filler.unlink()
+
+
 # ------------------------------------------------------------------ 2. credit holds: a sweep, not a start-up fix
 
 
