@@ -86,11 +86,20 @@ def session_state(client: httpx.Client, page: Any) -> dict[str, Any]:
 
 
 def send_chat(page: Any, text: str) -> None:
-    """Type a message and send it with Enter; wait until the turn's stream has closed."""
+    """Type a message and send it with Enter; wait until the turn's stream has closed.
+
+    Waits for the outcome, not for the "working" banner to flash: a quick turn shows and hides it
+    between two of Playwright's polls. The reply's bubble appears in the same step that shows the
+    banner, so "one more reply bubble and no banner" means this turn has ended."""
+    replies = page.locator("#messages .msg-model").count()
     page.fill("#chat-input", text)
     page.press("#chat-input", "Enter")
-    page.wait_for_selector("#working", state="visible", timeout=STEP_TIMEOUT_MS)
-    page.wait_for_selector("#working", state="hidden", timeout=STEP_TIMEOUT_MS)
+    page.wait_for_function(
+        """(n) => document.querySelectorAll('#messages .msg-model').length > n
+                  && document.querySelector('#working').hidden""",
+        arg=replies,
+        timeout=STEP_TIMEOUT_MS,
+    )
 
 
 def test_drop_photos_make_a_slideshow_edit_scrub_export_and_play(
