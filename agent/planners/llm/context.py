@@ -40,15 +40,11 @@ def _facts(f: MediaFile, state: SessionState) -> list[str]:
         facts.append(f"{f.duration:g} s")
     if f.file_type == "video" and f.has_audio is not None:
         facts.append("has sound" if f.has_audio else "silent")
-    colours = extra.get("dominant_colors") or extra.get("colors")
+    colours = extra.get("dominant_colors")
     if isinstance(colours, list) and colours:
         facts.append("colours " + " ".join(str(c) for c in colours[:MAX_COLOURS]))
     if extra.get("bpm"):
         facts.append(f"{float(extra['bpm']):g} bpm")
-    for key in ("captured_at", "taken_at", "capture_time", "datetime_original"):
-        if extra.get(key):
-            facts.append(f"taken {extra[key]}")
-            break
     return facts
 
 
@@ -172,6 +168,5 @@ def draft_lines(state: SessionState) -> list[str]:
 
 
 def builtin_music_line() -> str:
-    return "Built-in music (source builtin:<name>): " + ", ".join(
-        f"{t.name} ({t.mood}, {t.bpm:g} bpm)" for t in CATALOGUE.values()
-    )
+    songs = ", ".join(f"{t.name} ({t.mood}, {t.bpm:g} bpm)" for t in CATALOGUE.values())
+    return f"Built-in music (source builtin:<name>): {songs}. New music plays at volume 0.35."
