@@ -233,8 +233,10 @@ def test_vllm_calls_without_id_and_null_content_work_in_seconds(
     [
         '```json\n{"name": "set_video_fades", "arguments": {"fade_out_seconds": 1.5}}\n```',
         '<tool_call>\n{"name": "set_video_fades", "arguments": {"fade_out_seconds": 1.5}}\n</tool_call>',
-        '[{"type": "function", "function": {"name": "set_video_fades", '
-        '"parameters": {"fade_out_seconds": 1.5}}}]',
+        (
+            '[{"type": "function", "function": {"name": "set_video_fades", '
+            '"parameters": {"fade_out_seconds": 1.5}}}]'
+        ),
     ],
     ids=["fenced", "tagged", "bare_list"],
 )
