@@ -140,6 +140,12 @@ _TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.DOTALL)
 _CALL_OPENINGS = ("{", "[", "`", "<tool_call>")
 
 
+def _may_be_call(text: str) -> bool:
+    """Streamed words so far could still be a call written as text (so they are not shown yet)."""
+    start = text.lstrip()
+    return not start or start.startswith(_CALL_OPENINGS) or "<tool_call>".startswith(start)
+
+
 def _calls_in_text(text: str, names: set[str]) -> list[_Call]:
     """Tool calls a server left in the content (llama.cpp without a tool template, some fine-tunes):
     the whole content is one JSON call or a list of them, bare, fenced or in <tool_call> tags.
@@ -244,11 +250,12 @@ class LLMPlanner:
                     async for item in self._complete(client, messages, tools, stream=stream):
                         if isinstance(item, _Reply):
                             reply = item
-                        elif held or (not said and tools and item.lstrip().startswith(_CALL_OPENINGS)):
+                        elif not said and tools and _may_be_call(held + item):
                             held += item
-                        elif item:
+                        elif held + item:
                             said = True
-                            yield item
+                            yield held + item
+                            held = ""
                     if tools and not reply.calls:
                         reply.calls = _calls_in_text(reply.text, names)
                         if reply.calls:

@@ -141,7 +141,7 @@ TERSE: dict[str, tuple[str, dict[str, str]]] = {
     ),
     "remove_music": ("", {}),
     "describe": ("Describe the timeline (no change)", {}),
-    "look_at": ("What shows at t seconds, its colours", {"t": ""}),
+    "look_at": ("The picture at t s: brightness, colours", {"t": ""}),
     "add_caption": (
         "On a segment, or at a time",
         {
@@ -152,18 +152,18 @@ TERSE: dict[str, tuple[str, dict[str, str]]] = {
             "position": "",
         },
     ),
-    "add_end_card": ("Over the last seconds", {"text": "", "seconds": "", "position": ""}),
+    "add_end_card": ("", {"text": "", "seconds": "", "position": ""}),
     "edit_text": (
         "",
-        {"kind": "", "number": "caption no.", "target": "its segment", "text": ""},
+        {"kind": "", "number": "", "target": "", "text": ""},
     ),
     "move_text": (
         "",
-        {"kind": "", "number": "caption no.", "target": "its segment", "position": ""},
+        {"kind": "", "number": "", "target": "", "position": ""},
     ),
     "remove_text": (
         "captions: one or all",
-        {"kind": "", "number": "caption no.", "target": "its segment"},
+        {"kind": "", "number": "", "target": ""},
     ),
     "cut_to_beat": ("", {"beats_per_segment": "omit: keep the pace"}),
     "undo": ("", {"steps": "turns"}),
@@ -188,7 +188,6 @@ HIDDEN: dict[str, str] = {
     "set_title": "edit_text with kind title",
     "remove_title": "remove_text with kind title",
     "remove_segment": "remove_segments with one target",
-    "look_at": "the system prompt lists what shows when, and each upload's colours",
 }
 
 
