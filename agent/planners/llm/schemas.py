@@ -12,7 +12,7 @@ are they cost about 30k characters a request, most of it repeated. What the mode
   is inlined, so the schemas work on servers that ignore `$defs` (Ollama);
 - descriptions cut to what the name and type do not say (`TERSE`, by tool and field; a tool or
   field not in it keeps the registry's words), defaults dropped (the words name the useful ones);
-- the long name lists (transitions, motions, fits, text positions) said once in the system prompt
+- the long name lists (transitions, motions, text positions) said once in the system prompt
   (`shared_names`) instead of as an `enum` in every field that takes one;
 - every duration in seconds: a `*_ms` integer field is shown as a `*_seconds` number; `to_tool_args`
   turns the model's seconds back into the tool's milliseconds, `to_model_args` and
@@ -232,24 +232,22 @@ def _target_fields(params: dict[str, Any]) -> dict[str, bool]:
     return fields
 
 
-def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    """The node with a `$ref` replaced by its definition (a Target by a string); True when it was
-    a shared definition."""
+def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """The node with a `$ref` replaced by its definition (a Target by a plain string)."""
     ref = node.get("$ref")
     if not isinstance(ref, str):
-        return node, False
+        return node
     name = ref.rsplit("/", 1)[-1]
     base = _TARGET_SCHEMA if name == TARGET_DEF else defs.get(name, {})
-    merged = {**base, **{k: v for k, v in node.items() if k != "$ref"}}
-    return merged, True
+    return {**base, **{k: v for k, v in node.items() if k != "$ref"}}
 
 
-def _compact(node: Any, defs: dict[str, Any], *, describe: bool = True) -> Any:
+def _compact(node: Any, defs: dict[str, Any]) -> Any:
     if isinstance(node, list):
-        return [_compact(item, defs, describe=describe) for item in node]
+        return [_compact(item, defs) for item in node]
     if not isinstance(node, dict):
         return node
-    node, shared = _resolve(node, defs)
+    node = _resolve(node, defs)
     options = node.get("anyOf")
     if isinstance(options, list):
         # null, and a constant that is the default ('all', 'new'), are what omitting the field says
@@ -260,9 +258,7 @@ def _compact(node: Any, defs: dict[str, Any], *, describe: bool = True) -> Any:
         ]
         if len(kept) == 1:  # Optional[X]: X itself, absent when not given
             outer = {k: v for k, v in node.items() if k != "anyOf"}
-            inner, inner_shared = _resolve(kept[0], defs)
-            node = {**inner, **{k: v for k, v in outer.items() if k in ("description", "default")}}
-            shared = shared or inner_shared
+            node = {**_resolve(kept[0], defs), **{k: v for k, v in outer.items() if k == "description"}}
     enum = node.get("enum")
     if isinstance(enum, list):
         for kind, names in SHARED_NAMES.items():
@@ -271,22 +267,17 @@ def _compact(node: Any, defs: dict[str, Any], *, describe: bool = True) -> Any:
                 node[_SHARED_KEY] = f"a {kind} name"
     out: dict[str, Any] = {}
     for key, value in node.items():
-        if key in _DROPPED_KEYS or key == "$defs" or (key == "default" and value is None):
+        if key in _DROPPED_KEYS or key == "$defs":
             continue
-        if key == "description" and (not describe or (node.get("type") == "object" and shared)):
-            continue
-        if key == "properties":
-            # a shared definition (a Target) is described once in the system prompt
-            out[key] = {
-                name: _compact(prop, defs, describe=describe and not shared) for name, prop in value.items()
-            }
+        if key == "properties":  # field names, not schema keywords
+            out[key] = {name: _compact(prop, defs) for name, prop in value.items()}
         else:
-            out[key] = _compact(value, defs, describe=describe)
+            out[key] = _compact(value, defs)
     return out
 
 
 def _in_seconds(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """The top-level `*_ms` fields renamed `*_s` as numbers; returns {seconds name: ms name}."""
+    """The top-level `*_ms` fields renamed `*_seconds` as numbers; returns {seconds name: ms name}."""
     renamed: dict[str, str] = {}
     props: dict[str, Any] = {}
     for name, prop in params.get("properties", {}).items():
@@ -294,8 +285,6 @@ def _in_seconds(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]
             seconds = name[: -len(MS_SUFFIX)] + S_SUFFIX
             renamed[seconds] = name
             prop = {**prop, "type": "number"}
-            if isinstance(prop.get("default"), int | float):
-                prop["default"] = prop["default"] / 1000
             prop["description"] = "; ".join(p for p in (prop.get("description"), "seconds") if p)
             name = seconds
         props[name] = prop
