@@ -178,6 +178,8 @@ def test_ollama_object_arguments_edit_only_the_named_photo(
     first = llm.requests[0]
     assert first["tools"] == ToolSchemas(tool_specs()).tools and first["tool_choice"] == "auto"
     assert all(_no_milliseconds(body) for body in llm.requests)
+    replayed = llm.messages(1)[-2]["tool_calls"][0]["function"]["arguments"]
+    assert json.loads(replayed) == {"targets": ["cat"], "seconds": 6}  # as the model wrote it
 
 
 def test_the_model_sees_every_segment_the_music_and_the_upload_analysis(
@@ -301,6 +303,11 @@ def test_bad_json_every_time_ends_with_a_plain_reply_and_no_change(
         "The language model kept sending a change I could not read (arguments are not valid JSON"
     )
     assert "nothing was changed" in first and "built-in planner" not in t.reply  # the rules did not guess
+    # In Chinese the same, in Chinese
+    llm = loopback(*[openai_call("edit_segments", cut_off)] * 3)
+    zh = turn(named, "猫那张 6 秒", planner=planner_for(llm))
+    assert zh.state.draft == named.draft
+    assert zh.reply.splitlines()[0].startswith("语言模型发来的修改无法读取")
 
 
 def test_unknown_tool_and_invalid_arguments_change_nothing_and_say_why(
