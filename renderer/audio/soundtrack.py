@@ -1,5 +1,12 @@
 """The soundtrack, streamed: decode, resample to 48 kHz stereo, trim or loop, fade, duck, mix,
-normalise to -14 LUFS, limit true peaks to -1 dBTP.
+normalise so that the draft at `vol` 1.0 lands at -14 LUFS, limit true peaks to -1 dBTP.
+
+Every `vol` shows in the export. The normalising gain is measured on the *reference mix*, the same
+draft with every item's `vol` at 1.0 (same fades, same ducking, same silences), and that one gain
+is applied to the mix as drafted. So a draft at vol 1.0 lands at the target, and a song at vol 0.35
+comes out 20*log10(0.35) = -9.1 dB under it even when it is the only sound; normalising the mix as
+drafted instead would undo the user's vol (0.35 and 0.08 both came out at -14 LUFS). Both mixes
+come from the same decoded samples in the same pass: the reference costs a second sum, no decode.
 
 Memory is bounded by design, whatever the length: the mix is made in BLOCK-sample blocks (2 s)
 and in two passes over the decoded sources. Pass 1 mixes every block and feeds it to a
@@ -213,9 +220,11 @@ class _ItemReader:
         self.fade_in = min(self.length, max(declick, round(item.fade_in_seconds * SAMPLE_RATE)))
         self.fade_out = min(self.length, max(declick, round(item.fade_out_seconds * SAMPLE_RATE)))
         self._source: _SourceReader | None = None
-        self._done = self.length == 0 or item.vol <= 0
+        # a muted item is still read: it is part of the reference mix (module docstring)
+        self._done = self.length == 0
 
-    def add_into(self, out: np.ndarray, block_start: int) -> None:
+    def add_into(self, out: np.ndarray, reference: np.ndarray, block_start: int) -> None:
+        """Adds the item at its `vol` into `out` and at vol 1.0 into `reference`."""
         a = max(block_start, self.start)
         b = min(block_start + out.shape[1], self.start + self.length)
         if self._done or a >= b:
@@ -225,8 +234,10 @@ class _ItemReader:
         sound = self._source.read(b - a)
         n = sound.shape[1]
         if n:
-            gain = self._envelope(a - self.start, n) * self.item.vol
-            out[:, a - block_start : a - block_start + n] += sound * gain
+            faded = sound * self._envelope(a - self.start, n)
+            reference[:, a - block_start : a - block_start + n] += faded
+            if self.item.vol > 0:
+                out[:, a - block_start : a - block_start + n] += faded * np.float32(self.item.vol)
         if n < b - a or b == self.start + self.length:
             self.close()
 
@@ -297,7 +308,8 @@ class Soundtrack:
         self.n_samples = max(0, n_samples)
         self.voices = frozenset(voices)  # seg_ids of clips whose own sound ducks the music
         self.on_item = on_item
-        self.lufs_before: float | None = None
+        self.lufs_before: float | None = None  # the mix as drafted, before the gain
+        self.lufs_reference: float | None = None  # the same draft with every vol at 1.0
         self.gain = 1.0
         self._reader: Iterator[np.ndarray] | None = None
         self._pending = np.zeros((2, 0), np.float32)
@@ -308,44 +320,57 @@ class Soundtrack:
     def shape(self) -> tuple[int, int]:
         return (2, self.n_samples)
 
-    def _raw_blocks(self) -> Iterator[np.ndarray]:
+    def _raw_blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(mix as drafted, reference mix at vol 1.0) per block. Each mix has its own ducker:
+        the clips' sound at its own vol decides how the music is ducked in that mix."""
         readers = [_ItemReader(item, self.n_samples) for item in self.items]
-        ducker = _Ducker()
+        duckers = (_Ducker(), _Ducker())
         duck = any(item.seg_id in self.voices for item in self.items) and any(
             item.seg_id not in self.voices for item in self.items
         )
         try:
             for block_start in range(0, self.n_samples, BLOCK):
                 n = min(BLOCK, self.n_samples - block_start)
-                voice = np.zeros((2, n), np.float32)
-                music = np.zeros((2, n), np.float32)
+                voice, music, ref_voice, ref_music = (np.zeros((2, n), np.float32) for _ in range(4))
                 for reader in readers:
-                    reader.add_into(voice if reader.item.seg_id in self.voices else music, block_start)
+                    if reader.item.seg_id in self.voices:
+                        reader.add_into(voice, ref_voice, block_start)
+                    else:
+                        reader.add_into(music, ref_music, block_start)
                 if duck:
-                    music *= ducker.gains(voice)
-                yield voice + music
+                    music *= duckers[0].gains(voice)
+                    ref_music *= duckers[1].gains(ref_voice)
+                yield voice + music, ref_voice + ref_music
         finally:
             for reader in readers:
                 reader.close()
 
     def measure(self) -> float:
-        """Pass 1: mix every block, measure its loudness, spool the unnormalised mix to a
-        temporary file (float32, deleted on close). Sets the normalising gain; returns LUFS.
+        """Pass 1: mix every block, measure the loudness of the mix and of its reference (every
+        vol at 1.0), spool the unnormalised mix to a temporary file (float32, deleted on close).
+        Sets the gain that brings the reference to TARGET_LUFS; returns the mix's own LUFS.
 
         When the gain pushes peaks into the limiter, limiting lowers the loudness: up to
         LIMITED_TRIALS trial passes over the spool (no decoding) measure the limited mix and
-        correct the gain."""
+        correct the gain towards the loudness the mix would have unlimited, but never past
+        TARGET_LUFS: a vol above 1.0 is louder only as far as the peaks allow, it does not
+        drive the limiter into distortion."""
         self.close()
-        meter = LoudnessMeter()
+        meter, reference = LoudnessMeter(), LoudnessMeter()
         # lives across both passes; close() (or the end of pass 2) deletes it
         self._spool = tempfile.TemporaryFile(dir=self.spool_dir)  # noqa: SIM115
         peak = 0.0
-        for block in self._raw_blocks():
+        for block, ref_block in self._raw_blocks():
             meter.feed(block)
+            reference.feed(ref_block)
             peak = max(peak, float(np.abs(block).max(initial=0.0)))
             self._spool.write(np.ascontiguousarray(block, np.float32).tobytes())
         self.lufs_before = meter.integrated()
-        self.gain = normalising_gain(self.lufs_before)
+        self.lufs_reference = reference.integrated()
+        self.gain = normalising_gain(self.lufs_reference)
+        if not np.isfinite(self.lufs_before):
+            return self.lufs_before  # silence (every vol 0, or nothing audible): nothing to limit
+        wanted = min(TARGET_LUFS, self.lufs_before + 20 * float(np.log10(self.gain)))
         for _ in range(LIMITED_TRIALS):
             if peak * self.gain * TRUE_PEAK_MARGIN <= PeakLimiter().ceiling:
                 break  # the limiter will not touch it: the loudness is what was measured
@@ -353,10 +378,10 @@ class Soundtrack:
             for block in self._normalised():
                 trial.feed(block)
             limited = trial.integrated()
-            if not np.isfinite(limited) or abs(limited - TARGET_LUFS) < 0.25:
+            if not np.isfinite(limited) or limited > wanted - 0.25:
                 break
             self.gain = min(
-                self.gain * normalising_gain(limited), normalising_gain(TARGET_LUFS - MAX_GAIN_DB)
+                self.gain * normalising_gain(limited, wanted), normalising_gain(TARGET_LUFS - MAX_GAIN_DB)
             )
         return self.lufs_before
 

@@ -1,10 +1,18 @@
 """A planner backed by any OpenAI-compatible chat-completions endpoint with tool calling.
 
 One planning step is one `POST {base_url}/chat/completions` (vLLM, Ollama, llama.cpp server, ...):
-the tools are the registry's pydantic JSON schemas, the messages come from `agent.planners.llm.prompt`.
-Arguments that are not a JSON object go straight back to the model as the tool's result so it can
-send the call again (at most `max_repairs` times per step); arguments of the wrong type and unknown
-tool names are caught by the runner, which returns the error to us on the next step.
+the tools are the registry's schemas made compact and put in seconds (`agent.planners.llm.schemas`,
+which also turns the model's arguments back into the tools'), the messages come from
+`agent.planners.llm.prompt`. Arguments that are not a JSON object go straight back to the model as
+the tool's result so it can send the call again (at most `max_repairs` times per step; after that
+the turn ends with a plain reply and nothing changed); arguments of the wrong type and unknown tool
+names are caught by the runner, which returns the error to us on the next step. A reply without
+tool calls is the model's answer (a question answered from the prompt): the draft is unchanged.
+
+Servers differ in how they send calls, and all of these are read: arguments as a JSON string
+(OpenAI) or as an object (Ollama), calls without an id or with `content: null` (vLLM), and calls
+written into the content text (llama.cpp and models without a tool-call template): a JSON object
+or list `{"name": ..., "arguments": ...}`, bare, in a ``` fence or in <tool_call> tags.
 
 429 and 5xx are retried with backoff, honouring Retry-After. When the endpoint cannot be used
 (connection refused, timeouts, errors after the retries), the fallback planner answers this turn
@@ -17,6 +25,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -29,6 +38,7 @@ import httpx
 from agent.language import Lang
 from agent.planner import MAX_STEPS, Planner, PlanRequest, PlanStep, ToolCall
 from agent.planners.llm.prompt import assistant_calls, call_entry, chat_messages, tool_message
+from agent.planners.llm.schemas import ToolSchemas
 
 log = logging.getLogger("nemo.agent.llm")
 
@@ -43,6 +53,11 @@ NOTES: dict[str, dict[Lang, str]] = {
     "down": {
         "en": "The language model is unreachable right now, so nothing was changed. Please try again soon.",
         "zh": "暂时无法连接语言模型，没有做任何修改。请稍后再试。",
+    },
+    "malformed": {
+        "en": "The language model kept sending a change I could not read ({problem}), "
+        "so nothing was changed. Please try saying it another way.",
+        "zh": "语言模型发来的修改无法读取（{problem}），所以没有做任何修改。请换个说法再试一次。",
     },
     "interrupted": {
         "en": "(The language model stopped answering during this turn; the changes above were kept.)",
@@ -97,6 +112,8 @@ def _arguments(raw: Any) -> tuple[dict[str, Any] | None, str | None]:
         return {}, None
     try:
         value = json.loads(raw)
+        if isinstance(value, str) and value.strip().startswith("{"):  # encoded twice (some servers)
+            value = json.loads(value)
     except (TypeError, ValueError) as exc:
         return None, f"arguments are not valid JSON ({exc}); send the call again with a JSON object"
     if not isinstance(value, dict):
@@ -115,6 +132,46 @@ def _repair_messages(reply: _Reply, problems: dict[str, str]) -> list[dict[str, 
         assistant_calls(entries, reply.text),
         *(tool_message(c.id, {"error": problems.get(c.id, skipped)}) for c in reply.calls),
     ]
+
+
+_FENCED = re.compile(r"^```[a-z_]*\s*(.*?)\s*```$", re.DOTALL | re.IGNORECASE)
+_TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.DOTALL)
+# Content that may still turn out to be a call written as text: held back while streaming.
+_CALL_OPENINGS = ("{", "[", "`", "<tool_call>")
+
+
+def _may_be_call(text: str) -> bool:
+    """Streamed words so far could still be a call written as text (so they are not shown yet)."""
+    start = text.lstrip()
+    return not start or start.startswith(_CALL_OPENINGS) or "<tool_call>".startswith(start)
+
+
+def _calls_in_text(text: str, names: set[str]) -> list[_Call]:
+    """Tool calls a server left in the content (llama.cpp without a tool template, some fine-tunes):
+    the whole content is one JSON call or a list of them, bare, fenced or in <tool_call> tags.
+    Anything else is words for the user, so a call must name an offered tool or carry arguments."""
+    body = text.strip()
+    chunks = _TAGGED.findall(body)
+    if not chunks:
+        fenced = _FENCED.match(body)
+        chunks = [fenced.group(1) if fenced else body]
+    calls: list[_Call] = []
+    for chunk in chunks:
+        try:
+            value = json.loads(chunk)
+        except ValueError:
+            return []
+        for item in value if isinstance(value, list) else [value]:
+            if not isinstance(item, dict):
+                return []
+            fn = item["function"] if isinstance(item.get("function"), dict) else item
+            name = fn.get("name")
+            has_args = "arguments" in fn or "parameters" in fn
+            if not isinstance(name, str) or not (name in names or has_args):
+                return []
+            args = fn.get("arguments", fn.get("parameters"))
+            calls.append(_Call(f"call_{len(calls)}_{uuid.uuid4().hex[:8]}", name, args))
+    return calls
 
 
 def _reply_from_message(message: Any) -> _Reply:
@@ -178,30 +235,48 @@ class LLMPlanner:
         if any((r.call.id or "").startswith(FALLBACK_ID_PREFIX) for r in request.steps):
             yield await self._fallback(request)
             return
-        messages = chat_messages(request)
+        schemas = ToolSchemas(request.tools)
+        messages = chat_messages(request, schemas)
         rounds = len({r.step for r in request.steps})
-        tools = request.tools if rounds < self.max_rounds else []
+        tools = schemas.tools if rounds < self.max_rounds else []
+        names = {t["function"]["name"] for t in tools}
         said = False
+        problems: dict[str, str] = {}
         try:
             async with self._client() as client:
                 for _ in range(self.max_repairs + 1):
                     reply = _Reply()
+                    held = ""  # words that may be a call written as text, not yet shown
                     async for item in self._complete(client, messages, tools, stream=stream):
-                        if isinstance(item, str):
-                            said = True
-                            yield item
-                        else:
+                        if isinstance(item, _Reply):
                             reply = item
+                        elif not said and tools and _may_be_call(held + item):
+                            held += item
+                        elif held + item:
+                            said = True
+                            yield held + item
+                            held = ""
+                    if tools and not reply.calls:
+                        reply.calls = _calls_in_text(reply.text, names)
+                        if reply.calls:
+                            reply.text = ""
                     if not reply.calls or not tools:
+                        if held:
+                            said = True
+                            yield held
                         text = "" if stream else reply.text
                         yield PlanStep(text=text or None, text_covers_changes=bool(reply.text))
                         return
-                    calls, problems = self._read_calls(reply)
+                    calls, problems = self._read_calls(reply, schemas)
                     if not problems:
                         yield PlanStep(calls=calls)
                         return
                     messages = [*messages, *_repair_messages(reply, problems)]
-                raise LLMUnavailable(f"still malformed tool calls after {self.max_repairs} corrections")
+            # The model is there but cannot write this call: say so; the rule planner must not
+            # guess in its place, and nothing changes.
+            problem = next(iter(problems.values()), "no readable call").split(";")[0]
+            log.warning("LLM %s: still malformed tool calls after %d corrections", self.url, self.max_repairs)
+            yield PlanStep(text=NOTES["malformed"][request.language].format(problem=problem))
         except LLMUnavailable as exc:
             log.warning("LLM endpoint %s unusable: %s", self.url, exc)
             if said or request.steps:  # part of the turn is done: keep it and say the model went away
@@ -209,7 +284,10 @@ class LLMPlanner:
             else:
                 yield await self._fallback(request)
 
-    def _read_calls(self, reply: _Reply) -> tuple[list[ToolCall], dict[str, str]]:
+    @staticmethod
+    def _read_calls(reply: _Reply, schemas: ToolSchemas) -> tuple[list[ToolCall], dict[str, str]]:
+        """The calls as the tools take them (seconds to milliseconds, target strings to Targets),
+        or what was wrong with each malformed one."""
         calls, problems = [], {}
         for c in reply.calls:
             args, problem = _arguments(c.arguments)
@@ -218,7 +296,7 @@ class LLMPlanner:
             if problem or args is None:
                 problems[c.id] = problem or "arguments missing"
             else:
-                calls.append(ToolCall(name=c.name, args=args, id=c.id))
+                calls.append(ToolCall(name=c.name, args=schemas.to_tool_args(c.name, args), id=c.id))
         return calls, problems
 
     async def _fallback(self, request: PlanRequest) -> PlanStep:
