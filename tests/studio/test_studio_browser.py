@@ -18,6 +18,8 @@ import httpx
 import numpy as np
 import pytest
 
+from server.config import LLMSettings
+from tests.agent.planners.llm.loopback import LoopbackLLM, Recorded
 from tests.conftest import bearer, create_session, get_anon_token
 from tests.studio.conftest import PHOTO_COLOURS, pixels
 
@@ -128,21 +130,11 @@ def test_drop_photos_make_a_slideshow_edit_scrub_export_and_play(
         assert close.mean() > 0.02, f"no thumbnail of the {colour} photo"
 
     with step("make a slideshow", times):
-        page.evaluate(
-            """() => {
-                window.seenWorking = [];
-                const box = document.querySelector('#working-text');
-                new MutationObserver(() => window.seenWorking.push(box.textContent))
-                    .observe(box, {childList: true, characterData: true, subtree: true});
-            }"""
-        )
         send_chat(page, "make a vertical slideshow")
         page.wait_for_selector("#timeline .tl-seg-video", timeout=STEP_TIMEOUT_MS)
         wait_thumbnails(page, "#timeline .tl-thumb", 3)
         page.wait_for_function("() => document.querySelector('#still').naturalWidth > 0")
     assert page.locator("#messages .msg-model .chip").count() >= 1, "no tool chip in the reply"
-    seen = page.evaluate("() => window.seenWorking")
-    assert any(text.startswith("Still working") for text in seen), seen  # the stream's heartbeats
     assert page.locator("#messages .msg-model .msg-body").last.text_content().strip()
     assert page.locator("#timeline .tl-seg-video").count() == 3
     draft = session_state(studio_server, page)["draft"]
@@ -353,3 +345,34 @@ def test_chinese_ui_on_a_phone_is_usable_by_keyboard_with_labelled_controls(
         assert control in reached, (control, reached)
     # the refused upload's answer (415) is the only error the browser logged
     assert [e for e in watch.errors if "status of 415" not in e] == [], watch.errors
+
+
+def test_a_slow_turn_says_it_is_still_working_and_for_how_long(
+    make_settings: Any, make_app: Any, make_client: Any, open_page: Any
+) -> None:
+    # The model (a double at the LLM boundary, on 127.0.0.1) takes 1.5 s to answer; the stream's
+    # heartbeats (every 50 ms here) must reach the page as "Still working… (N s)" meanwhile.
+    answer = {"role": "assistant", "content": "Here is your plan: six photos, three seconds each."}
+    llm = LoopbackLLM(
+        Recorded({"choices": [{"index": 0, "message": answer, "finish_reason": "stop"}]}), delay_seconds=1.5
+    )
+    try:
+        settings = make_settings(heartbeat_seconds=0.05, llm=LLMSettings(base_url=llm.base_url))
+        server = make_client(make_app(settings, start_workers=False))
+        page, watch = open_page(f"{server.base_url}/")
+        page.wait_for_selector("#studio:not([hidden])", timeout=STEP_TIMEOUT_MS)
+        page.evaluate(
+            """() => {
+                window.seenWorking = [];
+                const box = document.querySelector('#working-text');
+                new MutationObserver(() => window.seenWorking.push(box.textContent))
+                    .observe(box, {childList: true, characterData: true, subtree: true});
+            }"""
+        )
+        send_chat(page, "what would you make from my photos?")
+        seen = page.evaluate("() => window.seenWorking")
+        assert any(text.startswith("Still working") for text in seen), seen
+        assert "six photos" in page.locator("#messages .msg-model .msg-body").last.text_content()
+        assert not watch.errors, watch.errors
+    finally:
+        llm.close()

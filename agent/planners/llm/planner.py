@@ -339,7 +339,16 @@ class LLMPlanner:
             try:
                 async with client.stream("POST", self.url, json=body) as response:
                     await self._check(response)
-                    if stream:
+                    # Some servers ignore "stream": true (llama.cpp with tools, proxies in front of
+                    # a model) and answer with one JSON completion: read it whole, show its text.
+                    as_json = "json" in response.headers.get("content-type", "")
+                    if stream and as_json:
+                        await response.aread()
+                        whole = _read_json(response)
+                        if whole.text and not whole.calls:
+                            yield whole.text
+                        yield whole
+                    elif stream:
                         async for item in _read_sse(response):
                             started = started or isinstance(item, str)
                             yield item

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -30,10 +31,12 @@ class Recorded:
 
 
 class LoopbackLLM:
-    """Serves `answers` in order; `requests` holds every body it was sent (parsed JSON)."""
+    """Serves `answers` in order (each `delay_seconds` late); `requests` holds every body it was
+    sent (parsed JSON)."""
 
-    def __init__(self, *answers: Recorded) -> None:
+    def __init__(self, *answers: Recorded, delay_seconds: float = 0.0) -> None:
         self.answers = list(answers)
+        self.delay_seconds = delay_seconds  # a slow model: each answer comes this late
         self.requests: list[dict[str, Any]] = []
         self.paths: list[str] = []
         outer = self
@@ -43,6 +46,7 @@ class LoopbackLLM:
                 length = int(self.headers.get("content-length", "0"))
                 outer.requests.append(json.loads(self.rfile.read(length)))
                 outer.paths.append(self.path)
+                time.sleep(outer.delay_seconds)
                 if not outer.answers:
                     self.send_response(500)
                     self.end_headers()

@@ -343,3 +343,16 @@ def test_a_chinese_request_by_name_word_over_openai(
     assert [s.m.text for s in captions.sg] == ["湖边"]
     assert "简体中文" in llm.messages(0)[0]["content"]
     assert t.reply.splitlines()[0] == "已把湖那张的字幕改成「湖边」。"
+
+
+def test_a_server_that_ignores_stream_true_still_reaches_the_user(
+    named: SessionState, turn: Callable[..., Any], loopback: Callable[..., LoopbackLLM]
+) -> None:
+    # Asked to stream, it answers with one JSON completion (llama.cpp with tools, some proxies).
+    llm = loopback(words("It is 14 seconds long."), vllm_call("set_video_fades", {"fade_in_seconds": 1}))
+    t = turn(named, "how long is it?", planner=planner_for(llm), streaming=True)
+    assert llm.requests[0]["stream"] is True
+    assert t.state.draft == named.draft
+    assert t.reply.splitlines()[0] == "It is 14 seconds long."
+    t = turn(t.state, "fade in from black", planner=planner_for(llm), streaming=True)
+    assert t.draft.m.fade_in == 1000
