@@ -287,6 +287,18 @@ def test_chinese_ui_on_a_phone_is_usable_by_keyboard_with_labelled_controls(
     )
     assert drawn["dao"] != drawn["chu"] and drawn["dao"] != drawn["tofu"] and drawn["pair"] != drawn["tofus"]
 
+    # and every control shows them once the font is in (Chromium kept the boxes it first drew in
+    # the disabled "quick preview" button): what is shown is what drawing the same words anew shows
+    page.wait_for_selector("html[data-cjk-font=ready]", state="attached", timeout=STEP_TIMEOUT_MS)
+    shown = pixels(shots(page.locator("#preview-render"), "zh-quick-preview"))
+    page.evaluate(
+        "() => { const b = document.querySelector('#preview-render'); b.textContent = b.textContent; }"
+    )
+    redrawn = pixels(shots(page.locator("#preview-render"), "zh-quick-preview-redrawn"))
+    assert shown.shape == redrawn.shape and np.abs(shown - redrawn).max() < 1, (
+        "a control still shows empty glyph boxes"
+    )
+
     # a text file named like a photo fails alone, in words; the photos go in
     drop_files(page, "#dropzone", {**photos, "notes.jpg": b"shopping list: milk, eggs\n" * 20})
     wait_thumbnails(page, "#library .lib-thumb", 3)

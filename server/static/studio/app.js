@@ -524,6 +524,13 @@ function addCjkFallback() {
   const root = document.querySelector('meta[name="nemo-root"]').content;
   const face = new FontFace("Nemo CJK", `url(${root}/studio/cjk.otf)`, { unicodeRange: CJK_RANGES, display: "swap" });
   document.fonts.add(face);
+  // Chromium keeps the "no glyph" boxes it drew for some text (a disabled button's, seen) until that
+  // text changes: once the face has loaded, set the page's words again so every control redraws.
+  document.fonts.addEventListener("loadingdone", (event) => {
+    if (!event.fontfaces.includes(face)) return;
+    setLanguage(language());
+    document.documentElement.dataset.cjkFont = "ready";
+  });
 }
 
 if (document.readyState === "complete") addCjkFallback();
