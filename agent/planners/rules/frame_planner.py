@@ -157,10 +157,10 @@ def _calls(f: Frame, state: SessionState, sc: Scene, lang: Lang, frames: list[Fr
         if "mood" in v:
             args["source"] = f"builtin:{v['mood']}"
         if "volume" in v:
-            args["volume"] = min(1.0, v["volume"])
+            args["volume"] = min(2.0, v["volume"])
         elif "volume_factor" in v:
             vol, _src, _ss = _music_meta(state)
-            args["volume"] = round(min(1.0, max(0.05, vol * v["volume_factor"])), 2)
+            args["volume"] = round(min(2.0, max(0.05, vol * v["volume_factor"])), 2)
         if "fade_in" in v:
             args["fade_in_ms"] = round(v["fade_in"] * 1000)
         if "fade_out" in v:

@@ -52,7 +52,7 @@ SAME_AS_BEFORE = (
     r"|\btoo\s*[.!]*$|\bas\s+well\b|也要|也是|也加|也换|也改|也来"
 )
 MUSIC = (
-    r"\bmusic\b|\bsong\b|\btrack\b|\baudio\b|\bsoundtrack\b|\btune\b|\bvolume\b"
+    r"\bmusic\b|\bsongs?\b|\btrack\b|\baudio\b|\bsoundtrack\b|\btunes?\b|\bvolume\b"
     r"|音乐|歌|配乐|曲|背景乐|bgm|音量"
 )
 VOLUME_DOWN = (
@@ -60,8 +60,15 @@ VOLUME_DOWN = (
     r"\bquieter\b|\bsofter\b|\bturn\s+(?:it\s+|the\s+\w+\s+)?down\b|\bdown\b|"
     r"\breduce\b|\bdrown|\bquiet\b|\bless\s+loud|小声|调小|低一?点|轻一?点|太吵|吵|降低|减小|太大声|小一?点|弱一?点|轻点"
 )
+# said of music that is too soft: read before VOLUME_DOWN, whose "quiet" they contain
+VOLUME_TOO_LOUD = r"\btoo\s+loud|\bway\s+loud|overpower\w*|\bdrown\w*|\bblasting\b|太响|太吵|盖过|太大声|声音太大|音量太大"
+VOLUME_TOO_SOFT = (
+    r"\btoo\s+(?:quiet|soft|low)\b|\b(?:barely|hardly|can'?t|cannot|can\s+not)\s+(?:even\s+)?hear"
+    r"(?:\s+(?:it|the\s+(?:music|song|track|audio)|anything))?(?:\s+(?:at\s+all|on\s+\w+\s+\w+))?\s*$|"
+    r"\bhard\s+to\s+hear\b|\bnot\s+loud\s+enough\b|太小声|太小了|听不见|听不到|听不清|声音太小|音量太小"
+)
 VOLUME_UP = (
-    r"\blouder\b|\bturn\s+(?:it\s+|the\s+\w+\s+)?up\b|\bcan'?t\s+hear\b|\btoo\s+quiet\b|\bboost\b|"
+    VOLUME_TOO_SOFT + r"|\blouder\b|\bturn\s+(?:it\s+|the\s+\w+\s+)?up\b|\bcan'?t\s+hear\b|\btoo\s+quiet\b|\bboost\b|"
     r"\braise\b|\bincrease\b|大声|调大|响一?点|大一?点|太小声|听不见|听不到"
 )
 MUSIC_REMOVE = (
@@ -80,12 +87,18 @@ FADE_IN = (
     r"fades?\s+(?:\w+\s+){0,3}in\b|ease\s+in|淡入|渐入|渐强|渐起"
 )
 FADE_OUT = (
-    r"fade[\s-]*out|fades?\s+(?:\w+\s+){0,3}out\b|ending\s+fade|fade\s+at\s+the\s+end|ending|淡出|渐出|渐弱|收尾|"
+    r"fade[\s-]*out|fades?\s+(?:\w+\s+){0,3}out\b|\babrupt\w*|\bcuts?\s+off\b|\bsudden\w*|戛然而止|太突然|突然断|ending\s+fade|fade\s+at\s+the\s+end|ending|淡出|渐出|渐弱|收尾|"
     r"收得"
+)
+NO_FADE = (
+    r"\b(?:no|remove|delete|drop|lose|kill|without|get\s+rid\s+of|take\s+(?:out|off)|turn\s+off|"
+    r"don'?t\s+(?:want\s+)?(?:a|any|the)?)\s+(?:the\s+|any\s+|a\s+)?(?:music\s+|song\s+)?fade"
+    r"|(?:不要|去掉|删掉|取消|别|不用)(?:音乐的?|歌的?)?(?:淡入|淡出|渐入|渐出|渐强|渐弱)"
 )
 START_AT = (
     r"\bskip\s+(?:the\s+)?(?:first|intro)|\bstart(?:s|ing)?\s+(?:the\s+\w+\s+)?(?:from|at)\b|\bfrom\s+\d|"
-    r"\b(?:begin|play)\s+(?:it\s+)?(?:from|at)\b|\boffset\b|从.{0,6}(?:开始|放|播)|跳过|前奏"
+    r"\b(?:begin|play)\s+(?:it\s+)?(?:from|at)\b|\boffset\b|"
+    r"\b\d+(?:\.\d+)?\s*(?:seconds|s)\s+in(?:to\s+(?:the\s+)?(?:song|music|track))?\b|从.{0,6}(?:开始|放|播)|跳过|前奏"
 )
 TITLE = r"\btitle\b|\bheading\b|\bheadline\b|标题|片头字|题目|大标题"
 CAPTION = (
@@ -105,7 +118,7 @@ TRANSITION = (
 )
 MOTION = (
     r"\bzoom|\bpan(?:s|ning)?\b|\bmotion\b|\bmovement\b|\bken\s+burns\b|\bstay\s+still\b|"
-    r"\bkeep\s+(?:them\s+|it\s+)?still\b|\bstatic\b|\bmoving\b|\bmove\s+around\b|\bdizzy\b|\banimation\b|"
+    r"\bkeep\s+(?:them\s+|it\s+)?still\b|\b(?:make|keep|leave|have)\s+(?:\w+\s+){0,3}still\b|\bstatic\b|\bmoving\b|\bmove\s+around\b|\bdizzy\b|\banimation\b|"
     r"动效|静止|放大|缩小|拉远|推近|平移|晃|动来动去|镜头|运镜|推拉|别动|不要动"
 )
 FIT = (
@@ -209,7 +222,7 @@ EDIT_VERB = (
 def _clauses(text: str) -> list[str]:
     """Pieces that may each carry an intent."""
     parts = re.split(
-        r"[,;!?，。；！？\n]+|\.(?![a-z0-9])|\s+(?:and\s+then|then|also|plus|after\s+that|and\s+also)\s+"
+        r"[,;!?，。；！？\n]+|\s\+\s|\.(?![a-z0-9])|\s+(?:and\s+then|then|also|plus|after\s+that|and\s+also)\s+"
         r"|然后|另外|顺便|并且|并把|同时|再把|还有|以及|，?再(?=[把给加换删改将让])|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fffa-z0-9]"
         r")|(?<=[a-z0-9])\s+(?=[\u4e00-\u9fff])",
         text,
@@ -234,6 +247,26 @@ def _and_split(clause: str) -> list[str]:
         clause,
     )
     return [p for p in pieces if p.strip()]
+
+
+def _two_requests(clause: str, original: str, sc: Scene, previous: list[Item]) -> list[str]:
+    """ "make it widescreen and no zooming", "the song's too loud and the whole thing drags": split on
+    "and" (和/并且 in Chinese, "but" too) when each side reads as a request of its own and together
+    they read as fewer, so no wish of a multi-intent message is lost."""
+    pieces = re.split(r"\s+(?:and|but|&)\s+(?!then\b)|(?<=[\u4e00-\u9fff])(?:并且|而且)(?=[\u4e00-\u9fff])", clause)
+    pieces = [p.strip() for p in pieces if p and p.strip()]
+    if len(pieces) < 2:
+        return [clause]
+    whole = read_clause(clause, original, sc, previous)
+    apart = [read_clause(p, original, sc, previous) for p in pieces]
+    if not all(apart):
+        return [clause]
+    def kinds(frames: list[Frame]) -> set[str]:
+        return {f"{f.intent}:{k}" for f in frames for k in (f.values or {"": 0})}
+    split_kinds = set().union(*(kinds(a) for a in apart))
+    if len(split_kinds - kinds(whole)) and not kinds(whole) - split_kinds:
+        return pieces
+    return [clause]
 
 
 def mood_of(text: str) -> str | None:
@@ -478,6 +511,10 @@ def _music(clause: str, frame: Any) -> None:
         values["volume"] = pct
     elif _has(r"\bhalf\b|一半", clause) and not _has(FADE_IN + "|" + FADE_OUT, clause):
         values["volume_factor"] = 0.5
+    elif _has(VOLUME_TOO_LOUD, clause) and not _has(FADE_IN + "|" + FADE_OUT + "|" + START_AT, clause):
+        values["volume_factor"] = 0.75 if _has(r"slightly|a\s+(?:little|bit|touch)|稍微", clause) else 0.6
+    elif _has(VOLUME_TOO_SOFT, clause):
+        values["volume_factor"] = 1.4
     elif _has(VOLUME_DOWN, clause) and not _has(FADE_IN + "|" + FADE_OUT + "|" + START_AT, clause):
         values["volume_factor"] = (
             0.75 if _has(r"slightly|a\s+(?:little|bit|touch)|稍微|一点|点", clause) else 0.6
@@ -489,6 +526,12 @@ def _music(clause: str, frame: Any) -> None:
         sec = spans[-1].value if spans else None
         if sec is not None:
             values["start"] = sec
+    elif _has(NO_FADE, clause):  # "remove the fade-out", "no fade at the end", "不要淡入"
+        fin, fout = _has(FADE_IN, clause), _has(FADE_OUT + r"|\bend\b|结尾", clause)
+        if fin or not fout:
+            values["fade_in"] = 0.0
+        if fout or not fin:
+            values["fade_out"] = 0.0
     else:
         if _has(FADE_IN, clause):
             values["fade_in"] = spans[0].value if spans else 2.0
@@ -625,6 +668,16 @@ def _caption_text(clause: str, original: str, refs: list[Ref]) -> str | None:
     if m:
         text = (m.group("a") or m.group("b") or m.group("c") or "").strip(" :：\"'")
         return text or None
+    # "cake pic caption happy bday Mia and keep it up 5 sec": the words after the noun, as typed
+    m = re.search(
+        r"\b(?:caption|label|subtitle)(?:\s+(?:it|that|saying|that\s+says|reading|with|as|to\s+say))?\s+"
+        r"(?P<t>.+?)(?=\s+(?:and|then|&|\+)\s+(?:keep|make|set|put|add|use|move|give|change|turn|have|hold|"
+        r"let|zoom|pan|fade|slow|speed)\b|\s+on\s+(?:the|it|that|this)\b|[,;.!?]|$)",
+        original,
+        I,
+    )
+    if m and not re.fullmatch(r"(?:it|that|this|the|a|an|please|pls|too|here|there)", m.group("t").strip(), I):
+        return m.group("t").strip(" :：\"'")
     return None
 
 
@@ -716,7 +769,7 @@ MOTIONS: list[tuple[str, str]] = [
             r"\b(?:lose|remove|drop|kill|ditch|get\s+rid\s+of|stop)\s+(?:the\s+)?(?:zoom\w*|motion|movement)|"
             r"\b(?:don'?t|do\s+not|never|stop)\s+(?:zoom|pan|move)\w*|别(?:再)?(?:放大|缩小|推近|拉远|推|拉)|"
             r"不要(?:再)?(?:放大|缩小|推近|拉远)|"
-            r"\bmake\s+(?:them|it|the\s+photos|the\s+pics?|all\s+the\s+photos)\s+(?:stay\s+)?still\b|"
+            r"\b(?:make|keep|leave|have)\s+(?:\w+\s+){0,3}(?:stay\s+)?still\b|"
             r"\bno\s+(?:motion|zoom(?:ing)?|movement|animation|ken\s+burns|effects?)\b|\b(?:turn|"
             r"switch)\s+(?:off|em\s+off)|\boff\b|\bstay\s+still|\bkeep\s+(?:them\s+|it\s+)?still|"
             r"\bstill\s+(?:photos|images)|\bbe\s+still\b|\bstatic\b|\bstop\s+(?:moving|zooming)|\bdizzy\b|静止|"
@@ -921,6 +974,7 @@ def read_frames(text: str, original: str, sc: Scene, previous: list[Item]) -> Re
     frames: list[Frame] = []
     pending: list[str] = []
     clauses = [piece for c in _clauses(text) for piece in _and_split(c)]
+    clauses = [piece for c in clauses for piece in _two_requests(c, original, sc, previous)]
     for clause in clauses:
         carry = (
             next((f.targets for f in reversed(frames) if f.targets and f.intent != "remove"), None)
