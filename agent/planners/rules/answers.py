@@ -200,6 +200,21 @@ def answer(text: str, state: SessionState, sc: Scene, lang: Lang) -> str | None:
     clips = [i for i in sc.items if i.kind == "clip"]
     refs = [r for r in find_refs(text, sc, []) if r.indexes]
     music_q = re.search(r"\bmusic\b|\bsong\b|\btrack\b|\bbgm\b|音乐|歌|配乐|bgm", text, I)
+    if refs and re.search(
+        r"第几|排(?:在)?(?:哪|第几)|在哪|哪个位置|\bwhere\s+(?:is|does)|\bwhich\s+(?:position|spot|number|place)"
+        r"|\bwhat\s+(?:position|number|spot|place)|\bwhen\s+does\b.{0,30}\b(?:come|show|appear)",
+        text,
+        I,
+    ):  # "烟花排第几个", "where's the cake pic": its place in the order
+        item = sc.items[refs[0].indexes[0]]
+        n, total = item.index + 1, len(sc.items)
+        start_ms = item.seg.st if item.seg else 0
+        last_zh, last_en = ("，也就是最后一个" if n == total else ""), (", the last one" if n == total else "")
+        return (
+            f"「{item.stem}」排在第 {n} 个（共 {total} 个{last_zh}），从第 {_secs(start_ms)} 秒开始。"
+            if zh
+            else f'"{item.stem}" is number {n} of {total}{last_en}; it starts at {_secs(start_ms)} s.'
+        )
     if re.search(r"\bfade|淡出|淡入|渐", text, I) and (music_q or re.search(r"end|结尾|stop", text, I)):
         if audio is None:
             return "没有背景音乐。" if zh else "There is no background music."
@@ -230,7 +245,7 @@ def answer(text: str, state: SessionState, sc: Scene, lang: Lang) -> str | None:
             else f'The music is "{pretty}" ({name}), at {vol}% volume.'
         )
     if re.search(
-        r"\bres(?:olution)?\b|\bquality\b|\b1080\b|\bexport\s+at\b|\bfps\b|分辨率|清晰度|画质|多大|帧|"
+        r"\bres(?:olution)?\b|\bquality\b|\b1080\b|\bexport\s+at\b|(?<![a-z])fps(?![a-z])|分辨率|清晰度|画质|多大|帧|"
         r"frame\s*rate",
         text,
         I,

@@ -223,8 +223,8 @@ def _clauses(text: str) -> list[str]:
     """Pieces that may each carry an intent."""
     parts = re.split(
         r"[,;!?，。；！？\n]+|\s\+\s|\.(?![a-z0-9])|\s+(?:and\s+then|then|also|plus|after\s+that|and\s+also)\s+"
-        r"|然后|另外|顺便|并且|并把|同时|再把|还有|以及|，?再(?=[把给加换删改将让])|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fffa-z0-9]"
-        r")|(?<=[a-z0-9])\s+(?=[\u4e00-\u9fff])",
+        r"|然后|另外|顺便|并且|并把|同时|再把|还有|以及|，?再(?=[把给加换删改将让])|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fffa-z]"
+        r")|(?<=[a-z])\s+(?=[\u4e00-\u9fff])",
         text,
     )
     return [p.strip() for p in parts if p and p.strip()]
@@ -566,7 +566,7 @@ def _title_text(clause: str, original: str) -> Any:
         clause,
     ):
         return {"remove": True}
-    q = quoted(original)
+    q = quoted(clause) or quoted(original)
     if q:
         return {"text": q}
     zh = re.search(
@@ -648,8 +648,11 @@ def _caption_text(clause: str, original: str, refs: list[Ref]) -> str | None:
         return q
     if not _has(CAPTION, clause):
         return None
+    colon = re.search(r"(?:字幕|文字|字|caption|text|words?)\s*[:：]\s*([^。.\n]+)", original, I)
+    if colon and _has(r"[\u4e00-\u9fff]", clause):
+        return colon.group(1).strip(" \"'“”")
     zh = re.search(
-        r"(?:配个字幕|加个字幕|配字幕|加字幕|字幕|写个|写上|配个字|配字|加一行字|加行字|加(?:个|几个|一句|句)?(?:字|话)|加文字|打(?:个|几个)?字|"
+        r"(?:配个字幕|加个字幕|配字幕|加字幕|加一行字幕|加行字幕|字幕|写个|写上|配个字|配字|加一行字|加行字|加(?:个|几个|一句|句)?(?:字|话)|加文字|打(?:个|几个)?字|"
         r"文字)\s*[:：]?\s*([^，。,；;！!？?\s][^，。,；;！!？?]*)",
         original,
     )
