@@ -120,6 +120,7 @@ MOTION = (
     r"\bzoom|\bpan(?:s|ning)?\b|\bmotion\b|\bmovement\b|\bken\s+burns\b|\bstay\s+still\b|"
     r"\bkeep\s+(?:them\s+|it\s+)?still\b|\b(?:make|keep|leave|have)\s+(?:\w+\s+){0,3}still\b|\bstatic\b|\bmoving\b|\bmove\s+around\b|\bdizzy\b|\banimation\b|"
     r"动效|静止|放大|缩小|拉远|推近|平移|晃|动来动去|镜头|运镜|推拉|别动|不要动"
+    r"|(?:慢慢|缓缓|轻轻)(?:地)?(?:往|向)?(?:右|左|上|下)?(?:移|动|摇|平移|推|拉)|(?:往|向)(?:右|左|上|下)(?:移|动|摇|平移)(?![一到个位两])"
 )
 FIT = (
     r"\bcrop|\bcut(?:ting)?\s+(?:any\s+of\s+it\s+)?off\b|\b(?:whole|entire|full)\s+(?:photo|picture|image|"
@@ -178,7 +179,7 @@ THE_REST = (
 MOVE = (
     r"\bbring\b|\bnudge\b|\bbump\b|\bshift\b|\bmove\b|\bput\b|\bplace\b|\bmake\b.*\b(?:first|last)\b|"
     r"\bgo(?:es)?\s+(?:first|last)\b|"
-    r"\bcome\s+(?:first|last)\b|\bopen\s+(?:with|on)\b|\bstart\s+with\b|\bbegin\s+with\b|\bend\s+(?:with|"
+    r"\bcome\s+(?:first|last)\b|丢|扔|\bopen\s+(?:with|on)\b|\bstart\s+with\b|\bbegin\s+with\b|\bend\s+(?:with|"
     r"on)\b|\bfinish\s+with\b|\bcomes\s+right\s+after\b|\bbump\b|\bshift\b|移|挪|放到|放在|放最|放第|放前|放后|排到|当开头|"
     r"作为.{0,6}(?:开头|第一|最后)|开场|收尾|结尾用|接"
 )
@@ -322,8 +323,22 @@ def _blank_quotes(text: str) -> str:
     return re.sub(r"[\"“「『][^\"”」』]*[\"”」』]", lambda m: " " * len(m.group(0)), text)
 
 
+LAST_FOR = re.compile(
+    r"\blast(?=\s+(?:for\s+)?(?:about\s+|around\s+|like\s+|only\s+|just\s+)?(?:(?:\d+(?:\.\d+)?|one|two|three|four|"
+    r"five|six|seven|eight|nine|ten|a\s+few|a\s+couple(?:\s+of)?)\s*(?:s|secs?|seconds?|minutes?)\b|longer\b|shorter\b|"
+    r"a\s+(?:bit|little)\s+(?:longer|shorter)))",
+    re.I,
+)
+# a clause that gives the reason for the request before it ("...，现在显得有点拖沓", "cuz it feels slow")
+REASON = (
+    r"显得|感觉|觉得|现在有点|因为|看着|\bseems?\b|\bfeels?\b|\bbecause\b|\bcuz\b|\bcoz\b|\bsince\b|"
+    r"\blooks?\b|\bit'?s\s+(?:kind\s+of\s+|a\s+bit\s+|too\s+)?(?:slow|draggy|boring|long|fast|rushed)"
+)
+
+
 def read_clause(clause: str, original: str, sc: Scene, previous: list[Item]) -> list[Frame]:
     """The frames of one clause (usually one)."""
+    clause = LAST_FOR.sub("stay", clause)  # same length: reference spans hold
     refs = find_refs(_blank_quotes(clause), sc, previous)
     if any(r.how not in ("class", "pronoun") for r in refs):
         # "第二张到第四张，每张放4秒", "the first 3 photos, 2 s each": the class word distributes
@@ -467,8 +482,11 @@ def read_clause(clause: str, original: str, sc: Scene, previous: list[Item]) -> 
         and ("after" in place or "before" in place or _place(outside, [], sc))
     )
     if not styled and targets and place and (_has(MOVE, clause) or verbless):
+        moved = [t for t in targets if not any(t in r.items for r in refs if r.anchor_side)]
+        if not moved and ("after" in place or "before" in place):
+            return []  # "烟花后头": only where; it belongs to the clause before it
         f = frame("move", **place)
-        f.targets = [t for t in targets if not any(t in r.items for r in refs if r.anchor_side)] or targets
+        f.targets = moved or targets
         return frames
     # attributes of segments (or of every segment when none is named)
     if seg.values:
@@ -689,7 +707,7 @@ def _place(clause: str, refs: list[Ref], sc: Scene) -> dict[str, Any]:
     m = re.search(
         r"\b(?:right\s+|just\s+|directly\s+|immediately\s+)?(after|before|behind|ahead\s+of|"
         r"in\s+front\s+of|following|next\s+to)\s+(?:the\s+)?"
-        r"|(?:插到|放到|放在|挪到|移到|加到|接在|插在|接到|排到|插在|放|到)(?P<zh>(?!最)[^，。,]{1,10}?)(?:的)?(后面|前面|之后|之前|后边|前边|"
+        r"|(?:(?:^|\s)(?=[^，。,\s]{1,8}(?:后面|前面|后头|前头|后边|前边|之后|之前)$)|插到|放到|放在|挪到|移到|加到|接在|插在|接到|排到|插在|丢到|扔到|放|到)(?P<zh>(?!最)[^，。,]{1,10}?)(?:的)?(?<!最)(后面|前面|之后|之前|后边|前边|"
         r"后头|前头|后)",
         clause,
         I,
@@ -703,8 +721,8 @@ def _place(clause: str, refs: list[Ref], sc: Scene) -> dict[str, Any]:
         )
         pos = m.end() if m.group(1) else m.start("zh")
         anchors = [r for r in refs if (r.start >= pos if m.group(1) else r.start >= pos and r.end <= m.end())]
-        if m.group(1) is None:
-            anchors = [r for r in refs if r.start >= m.start("zh") and r.end <= m.start(3) + 1]
+        if m.group(1) is None:  # "放到猫咪后面", "生日那张丢最后 烟花后头": the name right before the side
+            anchors = [r for r in refs if r.start >= m.start("zh") and r.end <= m.start(3) + 1][-1:]
         if anchors:
             anchor = anchors[0]
             anchor.anchor_side = side
@@ -1030,6 +1048,8 @@ def read_frames(text: str, original: str, sc: Scene, previous: list[Item]) -> Re
         if held and f.intent == "seg":
             f.targets = [t for t in f.targets if t not in held]
     frames = [f for f in frames if f.intent not in ("hold", "noop")]
+    if any(f.intent != "pace" for f in frames):
+        frames = [f for f in frames if not (f.intent == "pace" and _has(REASON, f.text))]
     return Reading(_dedupe(frames), [p for p in pending if not _filler(p)])
 
 

@@ -196,10 +196,10 @@ def find_refs(text: str, sc: Scene, previous: list[Item] | None = None) -> list[
     n_ = rf"({NUM}|{ZH_NUM})"
     # ranges: "pics 2 thru 4", "photos 2-4", "第二张到第四张"
     run(
-        rf"\b(?:the\s+)?({_NOUN})\s+(\d+)\s*(?:-|to|through|until|till|and)\s*(\d+)\b",
+        rf"\b(?:the\s+)?({_NOUN})\s+(\d+|{_EN_WORD_NUM})\s*(?:-|to|through|until|till|and)\s*(\d+|{_EN_WORD_NUM})\b",
         lambda m: [
             i
-            for n in range(int(m.group(2)), int(m.group(3)) + 1)
+            for n in range(int(number_value(m.group(2)) or 0), int(number_value(m.group(3)) or 0) + 1)
             for i in _nth(sc, _noun_kind(m.group(1)), n)
         ],
         "range",
@@ -284,7 +284,7 @@ def find_refs(text: str, sc: Scene, previous: list[Item] | None = None) -> list[
         ),
     )
     run(
-        rf"最后(?:一|1)?({_ZH_UNIT})({_ZH_NOUN})",
+        rf"最后(?:那|这)?(?:一|1)?({_ZH_UNIT})({_ZH_NOUN})",
         lambda m: _nth(sc, _noun_kind(m.group(2)) if m.group(2) else "any", -1),
     )
     run(
