@@ -292,6 +292,14 @@ def quoted(original: str) -> str | None:
     return (m.group(1) or m.group(2) or m.group(3)).strip()
 
 
+def _as_typed(words: str | None, original: str) -> str | None:
+    """Words read from the normalised text, in the case the user typed them."""
+    if not words:
+        return None
+    at = original.lower().find(words.lower())
+    return original[at : at + len(words)] if at >= 0 else words
+
+
 def seconds_in(text: str) -> float | None:
     spans = durations(text)
     return spans[0].value if spans else None
@@ -584,7 +592,7 @@ def _title_text(clause: str, original: str) -> Any:
         clause,
     ):
         return {"remove": True}
-    q = quoted(clause) or quoted(original)
+    q = _as_typed(quoted(clause), original) or quoted(original)
     if q:
         return {"text": q}
     zh = re.search(

@@ -196,7 +196,7 @@ def find_refs(text: str, sc: Scene, previous: list[Item] | None = None) -> list[
     n_ = rf"({NUM}|{ZH_NUM})"
     # ranges: "pics 2 thru 4", "photos 2-4", "第二张到第四张"
     run(
-        rf"\b(?:the\s+)?({_NOUN})\s+(\d+|{_EN_WORD_NUM})\s*(?:-|to|through|until|till|and)\s*(\d+|{_EN_WORD_NUM})\b",
+        rf"\b(?:the\s+)?({_NOUN})\s+(\d+|{_EN_WORD_NUM})\s*(?:-|to|through|until|till)\s*(\d+|{_EN_WORD_NUM})\b",
         lambda m: [
             i
             for n in range(int(number_value(m.group(2)) or 0), int(number_value(m.group(3)) or 0) + 1)
