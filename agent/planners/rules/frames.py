@@ -166,7 +166,7 @@ SWAP = (
 REMOVE = (
     r"\bremove\b|\bdelete\b|\bdrop\b|\bcut\s+(?:out|the)\b|\btake\s+(?:out|off)\b|\bget\s+rid\s+of\b|"
     r"\bditch\b|\blose\b|\bloose\b|\bkill\b|\btrash\b|\bleave\s+out\b|\bwithout\b|\bskip\b|\bno\s+more\b|"
-    r"\bexclude\b|\bout\s+of\s+the\s+video\b|删|去掉|不要|拿掉|去除|剔除|不用|别要|先不用"
+    r"\bexclude\b|\bout\s+of\s+the\s+video\b|\bcut\s+(?:it|them|that(?:\s+one)?|those)\s*$|删|去掉|不要|拿掉|去除|剔除|不用|别要|先不用"
 )
 KEEP_ONLY = (
     r"\bonly\s+(?:keep|use|want|leave)\b|\bkeep\s+only\b|\bjust\s+(?:keep|use|leave)\b|\bleave\s+only\b|"
@@ -746,6 +746,8 @@ def _place(clause: str, refs: list[Ref], sc: Scene) -> dict[str, Any]:
             if r.start >= at.start() and r.end <= at.end() + 1:
                 r.anchor_side = "at"
         return {"position": int(number_value(at.group(1)) or 1)}
+    # "the first 3 photos", "the last two": a set of photos, not a place
+    clause = _blank_refs(clause, [r for r in refs if re.match(r"(?:the\s+)?(?:first|last|final)\s+\w+\s+\w", clause[r.start : r.end], I)])
     one = r"(?:by\s+)?(?:one|1|a)\s+(?:spot|place|position|slot)"
     if _has(
         rf"(?:later|back|down|right|behind)\s+{one}|{one}\s+(?:later|back|down|right)|down\s+one\b"
@@ -908,8 +910,10 @@ def _seg_attrs(clause: str, f: Frame, sc: Scene) -> None:
         return
     lengths = [s for s in durations(clause) if s.value > 0]
     if lengths and (f.targets or _has(r"each|every|per|apiece|都|每张|每个|每", clause)):
-        if _has(
-            (r"(?:another|more|extra|再多|多放|多给|多停|多留|加)\s*") + r"|(?:longer|more)\s+by", clause
+        if _has(  # "another 2 s", "2 more seconds", "多放两秒", "longer by 1": added; "more time, like 5s": set
+            r"(?:another|extra|再多|多(?:停留|显示|放|给|停|留|待|呆)(?:个|了|上)?|加)\s*(?:\d|[一二两三四五六七八九十半]|a\s+(?:few|couple|second))"
+            r"|\d+(?:\.\d+)?\s*(?:s|secs?|seconds?)?\s+(?:more|longer|extra)\b|(?:longer|more)\s+by",
+            clause,
         ) and not _has(r"改成|设为|to\s+\d", clause):
             values["delta"] = lengths[0].value
         else:
