@@ -209,7 +209,10 @@ def answer(text: str, state: SessionState, sc: Scene, lang: Lang) -> str | None:
         item = sc.items[refs[0].indexes[0]]
         n, total = item.index + 1, len(sc.items)
         start_ms = item.seg.st if item.seg else 0
-        last_zh, last_en = ("，也就是最后一个" if n == total else ""), (", the last one" if n == total else "")
+        last_zh, last_en = (
+            ("，也就是最后一个" if n == total else ""),
+            (", the last one" if n == total else ""),
+        )
         return (
             f"「{item.stem}」排在第 {n} 个（共 {total} 个{last_zh}），从第 {_secs(start_ms)} 秒开始。"
             if zh

@@ -620,7 +620,7 @@ def frame_plan(
     if not calls:
         return None, False
     # removals last, so the targets of the other edits are still where they were named
-    order = {"remove_segments": 1, "undo": -1, "redo": -1}
+    order = {"remove_segments": 1, "set_duration": 2, "undo": -1, "redo": -1}  # the length asked wins
     calls.sort(key=lambda c: order.get(c.name, 0))
     return PlanStep(calls=calls), decisive
 

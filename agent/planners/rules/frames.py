@@ -61,14 +61,17 @@ VOLUME_DOWN = (
     r"\breduce\b|\bdrown|\bquiet\b|\bless\s+loud|小声|调小|低一?点|轻一?点|太吵|吵|降低|减小|太大声|小一?点|弱一?点|轻点"
 )
 # said of music that is too soft: read before VOLUME_DOWN, whose "quiet" they contain
-VOLUME_TOO_LOUD = r"\btoo\s+loud|\bway\s+loud|overpower\w*|\bdrown\w*|\bblasting\b|太响|太吵|盖过|太大声|声音太大|音量太大"
+VOLUME_TOO_LOUD = (
+    r"\btoo\s+loud|\bway\s+loud|overpower\w*|\bdrown\w*|\bblasting\b|太响|太吵|盖过|太大声|声音太大|音量太大"
+)
 VOLUME_TOO_SOFT = (
     r"\btoo\s+(?:quiet|soft|low)\b|\b(?:barely|hardly|can'?t|cannot|can\s+not)\s+(?:even\s+)?hear"
     r"(?:\s+(?:it|the\s+(?:music|song|track|audio)|anything))?(?:\s+(?:at\s+all|on\s+\w+\s+\w+))?\s*$|"
     r"\bhard\s+to\s+hear\b|\bnot\s+loud\s+enough\b|太小声|太小了|听不见|听不到|听不清|声音太小|音量太小"
 )
 VOLUME_UP = (
-    VOLUME_TOO_SOFT + r"|\blouder\b|\bturn\s+(?:it\s+|the\s+\w+\s+)?up\b|\bcan'?t\s+hear\b|\btoo\s+quiet\b|\bboost\b|"
+    VOLUME_TOO_SOFT
+    + r"|\blouder\b|\bturn\s+(?:it\s+|the\s+\w+\s+)?up\b|\bcan'?t\s+hear\b|\btoo\s+quiet\b|\bboost\b|"
     r"\braise\b|\bincrease\b|大声|调大|响一?点|大一?点|太小声|听不见|听不到"
 )
 MUSIC_REMOVE = (
@@ -254,7 +257,9 @@ def _two_requests(clause: str, original: str, sc: Scene, previous: list[Item]) -
     """ "make it widescreen and no zooming", "the song's too loud and the whole thing drags": split on
     "and" (和/并且 in Chinese, "but" too) when each side reads as a request of its own and together
     they read as fewer, so no wish of a multi-intent message is lost."""
-    pieces = re.split(r"\s+(?:and|but|&)\s+(?!then\b)|(?<=[\u4e00-\u9fff])(?:并且|而且)(?=[\u4e00-\u9fff])", clause)
+    pieces = re.split(
+        r"\s+(?:and|but|&)\s+(?!then\b)|(?<=[\u4e00-\u9fff])(?:并且|而且)(?=[\u4e00-\u9fff])", clause
+    )
     pieces = [p.strip() for p in pieces if p and p.strip()]
     if len(pieces) < 2:
         return [clause]
@@ -262,8 +267,10 @@ def _two_requests(clause: str, original: str, sc: Scene, previous: list[Item]) -
     apart = [read_clause(p, original, sc, previous) for p in pieces]
     if not all(apart):
         return [clause]
+
     def kinds(frames: list[Frame]) -> set[str]:
         return {f"{f.intent}:{k}" for f in frames for k in (f.values or {"": 0})}
+
     split_kinds = set().union(*(kinds(a) for a in apart))
     if len(split_kinds - kinds(whole)) and not kinds(whole) - split_kinds:
         return pieces
@@ -509,7 +516,7 @@ def read_clause(clause: str, original: str, sc: Scene, previous: list[Item]) -> 
     if length is not None and not targets:
         frame("length", explicit=_has(STRONG_LENGTH, clause), **length)
     elif not frames and not targets and (_has(LONGER, clause) or _has(SHORTER, clause)) and not music_word:
-        frame("pace", factor=1.5 if _has(LONGER, clause) and not _has(SHORTER, clause) else 0.67)
+        frame("pace", factor=1.33 if _has(LONGER, clause) and not _has(SHORTER, clause) else 0.75)
     if music_word and not frames:
         _music(clause, frame)
     return frames
@@ -705,7 +712,9 @@ def _caption_text(clause: str, original: str, refs: list[Ref]) -> str | None:
         original,
         I,
     )
-    if m and not re.fullmatch(r"(?:it|that|this|the|a|an|please|pls|too|here|there)", m.group("t").strip(), I):
+    if m and not re.fullmatch(
+        r"(?:it|that|this|the|a|an|please|pls|too|here|there)", m.group("t").strip(), I
+    ):
         return m.group("t").strip(" :：\"'")
     return None
 
@@ -747,7 +756,14 @@ def _place(clause: str, refs: list[Ref], sc: Scene) -> dict[str, Any]:
                 r.anchor_side = "at"
         return {"position": int(number_value(at.group(1)) or 1)}
     # "the first 3 photos", "the last two": a set of photos, not a place
-    clause = _blank_refs(clause, [r for r in refs if re.match(r"(?:the\s+)?(?:first|last|final)\s+\w+\s+\w", clause[r.start : r.end], I)])
+    clause = _blank_refs(
+        clause,
+        [
+            r
+            for r in refs
+            if re.match(r"(?:the\s+)?(?:first|last|final)\s+\w+\s+\w", clause[r.start : r.end], I)
+        ],
+    )
     one = r"(?:by\s+)?(?:one|1|a)\s+(?:spot|place|position|slot)"
     if _has(
         rf"(?:later|back|down|right|behind)\s+{one}|{one}\s+(?:later|back|down|right)|down\s+one\b"
@@ -910,8 +926,10 @@ def _seg_attrs(clause: str, f: Frame, sc: Scene) -> None:
         return
     lengths = [s for s in durations(clause) if s.value > 0]
     if lengths and (f.targets or _has(r"each|every|per|apiece|都|每张|每个|每", clause)):
-        if _has(  # "another 2 s", "2 more seconds", "多放两秒", "longer by 1": added; "more time, like 5s": set
-            r"(?:another|extra|再多|多(?:停留|显示|放|给|停|留|待|呆)(?:个|了|上)?|加)\s*(?:\d|[一二两三四五六七八九十半]|a\s+(?:few|couple|second))"
+        # "another 2 s", "2 more seconds", "多放两秒", "longer by 1": added; "more time, like 5s": set
+        if _has(
+            r"(?:another|extra|再多|多(?:停留|显示|放|给|停|留|待|呆)(?:个|了|上)?|加)\s*"
+            r"(?:\d|[一二两三四五六七八九十半]|a\s+(?:few|couple|second))"
             r"|\d+(?:\.\d+)?\s*(?:s|secs?|seconds?)?\s+(?:more|longer|extra)\b|(?:longer|more)\s+by",
             clause,
         ) and not _has(r"改成|设为|to\s+\d", clause):

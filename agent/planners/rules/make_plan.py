@@ -105,7 +105,11 @@ def _media_ids(text: str, state: SessionState) -> tuple[list[str] | None, list[t
     oriented = ORIENTED.search(text)
     if oriented:
         word = (oriented.group("en") or oriented.group("zh") or "").lower()
-        want = "landscape" if word in ("landscape", "horizontal", "wide") or word.startswith("横") else "portrait"
+        want = (
+            "landscape"
+            if word in ("landscape", "horizontal", "wide") or word.startswith("横")
+            else "portrait"
+        )
         chosen = [i for i in chosen if i.kind == "photo" and i.media and i.media.orientation == want]
     dropped = {
         id(i)
@@ -117,7 +121,11 @@ def _media_ids(text: str, state: SessionState) -> tuple[list[str] | None, list[t
     dropped |= {  # "leave the fireworks vid out", "烟花那段不要"
         id(i)
         for r in picked
-        if re.match(r"\s*(?:\w+\s+){0,2}(?:out|off)\b|\s*(?:那张|那个|那段|的)?(?:不要|别用|去掉|不用)", unquoted[r.end :], I)
+        if re.match(
+            r"\s*(?:\w+\s+){0,2}(?:out|off)\b|\s*(?:那张|那个|那段|的)?(?:不要|别用|去掉|不用)",
+            unquoted[r.end :],
+            I,
+        )
         for i in r.items
     }
     named = [i for r in picked for i in r.items if id(i) not in dropped]
@@ -132,7 +140,9 @@ def _media_ids(text: str, state: SessionState) -> tuple[list[str] | None, list[t
             I,
         )
         cue = any(  # the names follow a word that chooses: "of the cat and dog", "用猫和狗"
-            SELECT.search(unquoted[max(0, r.start - 25) : r.start]) for r in picked if id(r.items[0]) not in dropped
+            SELECT.search(unquoted[max(0, r.start - 25) : r.start])
+            for r in picked
+            if id(r.items[0]) not in dropped
         )
         if keep_here or (cue and not (everything or dropped or generic)):
             # "just the cat and dog ones", "a video from the cat, dog and cake pictures"

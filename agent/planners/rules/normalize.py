@@ -108,7 +108,6 @@ _EN_WORDS = {
     "sencond": "second",
     "phto": "photo",
     "photoes": "photos",
-    "transitons": "transitions",
     "trnasition": "transition",
     "musci": "music",
     "vidoe": "video",
@@ -134,8 +133,31 @@ _ZH_FIXES = {
 
 # Words spelt with a double letter: a stretched "tooo"/"coool" comes back to these, not to one letter.
 _DOUBLES = {
-    "too", "cool", "good", "soon", "look", "see", "need", "feel", "keep", "all", "will", "still", "off",
-    "zoom", "loop", "speed", "free", "full", "small", "tall", "wee", "sweet", "three", "boom", "nooo",
+    "too",
+    "cool",
+    "good",
+    "soon",
+    "look",
+    "see",
+    "need",
+    "feel",
+    "keep",
+    "all",
+    "will",
+    "still",
+    "off",
+    "zoom",
+    "loop",
+    "speed",
+    "free",
+    "full",
+    "small",
+    "tall",
+    "wee",
+    "sweet",
+    "three",
+    "boom",
+    "nooo",
 }
 
 

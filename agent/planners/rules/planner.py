@@ -140,7 +140,7 @@ def plan_calls(
     below reads.
     """
     framed, decisive = frame_plan(message, state, lang, list(history))
-    if framed is not None and (decisive or framed.calls):
+    if framed is not None and decisive:
         return framed
     step = _phrase_plan(message, state, lang)
     if state.draft is None:
