@@ -146,7 +146,13 @@ def plan_calls(
     if state.draft is None:
         return refine_make(message, state, lang, step)
     fallback = not step.calls and (step.text or "").startswith(_say("help", lang)[:20])
-    if framed is not None and (fallback or _overreaches(step, framed) or _misses(step, framed, state)):
+    if framed is not None and (
+        fallback
+        or _overreaches(step, framed)
+        or _misses(step, framed, state)
+        or _reads_more(step, framed)
+        or _idle_music(step, framed, state)
+    ):
         return framed  # the phrases understood nothing, or would change more than the frames read
     return step
 
@@ -182,6 +188,45 @@ def _misses(phrases: PlanStep, frames: PlanStep, state: SessionState) -> bool:
     mine = _targets(PlanStep(calls=mine_calls), state)
     theirs = _targets(phrases, state)
     return bool(mine) and (not theirs or theirs < mine)
+
+
+_DOMAIN = {
+    "set_music": "music",
+    "remove_music": "music",
+    "set_duration": "length",
+    "set_seconds_per_photo": "length",
+    "set_aspect": "aspect",
+    "add_title": "title",
+    "set_title": "title",
+    "remove_title": "title",
+    "add_caption": "caption",
+    "set_video_fades": "fades",
+}
+
+
+def _domains(step: PlanStep) -> set[str]:
+    return {_DOMAIN.get(c.name, "segments") for c in step.calls}
+
+
+def _reads_more(phrases: PlanStep, frames: PlanStep) -> bool:
+    """The frames read every part of the message the phrases read, and more ("the song's way too loud
+    and the whole thing drags, 12 sec tops": the phrases saw only the length)."""
+    mine, theirs = _domains(frames), _domains(phrases)
+    return bool(theirs) and theirs < mine
+
+
+def _idle_music(phrases: PlanStep, frames: PlanStep, state: SessionState) -> bool:
+    """The phrases set the music's volume to what it already is where the frames read a change
+    ("music louder pls i can barely hear it": at 100% the phrase reader can go no higher)."""
+    audio = (
+        next((t.sg[0] for t in state.draft.tracks(TrackType.AUDIO) if t.sg), None) if state.draft else None
+    )
+    if audio is None:
+        return False
+    now = audio.m.vol if audio.m.vol is not None else 1.0
+    theirs = [c.args.get("volume") for c in phrases.calls if c.name == "set_music" and "volume" in c.args]
+    mine = [c.args.get("volume") for c in frames.calls if c.name == "set_music" and "volume" in c.args]
+    return bool(theirs and mine) and theirs[-1] == now and mine[-1] != now
 
 
 _WHOLE_VIDEO = {"set_duration", "make_slideshow", "set_motion", "set_fit", "set_transition", "set_aspect"}
