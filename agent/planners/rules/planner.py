@@ -7,6 +7,7 @@ to nothing (no uploads yet) or asks nothing it understands gets a clear question
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +16,8 @@ from agent.language import Lang
 from agent.planner import PlanRequest, PlanStep, ToolCall
 from agent.planners.rules.edit_calls import Question, segment_calls, text_calls
 from agent.planners.rules.frame_planner import frame_plan
+from agent.planners.rules.frames import TRANSITION
+from agent.planners.rules.normalize import normalize
 from agent.planners.rules.intents import Intents, read_intents
 from agent.planners.rules.make_plan import refine_make
 from agent.planners.rules.music_calls import music_calls, music_extras
@@ -152,6 +155,7 @@ def plan_calls(
         or _misses(step, framed, state)
         or _reads_more(step, framed)
         or _idle_music(step, framed, state)
+        or _stray_transition(step, framed, message)
     ):
         return framed  # the phrases understood nothing, or would change more than the frames read
     return step
@@ -243,6 +247,19 @@ def _overreaches(phrases: PlanStep, frames: PlanStep) -> bool:
         or (c.name == "set_seconds_per_photo" and "target" not in c.args)
         for c in phrases.calls
     )
+
+
+def _stray_transition(phrases: PlanStep, frames: PlanStep, text: str) -> bool:
+    """The phrases change every transition where the message speaks of no transition but of the
+    music's fades ("remove the fade-out from the music", "make the ending fade longer")."""
+    if not any(c.name == "set_transition" for c in phrases.calls):
+        return False
+    if any(c.name == "set_transition" or "transition" in c.args for c in frames.calls):
+        return False
+    music_fades = any(
+        c.name == "set_music" and ("fade_in_ms" in c.args or "fade_out_ms" in c.args) for c in frames.calls
+    )
+    return music_fades and not re.search(TRANSITION, normalize(text), re.I)
 
 
 def _phrase_plan(message: str, state: SessionState, lang: Lang) -> PlanStep:
