@@ -780,8 +780,8 @@ def _place(clause: str, refs: list[Ref], sc: Scene) -> dict[str, Any]:
     if _has(
         (
             r"\b(?:very\s+)?(?:beginning|start|front|first|1st)\b|\bopen(?:s)?\s+(?:with|on)\b|"
-            r"\bstart\s+with\b|"
-            r"\bbegin\s+with\b|\bgo\s+first\b|\bintro\b|\bopening\b|\bopener\b|最前|最开始|开头|第一个|第一张|开场|片头|第一"
+            r"\bstart\s+with\b|\bopens?\s+(?:up\s+)?the\s+(?:video|show|slideshow|montage|reel|thing)\b|"
+            r"\b(?:kick|lead)s?\s+(?:it\s+)?off\b|\bbegin\s+with\b|\bgo\s+first\b|\bintro\b|\bopening\b|\bopener\b|最前|最开始|开头|第一个|第一张|开场|片头|第一"
         ),
         clause,
     ):
@@ -1021,9 +1021,36 @@ def _inherit(
     return out
 
 
+# the video's length as it is, whatever else changes: "add the new pics but don't make it any longer"
+KEEP_LENGTH = re.compile(
+    r"\b(?:don'?t|do\s+not|without)\s+(?:make|making|let|letting)\s+(?:it|the\s+video|the\s+whole\s+thing)\s+"
+    r"(?:get\s+|be\s+)?(?:any\s+)?longer\b|\bkeep\s+(?:it\s+|the\s+video\s+)?(?:at\s+)?(?:the\s+)?same\s+"
+    r"(?:length|duration)\b|\bkeep\s+the\s+(?:total\s+)?(?:length|duration)\b|\bsame\s+(?:total\s+)?length\b"
+    r"|(?:总)?时长(?:保持)?不变|保持(?:原来的)?(?:总)?时长|(?:别|不要)(?:变长|加长|拉长)|长度不变|总长不变",
+    re.I,
+)
+
+
+def _total_s(sc: Scene) -> float:
+    return max((i.seg.st + i.seg.d for i in sc.items if i.seg), default=0) / 1000
+
+
 def read_frames(text: str, original: str, sc: Scene, previous: list[Item]) -> Reading:
     frames: list[Frame] = []
     pending: list[str] = []
+    keep_length = KEEP_LENGTH.search(text)
+    if keep_length:  # "烟花那段保持现在的长度不变": that segment's length (HOLD), not the video's
+        head = re.split(r"[,;.!?，。；！？]|\b(?:but|and|then)\b|但|不过|然后", text[: keep_length.start()])[
+            -1
+        ]
+        if find_refs(head, sc, []):
+            keep_length = None
+    if keep_length and sc.items:
+        text = (
+            text[: keep_length.start()]
+            + " " * (keep_length.end() - keep_length.start())
+            + text[keep_length.end() :]
+        )
     clauses = [piece for c in _clauses(text) for piece in _and_split(c)]
     clauses = [piece for c in clauses for piece in _two_requests(c, original, sc, previous)]
     for clause in clauses:
@@ -1080,6 +1107,10 @@ def read_frames(text: str, original: str, sc: Scene, previous: list[Item]) -> Re
     frames = [f for f in frames if f.intent not in ("hold", "noop")]
     if any(f.intent != "pace" for f in frames):
         frames = [f for f in frames if not (f.intent == "pace" and _has(REASON, f.text))]
+    if keep_length and sc.items and frames and not any(f.intent in ("length", "pace") for f in frames):
+        frames.append(
+            Frame("length", [], {"seconds": _total_s(sc), "explicit": True}, [], keep_length.group(0))
+        )
     return Reading(_dedupe(frames), [p for p in pending if not _filler(p)])
 
 

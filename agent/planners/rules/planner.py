@@ -17,10 +17,10 @@ from agent.planner import PlanRequest, PlanStep, ToolCall
 from agent.planners.rules.edit_calls import Question, segment_calls, text_calls
 from agent.planners.rules.frame_planner import frame_plan
 from agent.planners.rules.frames import TRANSITION
-from agent.planners.rules.normalize import normalize
 from agent.planners.rules.intents import Intents, read_intents
 from agent.planners.rules.make_plan import refine_make
 from agent.planners.rules.music_calls import music_calls, music_extras
+from agent.planners.rules.normalize import normalize
 from agent.state import SessionState
 from agent.tools.base import ToolError
 from agent.tools.segment_refs import Target, resolve
