@@ -577,7 +577,7 @@ def frame_plan(
     request_like = re.search(
         r"^(?:can|could|would|will|may|shall)\s+(?!you\s+tell)|\b(?:can|could|would|will)\s+(?:you|u|"
         r"the|it|they|we|all|each|every)\b(?!\s+tell)|^(?:do|did)\s+(?:the\s+same|that)|^(?:能不能|可以|"
-        r"可不可以|能否|帮我|请(?!问))"
+        r"可不可以|能否|帮我|请(?!问))|能(?:不能)?(?:把|给|再|多|少|加|换|删|改|放|让|调)"
         r"|就多长|改成|变成|弄成|换成|调到|调成|加个|删掉|去掉",
         text,
         I,

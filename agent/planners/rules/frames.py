@@ -227,7 +227,7 @@ def _clauses(text: str) -> list[str]:
     """Pieces that may each carry an intent."""
     parts = re.split(
         r"[,;!?，。；！？\n]+|\s\+\s|\.(?![a-z0-9])|\s+(?:and\s+then|then|also|plus|after\s+that|and\s+also)\s+"
-        r"|然后|另外|顺便|并且|并把|同时|再把|还有|以及|，?再(?=[把给加换删改将让])|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fffa-z]"
+        r"|然后|另外|顺便|并且|并把|同时|再把|还有|以及|，?再(?=[把给加换删改将让])|(?<=[\u4e00-\u9fff”」』])\s+(?=[\u4e00-\u9fffa-z]"
         r")|(?<=[a-z])\s+(?=[\u4e00-\u9fff])",
         text,
     )
@@ -882,7 +882,13 @@ def _seg_attrs(clause: str, f: Frame, sc: Scene) -> None:
         elif _has(r"full\s+second|一秒", clause):
             values["transition_s"] = 1.0
         elif (
-            _has((r"snapp|quick|fast|short|sluggish|slow\s+transitions?|利索|干脆|快|短|太慢|太拖"), clause)
+            _has(
+                (
+                    r"snapp|quick|fast|short|sluggish|slow\s+transitions?|(?:too|kinda|a\s+bit|so)\s+slow|"
+                    r"利索|干脆|快|短|太慢|太拖|有点慢|慢了|好慢|很慢|拖沓"
+                ),
+                clause,
+            )
             and values.get("transition") != "none"
         ):
             values["transition_s"] = 0.25
@@ -939,7 +945,13 @@ def _seg_attrs(clause: str, f: Frame, sc: Scene) -> None:
     elif (
         f.targets
         and not values
-        and (bare := [b for b in bare_numbers(clause) if 0.3 <= b.value <= 60 and clause[b.start].isdigit()])
+        and (
+            bare := [
+                b
+                for b in bare_numbers(_blank_refs(clause, f.refs))  # "photos 2 and 3": places, not seconds
+                if 0.3 <= b.value <= 60 and clause[b.start].isdigit()
+            ]
+        )
         and _has(LONGER + "|" + SHORTER + r"|\btry\b|\bmake\s+(?:it|them)\b|改成|改为|换成|设为", clause)
     ):  # "too fast, try 2.5": a number with no unit, said of a photo's time
         values["seconds"] = bare[-1].value
@@ -993,6 +1005,15 @@ def _inherit(
         and not _has(MUSIC, clause)
     ):
         return []  # "开头结尾都加个黑场 渐入渐出那种": how the black fades go, not the music
+    if (
+        last.intent == "seg"
+        and not last.targets
+        and ("transition_s" in last.values or "transition" in last.values)
+        and len(got) == 1
+        and got[0].intent == "pace"
+    ):
+        last.values["transition_s"] = 0.25 if got[0].values["factor"] < 1 else 1.0
+        return []
     follows_music = last.intent == "music" and len(got) <= 1 and not (got and got[0].intent == "music")
     vague = not got or (got[0].intent in ("length", "pace") and not got[0].values.get("explicit"))
     about_music = _has(
