@@ -606,6 +606,25 @@ def frame_plan(
         frames, followed = (again, True) if again else (frames, False)
     if not frames:
         return None, False
+    unclear = next((r for f in frames for r in f.refs if r.how == "ambiguous"), None)
+    if unclear is not None:  # ask, naming both readings, rather than edit the wrong segments
+        said = text[unclear.start : unclear.end]
+        photos = (
+            "、".join(i.stem for i in unclear.items)
+            if lang == "zh"
+            else ", ".join(i.stem for i in unclear.items)
+        )
+        every = (
+            "、".join(i.stem for i in unclear.alt) if lang == "zh" else ", ".join(i.stem for i in unclear.alt)
+        )
+        return (
+            PlanStep(
+                text=f"“{said}”指的是只数照片（{photos}），还是连视频片段一起数（{every}）？"
+                if lang == "zh"
+                else f'By "{said}", do you mean counting photos only ({photos}) or every segment ({every})?'
+            ),
+            True,
+        )
     decisive = followed or _decisive(frames, text) or _disagrees(frames, message, state)
     calls: list[ToolCall] = []
     try:

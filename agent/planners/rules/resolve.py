@@ -78,6 +78,7 @@ class Ref:
     items: list[Item] = field(default_factory=list)  # what it means (timeline items and/or uploads)
     how: str = "named"  # named | position | class | new | pronoun | after | before | anchor
     anchor_side: str | None = None  # "after"/"before" when the reference is a place next to it
+    alt: list[Item] = field(default_factory=list)  # how="ambiguous": the other reading
 
     @property
     def indexes(self) -> list[int]:
@@ -285,7 +286,9 @@ def find_refs(text: str, sc: Scene, previous: list[Item] | None = None) -> list[
     )
     run(
         rf"最后(?:那|这)?(?:一|1)?({_ZH_UNIT})({_ZH_NOUN})",
-        lambda m: _nth(sc, _noun_kind(m.group(2)) if m.group(2) else "any", -1),
+        lambda m: _nth(
+            sc, _noun_kind(m.group(2)) if m.group(2) else ("photo" if m.group(1) == "张" else "any"), -1
+        ),
     )
     run(
         rf"(?:最前面|开头|第一)的?(?:那)?(?:一|1)?({_ZH_UNIT})({_ZH_NOUN})",
@@ -358,6 +361,8 @@ def find_refs(text: str, sc: Scene, previous: list[Item] | None = None) -> list[
             "pronoun",
         )
     refs.sort(key=lambda r: r.start)
+    for ref in refs:
+        _counted_from_the_end(text, ref, sc)
     refs = _except(text, refs, sc)
     kept: list[Ref] = []
     for ref in refs:
@@ -366,6 +371,24 @@ def find_refs(text: str, sc: Scene, previous: list[Item] | None = None) -> list[
             continue
         kept.append(ref)
     return _relative(text, kept, sc)
+
+
+_FROM_END_BARE = re.compile(rf"^(?:最后|倒数第|后面?)(?:那|这)?的?({ZH_NUM}|\d+)?张$")
+
+
+def _counted_from_the_end(text: str, ref: Ref, sc: Scene) -> None:
+    """ "最后一张", "倒数第二张", "最后两张" with no noun: 张 counts photos, yet people say it of any
+    segment; when a clip ends the timeline the two readings differ, and the ref says so."""
+    said = text[ref.start : ref.end]
+    m = _FROM_END_BARE.match(said)
+    if m is None or ref.how != "position":
+        return
+    n = int(number_value(m.group(1)) or 1) if m.group(1) else 1
+    every = sc.items[-n:] if 0 < n <= len(sc.items) else []
+    if said.startswith("倒数第"):  # the n-th from the end alone, not the run up to it
+        every = every[:1]
+    if every and [i.index for i in every] != ref.indexes:
+        ref.how, ref.alt = "ambiguous", every
 
 
 _EXCEPT = re.compile(
