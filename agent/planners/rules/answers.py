@@ -355,4 +355,20 @@ def answer(text: str, state: SessionState, sc: Scene, lang: Lang) -> str | None:
                 f" s."
             )
         )
+    if not re.search(_ABOUT_THE_VIDEO, text, I):  # "what's 2+2", "天气怎么样": not about this video at all
+        return (
+            "这个我帮不了：我只能回答关于这个视频的问题（时长、照片、音乐、标题、比例），或者按你说的修改它。"
+            if zh
+            else "I can't help with that: I can only answer questions about this video (its length, photos, "
+            "music, title, shape) or change it the way you ask."
+        )
     return None
+
+
+# words of the domain: a question with none of them is not about the draft
+_ABOUT_THE_VIDEO = (
+    r"video|vid|clip|photo|pic|image|slide|segment|music|song|track|audio|sound|volume|title|caption|text|"
+    r"transition|fade|zoom|pan|motion|crop|fit|aspect|ratio|vertical|landscape|square|export|render|draft|"
+    r"timeline|long|length|second|minute|order|first|last|it\b|this|that|"
+    r"视频|片|照片|图|素材|音乐|歌|配乐|声音|音量|标题|字幕|文字|转场|过渡|淡|镜头|动效|比例|横屏|竖屏|导出|时长|秒|顺序|第|最后|它|这|那"
+)

@@ -156,6 +156,7 @@ def plan_calls(
         or _reads_more(step, framed)
         or _idle_music(step, framed, state)
         or _stray_transition(step, framed, message)
+        or _music_missed(step, framed)
     ):
         return framed  # the phrases understood nothing, or would change more than the frames read
     return step
@@ -247,6 +248,15 @@ def _overreaches(phrases: PlanStep, frames: PlanStep) -> bool:
         or (c.name == "set_seconds_per_photo" and "target" not in c.args)
         for c in phrases.calls
     )
+
+
+def _music_missed(phrases: PlanStep, frames: PlanStep) -> bool:
+    """The frames read a music fade or offset the phrases' music call lacks ("can the song come in
+    softer at the start": a fade in, not a lower volume)."""
+    timing = {"fade_in_ms", "fade_out_ms", "start_seconds"}
+    mine = {k for c in frames.calls if c.name == "set_music" for k in c.args} & timing
+    theirs = {k for c in phrases.calls if c.name == "set_music" for k in c.args}
+    return bool(mine) and any(c.name == "set_music" for c in phrases.calls) and not mine <= theirs
 
 
 def _stray_transition(phrases: PlanStep, frames: PlanStep, text: str) -> bool:
