@@ -142,8 +142,8 @@ _REFUSALS: list[tuple[str, str, str]] = [
     ),
     (
         (
-            r"\b(?:upload|post|share|publish)\s+(?:it\s+)?(?:to|on)\s+(?:tiktok|youtube|instagram|"
-            r"facebook)|发到.{0,4}(?:抖音|b站|朋友圈|小红书)上?(?:去)?$|帮我发|网盘|云盘|\bdropbox\b|\bgoogle\s+drive\b|"
+            r"\b(?:upload|post|share|publish)\s+(?:it\s+|this\s+|the\s+video\s+)?(?:to|on)\s+(?:my\s+|our\s+)?"
+            r"(?:tiktok|youtube|instagram|insta|ig|facebook|twitter|x|snapchat|reels?)|发到.{0,4}(?:抖音|b站|朋友圈|小红书)上?(?:去)?$|帮我发|网盘|云盘|\bdropbox\b|\bgoogle\s+drive\b|"
             r"\bicloud\b|\bemail\s+it\b|上传到"
         ),
         "I can't post to social media or upload anywhere for you. Export the MP4 and upload it from the app.",

@@ -129,7 +129,8 @@ FIT = (
     r"\bcrop|\bcut(?:ting)?\s+(?:any\s+of\s+it\s+)?off\b|\b(?:whole|entire|full)\s+(?:photo|picture|image|"
     r"shot|frame)|\b(?:see|show)\s+(?:\w+\s+){0,3}?(?:whole|entire|all\s+of)\b|\bin\s+full\b|"
     r"\bletterbox|\bblur(?:red|ry)?\s+(?:copy|background|backdrop|bars|fill|edges|sides)|\bblurred\b|"
-    r"\bfill\s+the\s+(?:screen|frame)|\bcontain\b|完整|裁|模糊背景|铺满|填满|留黑边|显示全"
+    r"\bfill\s+(?:up\s+)?(?:the\s+)?(?:whole\s+|entire\s+|full\s+)?(?:screen|frame)|\b(?:black\s+)?bars\b|"
+    r"\bcontain\b|完整|裁|模糊背景|铺满|填满|留黑边|黑边|满屏|显示全"
 )
 ASPECTS: list[tuple[str, str]] = [
     (
@@ -169,7 +170,7 @@ SWAP = (
 REMOVE = (
     r"\bremove\b|\bdelete\b|\bdrop\b|\bcut\s+(?:out|the)\b|\btake\s+(?:out|off)\b|\bget\s+rid\s+of\b|"
     r"\bditch\b|\blose\b|\bloose\b|\bkill\b|\btrash\b|\bleave\s+out\b|\bwithout\b|\bskip\b|\bno\s+more\b|"
-    r"\bexclude\b|\bout\s+of\s+the\s+video\b|\bcut\s+(?:it|them|that(?:\s+one)?|those)\s*$|删|去掉|不要|拿掉|去除|剔除|不用|别要|先不用"
+    r"\bexclude\b|\bout\s+of\s+the\s+video\b|\b(?:don'?t|do\s+not|no\s+longer)\s+(?:want|need)\b|不想要|\bcut\s+(?:it|them|that(?:\s+one)?|those)\s*$|删|去掉|不要|拿掉|去除|剔除|不用|别要|先不用"
 )
 KEEP_ONLY = (
     r"\bonly\s+(?:keep|use|want|leave)\b|\bkeep\s+only\b|\bjust\s+(?:keep|use|leave)\b|\bleave\s+only\b|"
@@ -523,7 +524,7 @@ def read_clause(clause: str, original: str, sc: Scene, previous: list[Item]) -> 
 
 
 STRONG_LENGTH = (
-    r"\b(?:whole|entire|total|overall|length|long)\b|\bthe\s+video\b|\bvideo\b|\bit\s+(?:down\s+)?to\b|"
+    r"\b(?:max|maximum|tops|at\s+most)\b|最多|顶多|\b(?:whole|entire|total|overall|length|long)\b|\bthe\s+video\b|\bvideo\b|\bit\s+(?:down\s+)?to\b|"
     r"\bunder\b|\bat\s+least\b|总时长|总长|整个|整体|视频|时长|压到|拉长|缩短|至少"
 )
 
@@ -809,6 +810,11 @@ def _place(clause: str, refs: list[Ref], sc: Scene) -> dict[str, Any]:
     return {}
 
 
+# fill the frame (crop what sticks out): "fill the whole screen", "no black bars", "不要黑边"
+COVER = (
+    r"\bfill\s+(?:up\s+)?(?:the\s+)?(?:whole\s+|entire\s+|full\s+)?(?:screen|frame)|\b(?:no|without|lose|remove|"
+    r"get\s+rid\s+of)\s+(?:the\s+|any\s+)?(?:black\s+)?bars|铺满|填满|满屏|(?:不要|去掉|不留|别留|没有)黑边"
+)
 MOTIONS: list[tuple[str, str]] = [
     (
         "none",
@@ -919,7 +925,7 @@ def _seg_attrs(clause: str, f: Frame, sc: Scene) -> None:
     if _has(FIT, clause):
         if _has(r"blur|模糊", clause):
             values["fit"] = "blur"
-        elif _has(r"fill\s+the\s+(?:screen|frame)|铺满|填满", clause):
+        elif _has(COVER, clause):
             values["fit"] = "cover"
         else:
             values["fit"] = "contain"
@@ -961,7 +967,17 @@ def _seg_attrs(clause: str, f: Frame, sc: Scene) -> None:
         values["full"] = True
 
 
+MAX_LENGTH = re.compile(
+    r"(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)?\s*(?:max(?:imum)?|tops|at\s+most|or\s+less|or\s+under)\b"
+    r"|\b(?:max(?:imum)?|at\s+most|no\s+(?:more|longer)\s+than|最多|顶多|不超过|最长)\s*(\d+(?:\.\d+)?)",
+    re.I,
+)
+
+
 def _length(clause: str, sc: Scene) -> dict[str, Any] | None:
+    bound = MAX_LENGTH.search(clause)
+    if bound and not _has(r"\beach\b|\bevery\b|\bper\b|每", clause):
+        return {"seconds": float(bound.group(1) or bound.group(2))}
     if _has(r"twice\s+as\s+long|\bdouble\b|两倍|x\s*2\b|×\s*2|翻倍|加倍", clause):
         return {"factor": 2.0}
     if _has(r"half\s+as\s+long|\bhalve\b|一半", clause):

@@ -181,7 +181,14 @@ def _targets(step: PlanStep, state: SessionState) -> set[int]:
     return out
 
 
-_EDITS_OF_SOME = {"edit_segments", "add_caption", "set_seconds_per_photo", "trim_segment"}
+_EDITS_OF_SOME = {
+    "edit_segments",
+    "add_caption",
+    "set_seconds_per_photo",
+    "trim_segment",
+    "move_segment",
+    "remove_segments",
+}
 
 
 def _misses(phrases: PlanStep, frames: PlanStep, state: SessionState) -> bool:
