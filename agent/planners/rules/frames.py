@@ -197,7 +197,7 @@ REPLACE = (
 )
 LONGER = (
     r"\btoo\s+(?:fast|quick(?:ly)?|short)\b|\bfly\s+by\b|\bgo\s+by\b.{0,20}\bquick|\brushed\b|太快|快了|太赶|有点赶|"
-    r"看不清|\blonger\b|\bstay\s+up\s+longer|\bhold\b|\bmore\s+time\b|\blinger\b|"
+    r"看不清|一闪|一晃|闪过|没看清|看不到|太短|\blonger\b|\bstay\s+up\s+longer|\bhold\b|\bmore\s+time\b|\blinger\b|"
     r"\bslow(?:er)?\s*(?:it\s+)?down\b|\bslower\b|久一?点|长一?点|多放|多停|多给|多留|放久|停久|慢一?点|放慢|多一?点时间"
 )
 SHORTER = (
@@ -352,9 +352,21 @@ REASON = (
 )
 
 
+PLACE_END_WORDS = r"\b(?:end|finish|close|wrap\s+up|start|open|begin|kick\s+off)\s+(?:it\s+)?(?:on|with)\b"
+
+
 def read_clause(clause: str, original: str, sc: Scene, previous: list[Item]) -> list[Frame]:
     """The frames of one clause (usually one)."""
     clause = LAST_FOR.sub("stay", clause)  # same length: reference spans hold
+    instead = re.search(r"\s+(?:instead\s+of|rather\s+than|not)\s+(?:the\s+)?\S.*$", clause, re.I)
+    if instead and _has(PLACE_END_WORDS, clause[: instead.start()]):
+        clause = clause[: instead.start()]
+    if _has(r"^(?:不要|别|不用|别用)[^，。,]{1,10}(?:结尾|开头|收尾|开场|打头)$", clause):
+        return []  # "不要烟花结尾": what the place asked before it replaces, not a removal
+    end_is = re.match(r"^(?:结尾|最后|收尾|结束|开头|开场|第一个)(?:换成|改成|改为|用|放|是)(.+)$", clause)
+    if end_is:  # "结尾换成西湖那张": that one goes there
+        where = "最前" if clause.startswith(("开头", "开场", "第一个")) else "最后"
+        clause = f"{end_is.group(1)}放到{where}"
     refs = find_refs(_blank_quotes(clause), sc, previous)
     if any(r.how not in ("class", "pronoun") for r in refs):
         # "第二张到第四张，每张放4秒", "the first 3 photos, 2 s each": the class word distributes
@@ -825,7 +837,8 @@ MOTIONS: list[tuple[str, str]] = [
             r"\b(?:make|keep|leave|have)\s+(?:\w+\s+){0,3}(?:stay\s+)?still\b|"
             r"\bno\s+(?:motion|zoom(?:ing)?|movement|animation|ken\s+burns|effects?)\b|\b(?:turn|"
             r"switch)\s+(?:off|em\s+off)|\boff\b|\bstay\s+still|\bkeep\s+(?:them\s+|it\s+)?still|"
-            r"\bstill\s+(?:photos|images)|\bbe\s+still\b|\bstatic\b|\bstop\s+(?:moving|zooming)|\bdizzy\b|静止|"
+            r"\bstill\s+(?:photos|images)|\bbe\s+still\b|\bstatic\b|\bstop\s+(?:moving|zooming)|\bdizzy\b|"
+            r"\b(?:motion\s+)?sick\b|\bnause\w*|头晕|眼晕|晕|静止|"
             r"别动|不要动|别晃|不要晃|定住|不动|去掉动效|动效去掉|不要.{0,3}动效|别.{0,2}动来动去|取消动效"
         ),
     ),
@@ -1162,6 +1175,10 @@ def _dedupe(frames: list[Frame]) -> list[Frame]:
             and f.intent in ("reverse", "shuffle", "undo", "redo", "video_fade")
         ):
             prev.values.update({k: v or prev.values.get(k) for k, v in f.values.items()})
+            continue
+        if prev is not None and prev.intent == f.intent == "length" and "seconds" in f.values:
+            if f.values.get("explicit") or not prev.values.get("explicit"):
+                out[-1] = f  # "nobody's gonna watch 19 secs of this. 12 max": the bound
             continue
         if (
             prev is not None
