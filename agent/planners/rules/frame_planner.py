@@ -397,11 +397,18 @@ def _followup(text: str, original: str, sc: Scene, prev: list[Frame]) -> list[Fr
         )
         if m:
             return [Frame("title", [], {"text": {"append": m.group(1) or m.group(2)}}, [], text)]
-    # more or less of the same: "再长一点", "a bit longer still"
+    # more or less of the same: "再长一点", "a bit longer still", "a bit more" (the same way again)
     if last.intent in ("seg", "add") and targets and not durations(text) and not bare_numbers(text):
         longer, shorter = re.search(LONGER, text, I), re.search(SHORTER, text, I)
         if longer or shorter:
             return [Frame("seg", targets, {"factor": 1.5 if longer and not shorter else 0.67}, [], text)]
+        again = re.search(
+            r"^(?:a\s+(?:bit|little|tad)\s+)?(?:more|again|even\s+more)\b|^(?:再|更)(?:多)?(?:一点|一些|点)?$",
+            text,
+            I,
+        )
+        if again and "factor" in last.values:
+            return [Frame("seg", targets, {"factor": last.values["factor"]}, [], text)]
     # an edit with its object left out: "再往前挪一个", "now move it to the end" said without "it"
     if last.intent in ("seg", "add", "move", "caption", "swap") and targets:
         pronoun = "它" if re.search(r"[\u4e00-\u9fff]", text) else "it"
@@ -462,7 +469,7 @@ def _disagrees(frames: list[Frame], message: str, state: SessionState) -> bool:
     from agent.planners.rules.intents import read_intents
 
     found = read_intents(message)
-    texty = re.search(r"\btitle|\bcaption|标题|字幕|文字|[\"“「\'‘]", message, I)
+    texty = re.search(r"\btitle|\bcaption|标题|字幕|文字|[\"“「‘]|(?<![a-z])'", message, I)  # not "nobody's"
     positional = False
     for f in frames:
         if f.intent == "end_card" and not any(op.kind == "end_card" for op in found.text.ops):
