@@ -18,6 +18,18 @@ I = re.IGNORECASE  # noqa: E741
 _REFUSALS: list[tuple[str, str, str]] = [
     (
         (
+            r"\b(?:remove|erase|cut\s+out|delete|change|replace|blur)\s+(?:the\s+)?background\s+(?:of|from|in|on|behind)\b|"
+            r"\bbackground\s+remov|\bcut\s*out\s+(?:the\s+)?(?:cat|dog|person|subject|me)\b|\bgreen\s*screen|"
+            r"抠图|抠掉|抠出|去掉.{0,6}背景(?!音乐|乐|声)|背景(?!音乐|乐|声).{0,3}(?:去掉|抠|换掉|删掉)|换背景(?!音乐|乐)"
+        ),
+        (
+            "I can't remove or replace a photo's background. The nearest: show the whole photo over a "
+            'blurred copy of itself ("blur the background"), or replace the photo with another upload.'
+        ),
+        "没法抠图或更换照片背景。可以把整张照片放在它自己的模糊背景上（说“模糊背景”），或者换成另一张照片。",
+    ),
+    (
+        (
             r"\bauto(?:matic(?:ally)?)?[\s-]*(?:generated\s+)?(?:subtitles|captions)|subtitles?\s+automatically|"
             r"\bfrom\s+the\s+(?:audio|speech)|\btranscri|\bspeech[\s-]+to[\s-]+text|自动(?:生成)?字幕|语音识别|识别语音|滚动字幕"
         ),
@@ -173,7 +185,8 @@ def _song_name(name: str) -> tuple[str, str]:
 QUESTION = re.compile(
     r"^(?:how|what|which|where|when|is|are|does|do|did|can\s+you\s+tell|tell\s+me|wait\s+(?:what|how|"
     r"which|is|does)|so\s+(?:what|how)|who)\b"
-    r"|[?？]\s*$|多长|多少|几张|几个|几秒|哪首|哪个|哪张|什么|吗[？?]?$|有没有|是不是|多久|怎么样|是啥|叫啥|谁的|是谁|哪里",
+    r"|[?？]\s*$|多长|多少|几张|几个|几秒|哪首|哪个|哪张|什么|吗[？?]?$|有没有|是不是|多久|怎么样|是啥|叫啥|谁的|是谁|哪里"
+    r"|多大(?:声)?$|多响$|多高$",
     I,
 )
 

@@ -498,6 +498,8 @@ def _disagrees(frames: list[Frame], message: str, state: SessionState) -> bool:
             mine, theirs = t.get("text"), found.title
             if mine and theirs and mine not in theirs and theirs not in mine:
                 return True
+            if mine and theirs and theirs != mine and theirs.endswith(mine):
+                return True  # "标题改一下 写 海边的日子": the phrases kept the words before the title
             filler = {"say", "says", "saying", "read", "reads", "be", "to", "that", "should", "called", "as"}
             if mine and theirs and mine != theirs and theirs.split()[0].lower() in filler:
                 return True  # "change the title to say Summer 2025": not the words "say Summer 2025"

@@ -615,8 +615,17 @@ def _title_text(clause: str, original: str) -> Any:
     q = _as_typed(quoted(clause), original) or quoted(original)
     if q:
         return {"text": q}
+    fixed = re.search(
+        r"(\d{4})[\s,，]*(?:not|instead\s+of|而不是|不是)\s*(\d{4})|(?:it\s*is|it'?s|should\s+be|改成|是)\s*(\d{4})"
+        r"[^\d]{0,12}(?:not|instead\s+of|不是)\s*(\d{4})",
+        original.lower(),
+    )
+    if fixed:  # "标题写错了 是2025不是2026", "its 2025 not 2026"
+        new, old = (fixed.group(1), fixed.group(2)) if fixed.group(1) else (fixed.group(3), fixed.group(4))
+        return {"replace": (old, new)}
     zh = re.search(
-        r"(?:标题|题目)\s*(?:改成|改为|换成|设为|设成|叫做|叫|写上|写|是|为|：|:)\s*([^，。,；;！!？?\s][^，。,；;！!？?]*)"
+        r"(?:标题|题目)\s*(?:改一下|换一下|改改|换换)?[\s,，]*(?:改成|改为|换成|设为|设成|叫做|叫|写上|写|是|为|：|:)\s*"
+        r"([^，。,；;！!？?\s][^，。,；;！!？?]*)"
         r"|(?:加个|加一个|打个|来个|配个)(?:大)?标题\s*(?:叫做|叫|是|为)?\s*[:：]?\s*([^，。,；;！!？?\s][^，。,；;！!？?]*)",
         original,
     )
@@ -971,7 +980,10 @@ def _seg_attrs(clause: str, f: Frame, sc: Scene) -> None:
                 if 0.3 <= b.value <= 60 and clause[b.start].isdigit()
             ]
         )
-        and _has(LONGER + "|" + SHORTER + r"|\btry\b|\bmake\s+(?:it|them)\b|改成|改为|换成|设为", clause)
+        and (
+            _has(LONGER + "|" + SHORTER + r"|\btry\b|\bmake\s+(?:it|them)\b|改成|改为|换成|设为", clause)
+            or re.search(r"^\D*\d+(?:\.\d+)?\s*$", _blank_refs(clause, f.refs))  # "and the cat pic 5"
+        )
     ):  # "too fast, try 2.5": a number with no unit, said of a photo's time
         values["seconds"] = bare[-1].value
     elif f.targets and not values and (_has(LONGER, clause) or _has(SHORTER, clause)):
@@ -1108,6 +1120,18 @@ def read_frames(text: str, original: str, sc: Scene, previous: list[Item]) -> Re
             next((f.targets for f in reversed(frames) if f.targets and f.intent != "remove"), None)
             or previous
         )
+        words = re.sub(r"^(?:写|写上|叫|是|改成|[:：])\s*", "", clause).strip()
+        if words and any(  # "标题改一下 写 海边的日子": the words already on screen as the title or caption
+            words
+            in str(
+                (f.values.get("text") or {}).get("text", "")
+                if f.intent == "title"
+                else f.values.get("text", "")
+            )
+            for f in frames
+            if f.intent in ("title", "caption")
+        ):
+            continue
         got = read_clause(clause, original, sc, carry)
         got = _inherit(got, frames, clause, original, sc, carry)
         if not got:

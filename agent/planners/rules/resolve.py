@@ -366,6 +366,10 @@ def find_refs(text: str, sc: Scene, previous: list[Item] | None = None) -> list[
     refs = _except(text, refs, sc)
     kept: list[Ref] = []
     for ref in refs:
+        numbered = re.fullmatch(r"([a-z]+)\s*(\d+)", text[ref.start : ref.end], re.I)
+        if numbered and kept and kept[-1].how == "named" and ref.start - kept[-1].end <= 1:
+            kept[-1].end = ref.start + len(numbered.group(1))  # "the cat pic 5": the cat photo, then 5
+            continue
         noun_of_name = ref.how == "clips" and kept and kept[-1].how == "named"  # "the beach.mp4 clip"
         if (ref.how == "pronoun" or noun_of_name) and kept and ref.start - kept[-1].end <= 1:
             kept[-1].end = ref.end  # "猫那张", "the beach one": a name, then a demonstrative
