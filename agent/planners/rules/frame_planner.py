@@ -402,12 +402,12 @@ def _followup(text: str, original: str, sc: Scene, prev: list[Frame]) -> list[Fr
         longer, shorter = re.search(LONGER, text, I), re.search(SHORTER, text, I)
         if longer or shorter:
             return [Frame("seg", targets, {"factor": 1.5 if longer and not shorter else 0.67}, [], text)]
-        again = re.search(
+        repeat = re.search(
             r"^(?:a\s+(?:bit|little|tad)\s+)?(?:more|again|even\s+more)\b|^(?:再|更)(?:多)?(?:一点|一些|点)?$",
             text,
             I,
         )
-        if again and "factor" in last.values:
+        if repeat and "factor" in last.values:
             return [Frame("seg", targets, {"factor": last.values["factor"]}, [], text)]
     # an edit with its object left out: "再往前挪一个", "now move it to the end" said without "it"
     if last.intent in ("seg", "add", "move", "caption", "swap") and targets:

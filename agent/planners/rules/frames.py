@@ -365,8 +365,8 @@ def read_clause(clause: str, original: str, sc: Scene, previous: list[Item]) -> 
         return []  # "不要烟花结尾": what the place asked before it replaces, not a removal
     end_is = re.match(r"^(?:结尾|最后|收尾|结束|开头|开场|第一个)(?:换成|改成|改为|用|放|是)(.+)$", clause)
     if end_is:  # "结尾换成西湖那张": that one goes there
-        where = "最前" if clause.startswith(("开头", "开场", "第一个")) else "最后"
-        clause = f"{end_is.group(1)}放到{where}"
+        spot = "最前" if clause.startswith(("开头", "开场", "第一个")) else "最后"
+        clause = f"{end_is.group(1)}放到{spot}"
     refs = find_refs(_blank_quotes(clause), sc, previous)
     if any(r.how not in ("class", "pronoun") for r in refs):
         # "第二张到第四张，每张放4秒", "the first 3 photos, 2 s each": the class word distributes
