@@ -119,7 +119,8 @@ def _calls(f: Frame, state: SessionState, sc: Scene, lang: Lang, frames: list[Fr
             if t.kind == "clip"
         ]
     if f.intent == "undo":
-        return [ToolCall(name="undo")]
+        steps = int(v.get("steps", 1))
+        return [ToolCall(name="undo", args={"steps": steps} if steps > 1 else {})]
     if f.intent == "redo":
         return [ToolCall(name="redo")]
     if f.intent == "aspect":
@@ -167,6 +168,12 @@ def _calls(f: Frame, state: SessionState, sc: Scene, lang: Lang, frames: list[Fr
             args["fade_out_ms"] = round(v["fade_out"] * 1000)
         if "start" in v:
             args["start_seconds"] = v["start"]
+        elif "start_fraction" in v:
+            _vol, src, _ss = _music_meta(state)
+            song = next((m for m in sc.songs if m.cdn_url == src), None)
+            if song is None or not song.duration:
+                raise Ask("我不知道这首歌有多长。" if zh else "I don't know how long the song is.")
+            args["start_seconds"] = round(song.duration * v["start_fraction"], 1)
         if "source" not in args and state.draft and not state.draft.tracks(TrackType.AUDIO):
             args["source"] = sc.songs[-1].media_id if sc.songs else "builtin:lofi"
         return [ToolCall(name="set_music", args=args)] if args else []
@@ -476,6 +483,8 @@ def _disagrees(frames: list[Frame], message: str, state: SessionState) -> bool:
             return True
         if f.intent == "undo" and not found.edit.undo and not found.edit.redo:
             return True  # "算了，转场还是恢复成原来的样子"
+        if f.intent == "undo" and f.values.get("steps", 1) > max(1, found.edit.undo or 0):
+            return True  # "undo undo": two steps
         every = not f.targets or (bool(f.refs) and all(r.how == "class" for r in f.refs))
         if f.intent == "seg" and every and "seconds" in f.values and found.per_photo_s != f.values["seconds"]:
             return True

@@ -93,6 +93,10 @@ FADE_OUT = (
     r"fade[\s-]*out|fades?\s+(?:\w+\s+){0,3}out\b|\babrupt\w*|\bcuts?\s+off\b|\bsudden\w*|戛然而止|太突然|突然断|ending\s+fade|fade\s+at\s+the\s+end|ending|淡出|渐出|渐弱|收尾|"
     r"收得"
 )
+HALFWAY = (
+    r"\bhalf\s*way\s+(?:through|into|in)\b|\b(?:the\s+)?middle\s+of\s+the\s+(?:song|track|music)|"
+    r"\bfrom\s+the\s+middle\b|从(?:歌|音乐|歌曲)?的?(?:一半|中间)"
+)
 NO_FADE = (
     r"\b(?:no|remove|delete|drop|lose|kill|without|get\s+rid\s+of|take\s+(?:out|off)|turn\s+off|"
     r"don'?t\s+(?:want\s+)?(?:a|any|the)?)\s+(?:the\s+|any\s+|a\s+)?(?:music\s+|song\s+)?fade"
@@ -266,11 +270,19 @@ def _two_requests(clause: str, original: str, sc: Scene, previous: list[Item]) -
         return [clause]
     whole = read_clause(clause, original, sc, previous)
     apart = [read_clause(p, original, sc, previous) for p in pieces]
+    verb = pieces[0].split()[0] if re.match(r"[a-z]", pieces[0]) else ""
+    for k in range(
+        1, len(pieces)
+    ):  # "pan right on the beach pic and left on the lake pic": the verb left out
+        if not apart[k] and verb and not pieces[k].startswith(verb):
+            again = read_clause(f"{verb} {pieces[k]}", original, sc, previous)
+            if again and again[0].targets:
+                pieces[k], apart[k] = f"{verb} {pieces[k]}", again
     if not all(apart):
         return [clause]
 
     def kinds(frames: list[Frame]) -> set[str]:
-        return {f"{f.intent}:{k}" for f in frames for k in (f.values or {"": 0})}
+        return {f"{f.intent}:{k}={v!s}" for f in frames for k, v in (f.values or {"": 0}).items()}
 
     split_kinds = set().union(*(kinds(a) for a in apart))
     if len(split_kinds - kinds(whole)) and not kinds(whole) - split_kinds:
@@ -399,7 +411,12 @@ def read_clause(clause: str, original: str, sc: Scene, previous: list[Item]) -> 
         and not durations(clause)
         and not _has(r"改回\s*\d|改回[一二三四五六七八九十两]", clause)
     ):
-        return [frame("undo")]
+        steps = len(re.findall(r"\bundo\b|撤销|撤回", clause))
+        n = re.search(r"(\d+|两|二|三|四|五|twice|two|three)\s*(?:steps|changes|times|步|次)?", clause)
+        if n and steps <= 1:
+            word = n.group(1)
+            steps = 2 if word in ("两", "二", "twice", "two") else int(number_value(word) or 1)
+        return [frame("undo", steps=max(1, steps))]
     if music_word and (not targets or _has(MUSIC_REMOVE, clause)):
         _music(clause, frame)
         if frames:
@@ -555,7 +572,9 @@ def _music(clause: str, frame: Any) -> None:
     pct = percent(clause)
     if pct is not None:
         values["volume"] = pct
-    elif _has(r"\bhalf\b|一半", clause) and not _has(FADE_IN + "|" + FADE_OUT, clause):
+    elif _has(r"\bhalf\b|一半", clause) and not _has(
+        FADE_IN + "|" + FADE_OUT + "|" + START_AT + "|" + HALFWAY, clause
+    ):
         values["volume_factor"] = 0.5
     elif _has(VOLUME_TOO_LOUD, clause) and not _has(FADE_IN + "|" + FADE_OUT + "|" + START_AT, clause):
         values["volume_factor"] = 0.75 if _has(r"slightly|a\s+(?:little|bit|touch)|稍微", clause) else 0.6
@@ -568,10 +587,12 @@ def _music(clause: str, frame: Any) -> None:
     elif _has(VOLUME_UP, clause):
         values["volume_factor"] = 1.4
     spans = durations(clause)
-    if _has(START_AT, clause):
+    if _has(START_AT, clause) or _has(HALFWAY, clause):
         sec = spans[-1].value if spans else None
         if sec is not None:
             values["start"] = sec
+        elif _has(HALFWAY, clause):  # "start halfway through the song", "从歌的一半开始"
+            values["start_fraction"] = 0.5
     elif _has(NO_FADE, clause):  # "remove the fade-out", "no fade at the end", "不要淡入"
         fin, fout = _has(FADE_IN, clause), _has(FADE_OUT + r"|\bend\b|结尾", clause)
         if fin or not fout:
