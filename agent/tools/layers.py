@@ -119,7 +119,9 @@ class SetMusicArgs(BaseModel):
         + ", ".join(CATALOGUE)
         + "; or the media_id (or filename) of an uploaded audio file; omit to keep the current music",
     )
-    volume: float | None = Field(None, ge=0, le=1, description="0..1 (default 0.35)")
+    volume: float | None = Field(
+        None, ge=0, le=2, description="0..2, 1 = the song at the target loudness (default 0.35)"
+    )
     fade_in_ms: int | None = Field(None, ge=0, le=30_000)
     fade_out_ms: int | None = Field(None, ge=0, le=30_000)
     loop: bool | None = Field(

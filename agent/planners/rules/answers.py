@@ -18,6 +18,18 @@ I = re.IGNORECASE  # noqa: E741
 _REFUSALS: list[tuple[str, str, str]] = [
     (
         (
+            r"\b(?:remove|erase|cut\s+out|delete|change|replace|blur)\s+(?:the\s+)?background\s+(?:of|from|in|on|behind)\b|"
+            r"\bbackground\s+remov|\bcut\s*out\s+(?:the\s+)?(?:cat|dog|person|subject|me)\b|\bgreen\s*screen|"
+            r"抠图|抠掉|抠出|去掉.{0,6}背景(?!音乐|乐|声)|背景(?!音乐|乐|声).{0,3}(?:去掉|抠|换掉|删掉)|换背景(?!音乐|乐)"
+        ),
+        (
+            "I can't remove or replace a photo's background. The nearest: show the whole photo over a "
+            'blurred copy of itself ("blur the background"), or replace the photo with another upload.'
+        ),
+        "没法抠图或更换照片背景。可以把整张照片放在它自己的模糊背景上（说“模糊背景”），或者换成另一张照片。",
+    ),
+    (
+        (
             r"\bauto(?:matic(?:ally)?)?[\s-]*(?:generated\s+)?(?:subtitles|captions)|subtitles?\s+automatically|"
             r"\bfrom\s+the\s+(?:audio|speech)|\btranscri|\bspeech[\s-]+to[\s-]+text|自动(?:生成)?字幕|语音识别|识别语音|滚动字幕"
         ),
@@ -142,8 +154,8 @@ _REFUSALS: list[tuple[str, str, str]] = [
     ),
     (
         (
-            r"\b(?:upload|post|share|publish)\s+(?:it\s+)?(?:to|on)\s+(?:tiktok|youtube|instagram|"
-            r"facebook)|发到.{0,4}(?:抖音|b站|朋友圈|小红书)上?(?:去)?$|帮我发|网盘|云盘|\bdropbox\b|\bgoogle\s+drive\b|"
+            r"\b(?:upload|post|share|publish)\s+(?:it\s+|this\s+|the\s+video\s+)?(?:to|on)\s+(?:my\s+|our\s+)?"
+            r"(?:tiktok|youtube|instagram|insta|ig|facebook|twitter|x|snapchat|reels?)|发到.{0,4}(?:抖音|b站|朋友圈|小红书)上?(?:去)?$|帮我发|网盘|云盘|\bdropbox\b|\bgoogle\s+drive\b|"
             r"\bicloud\b|\bemail\s+it\b|上传到"
         ),
         "I can't post to social media or upload anywhere for you. Export the MP4 and upload it from the app.",
@@ -173,7 +185,8 @@ def _song_name(name: str) -> tuple[str, str]:
 QUESTION = re.compile(
     r"^(?:how|what|which|where|when|is|are|does|do|did|can\s+you\s+tell|tell\s+me|wait\s+(?:what|how|"
     r"which|is|does)|so\s+(?:what|how)|who)\b"
-    r"|[?？]\s*$|多长|多少|几张|几个|几秒|哪首|哪个|哪张|什么|吗[？?]?$|有没有|是不是|多久|怎么样|是啥|叫啥|谁的|是谁|哪里",
+    r"|[?？]\s*$|多长|多少|几张|几个|几秒|哪首|哪个|哪张|什么|吗[？?]?$|有没有|是不是|多久|怎么样|是啥|叫啥|谁的|是谁|哪里"
+    r"|多大(?:声)?$|多响$|多高$",
     I,
 )
 
@@ -200,6 +213,24 @@ def answer(text: str, state: SessionState, sc: Scene, lang: Lang) -> str | None:
     clips = [i for i in sc.items if i.kind == "clip"]
     refs = [r for r in find_refs(text, sc, []) if r.indexes]
     music_q = re.search(r"\bmusic\b|\bsong\b|\btrack\b|\bbgm\b|音乐|歌|配乐|bgm", text, I)
+    if refs and re.search(
+        r"第几|排(?:在)?(?:哪|第几)|在哪|哪个位置|\bwhere\s+(?:is|does)|\bwhich\s+(?:position|spot|number|place)"
+        r"|\bwhat\s+(?:position|number|spot|place)|\bwhen\s+does\b.{0,30}\b(?:come|show|appear)",
+        text,
+        I,
+    ):  # "烟花排第几个", "where's the cake pic": its place in the order
+        item = sc.items[refs[0].indexes[0]]
+        n, total = item.index + 1, len(sc.items)
+        start_ms = item.seg.st if item.seg else 0
+        last_zh, last_en = (
+            ("，也就是最后一个" if n == total else ""),
+            (", the last one" if n == total else ""),
+        )
+        return (
+            f"「{item.stem}」排在第 {n} 个（共 {total} 个{last_zh}），从第 {_secs(start_ms)} 秒开始。"
+            if zh
+            else f'"{item.stem}" is number {n} of {total}{last_en}; it starts at {_secs(start_ms)} s.'
+        )
     if re.search(r"\bfade|淡出|淡入|渐", text, I) and (music_q or re.search(r"end|结尾|stop", text, I)):
         if audio is None:
             return "没有背景音乐。" if zh else "There is no background music."
@@ -230,7 +261,7 @@ def answer(text: str, state: SessionState, sc: Scene, lang: Lang) -> str | None:
             else f'The music is "{pretty}" ({name}), at {vol}% volume.'
         )
     if re.search(
-        r"\bres(?:olution)?\b|\bquality\b|\b1080\b|\bexport\s+at\b|\bfps\b|分辨率|清晰度|画质|多大|帧|"
+        r"\bres(?:olution)?\b|\bquality\b|\b1080\b|\bexport\s+at\b|(?<![a-z])fps(?![a-z])|分辨率|清晰度|画质|多大|帧|"
         r"frame\s*rate",
         text,
         I,
@@ -337,4 +368,20 @@ def answer(text: str, state: SessionState, sc: Scene, lang: Lang) -> str | None:
                 f" s."
             )
         )
+    if not re.search(_ABOUT_THE_VIDEO, text, I):  # "what's 2+2", "天气怎么样": not about this video at all
+        return (
+            "这个我帮不了：我只能回答关于这个视频的问题（时长、照片、音乐、标题、比例），或者按你说的修改它。"
+            if zh
+            else "I can't help with that: I can only answer questions about this video (its length, photos, "
+            "music, title, shape) or change it the way you ask."
+        )
     return None
+
+
+# words of the domain: a question with none of them is not about the draft
+_ABOUT_THE_VIDEO = (
+    r"video|vid|clip|photo|pic|image|slide|segment|music|song|track|audio|sound|volume|title|caption|text|"
+    r"transition|fade|zoom|pan|motion|crop|fit|aspect|ratio|vertical|landscape|square|export|render|draft|"
+    r"timeline|long|length|second|minute|order|first|last|it\b|this|that|"
+    r"视频|片|照片|图|素材|音乐|歌|配乐|声音|音量|标题|字幕|文字|转场|过渡|淡|镜头|动效|比例|横屏|竖屏|导出|时长|秒|顺序|第|最后|它|这|那"
+)

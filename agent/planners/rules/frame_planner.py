@@ -119,7 +119,8 @@ def _calls(f: Frame, state: SessionState, sc: Scene, lang: Lang, frames: list[Fr
             if t.kind == "clip"
         ]
     if f.intent == "undo":
-        return [ToolCall(name="undo")]
+        steps = int(v.get("steps", 1))
+        return [ToolCall(name="undo", args={"steps": steps} if steps > 1 else {})]
     if f.intent == "redo":
         return [ToolCall(name="redo")]
     if f.intent == "aspect":
@@ -157,16 +158,22 @@ def _calls(f: Frame, state: SessionState, sc: Scene, lang: Lang, frames: list[Fr
         if "mood" in v:
             args["source"] = f"builtin:{v['mood']}"
         if "volume" in v:
-            args["volume"] = min(1.0, v["volume"])
+            args["volume"] = min(2.0, v["volume"])
         elif "volume_factor" in v:
             vol, _src, _ss = _music_meta(state)
-            args["volume"] = round(min(1.0, max(0.05, vol * v["volume_factor"])), 2)
+            args["volume"] = round(min(2.0, max(0.05, vol * v["volume_factor"])), 2)
         if "fade_in" in v:
             args["fade_in_ms"] = round(v["fade_in"] * 1000)
         if "fade_out" in v:
             args["fade_out_ms"] = round(v["fade_out"] * 1000)
         if "start" in v:
             args["start_seconds"] = v["start"]
+        elif "start_fraction" in v:
+            _vol, src, _ss = _music_meta(state)
+            song = next((m for m in sc.songs if m.cdn_url == src), None)
+            if song is None or not song.duration:
+                raise Ask("我不知道这首歌有多长。" if zh else "I don't know how long the song is.")
+            args["start_seconds"] = round(song.duration * v["start_fraction"], 1)
         if "source" not in args and state.draft and not state.draft.tracks(TrackType.AUDIO):
             args["source"] = sc.songs[-1].media_id if sc.songs else "builtin:lofi"
         return [ToolCall(name="set_music", args=args)] if args else []
@@ -397,11 +404,18 @@ def _followup(text: str, original: str, sc: Scene, prev: list[Frame]) -> list[Fr
         )
         if m:
             return [Frame("title", [], {"text": {"append": m.group(1) or m.group(2)}}, [], text)]
-    # more or less of the same: "再长一点", "a bit longer still"
+    # more or less of the same: "再长一点", "a bit longer still", "a bit more" (the same way again)
     if last.intent in ("seg", "add") and targets and not durations(text) and not bare_numbers(text):
         longer, shorter = re.search(LONGER, text, I), re.search(SHORTER, text, I)
         if longer or shorter:
             return [Frame("seg", targets, {"factor": 1.5 if longer and not shorter else 0.67}, [], text)]
+        repeat = re.search(
+            r"^(?:a\s+(?:bit|little|tad)\s+)?(?:more|again|even\s+more)\b|^(?:再|更)(?:多)?(?:一点|一些|点)?$",
+            text,
+            I,
+        )
+        if repeat and "factor" in last.values:
+            return [Frame("seg", targets, {"factor": last.values["factor"]}, [], text)]
     # an edit with its object left out: "再往前挪一个", "now move it to the end" said without "it"
     if last.intent in ("seg", "add", "move", "caption", "swap") and targets:
         pronoun = "它" if re.search(r"[\u4e00-\u9fff]", text) else "it"
@@ -462,13 +476,15 @@ def _disagrees(frames: list[Frame], message: str, state: SessionState) -> bool:
     from agent.planners.rules.intents import read_intents
 
     found = read_intents(message)
-    texty = re.search(r"\btitle|\bcaption|标题|字幕|文字|[\"“「\'‘]", message, I)
+    texty = re.search(r"\btitle|\bcaption|标题|字幕|文字|[\"“「‘]|(?<![a-z])'", message, I)  # not "nobody's"
     positional = False
     for f in frames:
         if f.intent == "end_card" and not any(op.kind == "end_card" for op in found.text.ops):
             return True
         if f.intent == "undo" and not found.edit.undo and not found.edit.redo:
             return True  # "算了，转场还是恢复成原来的样子"
+        if f.intent == "undo" and f.values.get("steps", 1) > max(1, found.edit.undo or 0):
+            return True  # "undo undo": two steps
         every = not f.targets or (bool(f.refs) and all(r.how == "class" for r in f.refs))
         if f.intent == "seg" and every and "seconds" in f.values and found.per_photo_s != f.values["seconds"]:
             return True
@@ -491,6 +507,8 @@ def _disagrees(frames: list[Frame], message: str, state: SessionState) -> bool:
             mine, theirs = t.get("text"), found.title
             if mine and theirs and mine not in theirs and theirs not in mine:
                 return True
+            if mine and theirs and theirs != mine and theirs.endswith(mine):
+                return True  # "标题改一下 写 海边的日子": the phrases kept the words before the title
             filler = {"say", "says", "saying", "read", "reads", "be", "to", "that", "should", "called", "as"}
             if mine and theirs and mine != theirs and theirs.split()[0].lower() in filler:
                 return True  # "change the title to say Summer 2025": not the words "say Summer 2025"
@@ -577,7 +595,7 @@ def frame_plan(
     request_like = re.search(
         r"^(?:can|could|would|will|may|shall)\s+(?!you\s+tell)|\b(?:can|could|would|will)\s+(?:you|u|"
         r"the|it|they|we|all|each|every)\b(?!\s+tell)|^(?:do|did)\s+(?:the\s+same|that)|^(?:能不能|可以|"
-        r"可不可以|能否|帮我|请(?!问))"
+        r"可不可以|能否|帮我|请(?!问))|能(?:不能)?(?:把|给|再|多|少|加|换|删|改|放|让|调)"
         r"|就多长|改成|变成|弄成|换成|调到|调成|加个|删掉|去掉",
         text,
         I,
@@ -606,6 +624,25 @@ def frame_plan(
         frames, followed = (again, True) if again else (frames, False)
     if not frames:
         return None, False
+    unclear = next((r for f in frames for r in f.refs if r.how == "ambiguous"), None)
+    if unclear is not None:  # ask, naming both readings, rather than edit the wrong segments
+        said = text[unclear.start : unclear.end]
+        photos = (
+            "、".join(i.stem for i in unclear.items)
+            if lang == "zh"
+            else ", ".join(i.stem for i in unclear.items)
+        )
+        every = (
+            "、".join(i.stem for i in unclear.alt) if lang == "zh" else ", ".join(i.stem for i in unclear.alt)
+        )
+        return (
+            PlanStep(
+                text=f"“{said}”指的是只数照片（{photos}），还是连视频片段一起数（{every}）？"
+                if lang == "zh"
+                else f'By "{said}", do you mean counting photos only ({photos}) or every segment ({every})?'
+            ),
+            True,
+        )
     decisive = followed or _decisive(frames, text) or _disagrees(frames, message, state)
     calls: list[ToolCall] = []
     try:
@@ -620,7 +657,7 @@ def frame_plan(
     if not calls:
         return None, False
     # removals last, so the targets of the other edits are still where they were named
-    order = {"remove_segments": 1, "undo": -1, "redo": -1}
+    order = {"remove_segments": 1, "set_duration": 2, "undo": -1, "redo": -1}  # the length asked wins
     calls.sort(key=lambda c: order.get(c.name, 0))
     return PlanStep(calls=calls), decisive
 

@@ -52,7 +52,7 @@ SAME_AS_BEFORE = (
     r"|\btoo\s*[.!]*$|\bas\s+well\b|也要|也是|也加|也换|也改|也来"
 )
 MUSIC = (
-    r"\bmusic\b|\bsong\b|\btrack\b|\baudio\b|\bsoundtrack\b|\btune\b|\bvolume\b"
+    r"\bmusic\b|\bsongs?\b|\btrack\b|\baudio\b|\bsoundtrack\b|\btunes?\b|\bvolume\b"
     r"|音乐|歌|配乐|曲|背景乐|bgm|音量"
 )
 VOLUME_DOWN = (
@@ -60,8 +60,18 @@ VOLUME_DOWN = (
     r"\bquieter\b|\bsofter\b|\bturn\s+(?:it\s+|the\s+\w+\s+)?down\b|\bdown\b|"
     r"\breduce\b|\bdrown|\bquiet\b|\bless\s+loud|小声|调小|低一?点|轻一?点|太吵|吵|降低|减小|太大声|小一?点|弱一?点|轻点"
 )
+# said of music that is too soft: read before VOLUME_DOWN, whose "quiet" they contain
+VOLUME_TOO_LOUD = (
+    r"\btoo\s+loud|\bway\s+loud|overpower\w*|\bdrown\w*|\bblasting\b|太响|太吵|盖过|太大声|声音太大|音量太大"
+)
+VOLUME_TOO_SOFT = (
+    r"\btoo\s+(?:quiet|soft|low)\b|\b(?:barely|hardly|can'?t|cannot|can\s+not)\s+(?:even\s+)?hear"
+    r"(?:\s+(?:it|the\s+(?:music|song|track|audio)|anything))?(?:\s+(?:at\s+all|on\s+\w+\s+\w+))?\s*$|"
+    r"\bhard\s+to\s+hear\b|\bnot\s+loud\s+enough\b|太小声|太小了|听不见|听不到|听不清|声音太小|音量太小"
+)
 VOLUME_UP = (
-    r"\blouder\b|\bturn\s+(?:it\s+|the\s+\w+\s+)?up\b|\bcan'?t\s+hear\b|\btoo\s+quiet\b|\bboost\b|"
+    VOLUME_TOO_SOFT
+    + r"|\blouder\b|\bturn\s+(?:it\s+|the\s+\w+\s+)?up\b|\bcan'?t\s+hear\b|\btoo\s+quiet\b|\bboost\b|"
     r"\braise\b|\bincrease\b|大声|调大|响一?点|大一?点|太小声|听不见|听不到"
 )
 MUSIC_REMOVE = (
@@ -80,12 +90,22 @@ FADE_IN = (
     r"fades?\s+(?:\w+\s+){0,3}in\b|ease\s+in|淡入|渐入|渐强|渐起"
 )
 FADE_OUT = (
-    r"fade[\s-]*out|fades?\s+(?:\w+\s+){0,3}out\b|ending\s+fade|fade\s+at\s+the\s+end|ending|淡出|渐出|渐弱|收尾|"
+    r"fade[\s-]*out|fades?\s+(?:\w+\s+){0,3}out\b|\babrupt\w*|\bcuts?\s+off\b|\bsudden\w*|戛然而止|太突然|突然断|ending\s+fade|fade\s+at\s+the\s+end|ending|淡出|渐出|渐弱|收尾|"
     r"收得"
+)
+HALFWAY = (
+    r"\bhalf\s*way\s+(?:through|into|in)\b|\b(?:the\s+)?middle\s+of\s+the\s+(?:song|track|music)|"
+    r"\bfrom\s+the\s+middle\b|从(?:歌|音乐|歌曲)?的?(?:一半|中间)"
+)
+NO_FADE = (
+    r"\b(?:no|remove|delete|drop|lose|kill|without|get\s+rid\s+of|take\s+(?:out|off)|turn\s+off|"
+    r"don'?t\s+(?:want\s+)?(?:a|any|the)?)\s+(?:the\s+|any\s+|a\s+)?(?:music\s+|song\s+)?fade"
+    r"|(?:不要|去掉|删掉|取消|别|不用)(?:音乐的?|歌的?)?(?:淡入|淡出|渐入|渐出|渐强|渐弱)"
 )
 START_AT = (
     r"\bskip\s+(?:the\s+)?(?:first|intro)|\bstart(?:s|ing)?\s+(?:the\s+\w+\s+)?(?:from|at)\b|\bfrom\s+\d|"
-    r"\b(?:begin|play)\s+(?:it\s+)?(?:from|at)\b|\boffset\b|从.{0,6}(?:开始|放|播)|跳过|前奏"
+    r"\b(?:begin|play)\s+(?:it\s+)?(?:from|at)\b|\boffset\b|"
+    r"\b\d+(?:\.\d+)?\s*(?:seconds|s)\s+in(?:to\s+(?:the\s+)?(?:song|music|track))?\b|从.{0,6}(?:开始|放|播)|跳过|前奏"
 )
 TITLE = r"\btitle\b|\bheading\b|\bheadline\b|标题|片头字|题目|大标题"
 CAPTION = (
@@ -105,14 +125,16 @@ TRANSITION = (
 )
 MOTION = (
     r"\bzoom|\bpan(?:s|ning)?\b|\bmotion\b|\bmovement\b|\bken\s+burns\b|\bstay\s+still\b|"
-    r"\bkeep\s+(?:them\s+|it\s+)?still\b|\bstatic\b|\bmoving\b|\bmove\s+around\b|\bdizzy\b|\banimation\b|"
+    r"\bkeep\s+(?:them\s+|it\s+)?still\b|\b(?:make|keep|leave|have)\s+(?:\w+\s+){0,3}still\b|\bstatic\b|\bmoving\b|\bmove\s+around\b|\bdizzy\b|\banimation\b|"
     r"动效|静止|放大|缩小|拉远|推近|平移|晃|动来动去|镜头|运镜|推拉|别动|不要动"
+    r"|(?:慢慢|缓缓|轻轻)(?:地)?(?:往|向)?(?:右|左|上|下)?(?:移|动|摇|平移|推|拉)|(?:往|向)(?:右|左|上|下)(?:移|动|摇|平移)(?![一到个位两])"
 )
 FIT = (
     r"\bcrop|\bcut(?:ting)?\s+(?:any\s+of\s+it\s+)?off\b|\b(?:whole|entire|full)\s+(?:photo|picture|image|"
     r"shot|frame)|\b(?:see|show)\s+(?:\w+\s+){0,3}?(?:whole|entire|all\s+of)\b|\bin\s+full\b|"
     r"\bletterbox|\bblur(?:red|ry)?\s+(?:copy|background|backdrop|bars|fill|edges|sides)|\bblurred\b|"
-    r"\bfill\s+the\s+(?:screen|frame)|\bcontain\b|完整|裁|模糊背景|铺满|填满|留黑边|显示全"
+    r"\bfill\s+(?:up\s+)?(?:the\s+)?(?:whole\s+|entire\s+|full\s+)?(?:screen|frame)|\b(?:black\s+)?bars\b|"
+    r"\bcontain\b|完整|裁|模糊背景|铺满|填满|留黑边|黑边|满屏|显示全"
 )
 ASPECTS: list[tuple[str, str]] = [
     (
@@ -152,7 +174,7 @@ SWAP = (
 REMOVE = (
     r"\bremove\b|\bdelete\b|\bdrop\b|\bcut\s+(?:out|the)\b|\btake\s+(?:out|off)\b|\bget\s+rid\s+of\b|"
     r"\bditch\b|\blose\b|\bloose\b|\bkill\b|\btrash\b|\bleave\s+out\b|\bwithout\b|\bskip\b|\bno\s+more\b|"
-    r"\bexclude\b|\bout\s+of\s+the\s+video\b|删|去掉|不要|拿掉|去除|剔除|不用|别要|先不用"
+    r"\bexclude\b|\bout\s+of\s+the\s+video\b|\b(?:don'?t|do\s+not|no\s+longer)\s+(?:want|need)\b|不想要|\bcut\s+(?:it|them|that(?:\s+one)?|those)\s*$|删|去掉|不要|拿掉|去除|剔除|不用|别要|先不用"
 )
 KEEP_ONLY = (
     r"\bonly\s+(?:keep|use|want|leave)\b|\bkeep\s+only\b|\bjust\s+(?:keep|use|leave)\b|\bleave\s+only\b|"
@@ -165,7 +187,7 @@ THE_REST = (
 MOVE = (
     r"\bbring\b|\bnudge\b|\bbump\b|\bshift\b|\bmove\b|\bput\b|\bplace\b|\bmake\b.*\b(?:first|last)\b|"
     r"\bgo(?:es)?\s+(?:first|last)\b|"
-    r"\bcome\s+(?:first|last)\b|\bopen\s+(?:with|on)\b|\bstart\s+with\b|\bbegin\s+with\b|\bend\s+(?:with|"
+    r"\bcome\s+(?:first|last)\b|丢|扔|\bopen\s+(?:with|on)\b|\bstart\s+with\b|\bbegin\s+with\b|\bend\s+(?:with|"
     r"on)\b|\bfinish\s+with\b|\bcomes\s+right\s+after\b|\bbump\b|\bshift\b|移|挪|放到|放在|放最|放第|放前|放后|排到|当开头|"
     r"作为.{0,6}(?:开头|第一|最后)|开场|收尾|结尾用|接"
 )
@@ -179,7 +201,7 @@ REPLACE = (
 )
 LONGER = (
     r"\btoo\s+(?:fast|quick(?:ly)?|short)\b|\bfly\s+by\b|\bgo\s+by\b.{0,20}\bquick|\brushed\b|太快|快了|太赶|有点赶|"
-    r"看不清|\blonger\b|\bstay\s+up\s+longer|\bhold\b|\bmore\s+time\b|\blinger\b|"
+    r"看不清|一闪|一晃|闪过|没看清|看不到|太短|\blonger\b|\bstay\s+up\s+longer|\bhold\b|\bmore\s+time\b|\blinger\b|"
     r"\bslow(?:er)?\s*(?:it\s+)?down\b|\bslower\b|久一?点|长一?点|多放|多停|多给|多留|放久|停久|慢一?点|放慢|多一?点时间"
 )
 SHORTER = (
@@ -209,9 +231,9 @@ EDIT_VERB = (
 def _clauses(text: str) -> list[str]:
     """Pieces that may each carry an intent."""
     parts = re.split(
-        r"[,;!?，。；！？\n]+|\.(?![a-z0-9])|\s+(?:and\s+then|then|also|plus|after\s+that|and\s+also)\s+"
-        r"|然后|另外|顺便|并且|并把|同时|再把|还有|以及|，?再(?=[把给加换删改将让])|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fffa-z0-9]"
-        r")|(?<=[a-z0-9])\s+(?=[\u4e00-\u9fff])",
+        r"[,;!?，。；！？\n]+|\s\+\s|\.(?![a-z0-9])|\s+(?:and\s+then|then|also|plus|after\s+that|and\s+also)\s+"
+        r"|然后|另外|顺便|并且|并把|同时|再把|还有|以及|，?再(?=[把给加换删改将让])|(?<=[\u4e00-\u9fff”」』])\s+(?=[\u4e00-\u9fffa-z]"
+        r")|(?<=[a-z])\s+(?=[\u4e00-\u9fff])",
         text,
     )
     return [p.strip() for p in parts if p and p.strip()]
@@ -236,6 +258,38 @@ def _and_split(clause: str) -> list[str]:
     return [p for p in pieces if p.strip()]
 
 
+def _two_requests(clause: str, original: str, sc: Scene, previous: list[Item]) -> list[str]:
+    """ "make it widescreen and no zooming", "the song's too loud and the whole thing drags": split on
+    "and" (和/并且 in Chinese, "but" too) when each side reads as a request of its own and together
+    they read as fewer, so no wish of a multi-intent message is lost."""
+    pieces = re.split(
+        r"\s+(?:and|but|&)\s+(?!then\b)|(?<=[\u4e00-\u9fff])(?:并且|而且)(?=[\u4e00-\u9fff])", clause
+    )
+    pieces = [p.strip() for p in pieces if p and p.strip()]
+    if len(pieces) < 2:
+        return [clause]
+    whole = read_clause(clause, original, sc, previous)
+    apart = [read_clause(p, original, sc, previous) for p in pieces]
+    verb = pieces[0].split()[0] if re.match(r"[a-z]", pieces[0]) else ""
+    for k in range(
+        1, len(pieces)
+    ):  # "pan right on the beach pic and left on the lake pic": the verb left out
+        if not apart[k] and verb and not pieces[k].startswith(verb):
+            again = read_clause(f"{verb} {pieces[k]}", original, sc, previous)
+            if again and again[0].targets:
+                pieces[k], apart[k] = f"{verb} {pieces[k]}", again
+    if not all(apart):
+        return [clause]
+
+    def kinds(frames: list[Frame]) -> set[str]:
+        return {f"{f.intent}:{k}={v!s}" for f in frames for k, v in (f.values or {"": 0}).items()}
+
+    split_kinds = set().union(*(kinds(a) for a in apart))
+    if len(split_kinds - kinds(whole)) and not kinds(whole) - split_kinds:
+        return pieces
+    return [clause]
+
+
 def mood_of(text: str) -> str | None:
     if _has(r"guitar|acoustic|吉他|民谣|原声", text):
         return "acoustic"
@@ -256,6 +310,14 @@ def quoted(original: str) -> str | None:
     if not m:
         return None
     return (m.group(1) or m.group(2) or m.group(3)).strip()
+
+
+def _as_typed(words: str | None, original: str) -> str | None:
+    """Words read from the normalised text, in the case the user typed them."""
+    if not words:
+        return None
+    at = original.lower().find(words.lower())
+    return original[at : at + len(words)] if at >= 0 else words
 
 
 def seconds_in(text: str) -> float | None:
@@ -289,8 +351,34 @@ def _blank_quotes(text: str) -> str:
     return re.sub(r"[\"“「『][^\"”」』]*[\"”」』]", lambda m: " " * len(m.group(0)), text)
 
 
+LAST_FOR = re.compile(
+    r"\blast(?=\s+(?:for\s+)?(?:about\s+|around\s+|like\s+|only\s+|just\s+)?(?:(?:\d+(?:\.\d+)?|one|two|three|four|"
+    r"five|six|seven|eight|nine|ten|a\s+few|a\s+couple(?:\s+of)?)\s*(?:s|secs?|seconds?|minutes?)\b|longer\b|shorter\b|"
+    r"a\s+(?:bit|little)\s+(?:longer|shorter)))",
+    re.I,
+)
+# a clause that gives the reason for the request before it ("...，现在显得有点拖沓", "cuz it feels slow")
+REASON = (
+    r"显得|感觉|觉得|现在有点|因为|看着|\bseems?\b|\bfeels?\b|\bbecause\b|\bcuz\b|\bcoz\b|\bsince\b|"
+    r"\blooks?\b|\bit'?s\s+(?:kind\s+of\s+|a\s+bit\s+|too\s+)?(?:slow|draggy|boring|long|fast|rushed)"
+)
+
+
+PLACE_END_WORDS = r"\b(?:end|finish|close|wrap\s+up|start|open|begin|kick\s+off)\s+(?:it\s+)?(?:on|with)\b"
+
+
 def read_clause(clause: str, original: str, sc: Scene, previous: list[Item]) -> list[Frame]:
     """The frames of one clause (usually one)."""
+    clause = LAST_FOR.sub("stay", clause)  # same length: reference spans hold
+    instead = re.search(r"\s+(?:instead\s+of|rather\s+than|not)\s+(?:the\s+)?\S.*$", clause, re.I)
+    if instead and _has(PLACE_END_WORDS, clause[: instead.start()]):
+        clause = clause[: instead.start()]
+    if _has(r"^(?:不要|别|不用|别用)[^，。,]{1,10}(?:结尾|开头|收尾|开场|打头)$", clause):
+        return []  # "不要烟花结尾": what the place asked before it replaces, not a removal
+    end_is = re.match(r"^(?:结尾|最后|收尾|结束|开头|开场|第一个)(?:换成|改成|改为|用|放|是)(.+)$", clause)
+    if end_is:  # "结尾换成西湖那张": that one goes there
+        spot = "最前" if clause.startswith(("开头", "开场", "第一个")) else "最后"
+        clause = f"{end_is.group(1)}放到{spot}"
     refs = find_refs(_blank_quotes(clause), sc, previous)
     if any(r.how not in ("class", "pronoun") for r in refs):
         # "第二张到第四张，每张放4秒", "the first 3 photos, 2 s each": the class word distributes
@@ -323,7 +411,12 @@ def read_clause(clause: str, original: str, sc: Scene, previous: list[Item]) -> 
         and not durations(clause)
         and not _has(r"改回\s*\d|改回[一二三四五六七八九十两]", clause)
     ):
-        return [frame("undo")]
+        steps = len(re.findall(r"\bundo\b|撤销|撤回", clause))
+        n = re.search(r"(\d+|两|二|三|四|五|twice|two|three)\s*(?:steps|changes|times|步|次)?", clause)
+        if n and steps <= 1:
+            word = n.group(1)
+            steps = 2 if word in ("两", "二", "twice", "two") else int(number_value(word) or 1)
+        return [frame("undo", steps=max(1, steps))]
     if music_word and (not targets or _has(MUSIC_REMOVE, clause)):
         _music(clause, frame)
         if frames:
@@ -434,8 +527,11 @@ def read_clause(clause: str, original: str, sc: Scene, previous: list[Item]) -> 
         and ("after" in place or "before" in place or _place(outside, [], sc))
     )
     if not styled and targets and place and (_has(MOVE, clause) or verbless):
+        moved = [t for t in targets if not any(t in r.items for r in refs if r.anchor_side)]
+        if not moved and ("after" in place or "before" in place):
+            return []  # "烟花后头": only where; it belongs to the clause before it
         f = frame("move", **place)
-        f.targets = [t for t in targets if not any(t in r.items for r in refs if r.anchor_side)] or targets
+        f.targets = moved or targets
         return frames
     # attributes of segments (or of every segment when none is named)
     if seg.values:
@@ -450,14 +546,14 @@ def read_clause(clause: str, original: str, sc: Scene, previous: list[Item]) -> 
     if length is not None and not targets:
         frame("length", explicit=_has(STRONG_LENGTH, clause), **length)
     elif not frames and not targets and (_has(LONGER, clause) or _has(SHORTER, clause)) and not music_word:
-        frame("pace", factor=1.5 if _has(LONGER, clause) and not _has(SHORTER, clause) else 0.67)
+        frame("pace", factor=1.33 if _has(LONGER, clause) and not _has(SHORTER, clause) else 0.75)
     if music_word and not frames:
         _music(clause, frame)
     return frames
 
 
 STRONG_LENGTH = (
-    r"\b(?:whole|entire|total|overall|length|long)\b|\bthe\s+video\b|\bvideo\b|\bit\s+(?:down\s+)?to\b|"
+    r"\b(?:max|maximum|tops|at\s+most)\b|最多|顶多|\b(?:whole|entire|total|overall|length|long)\b|\bthe\s+video\b|\bvideo\b|\bit\s+(?:down\s+)?to\b|"
     r"\bunder\b|\bat\s+least\b|总时长|总长|整个|整体|视频|时长|压到|拉长|缩短|至少"
 )
 
@@ -476,8 +572,14 @@ def _music(clause: str, frame: Any) -> None:
     pct = percent(clause)
     if pct is not None:
         values["volume"] = pct
-    elif _has(r"\bhalf\b|一半", clause) and not _has(FADE_IN + "|" + FADE_OUT, clause):
+    elif _has(r"\bhalf\b|一半", clause) and not _has(
+        FADE_IN + "|" + FADE_OUT + "|" + START_AT + "|" + HALFWAY, clause
+    ):
         values["volume_factor"] = 0.5
+    elif _has(VOLUME_TOO_LOUD, clause) and not _has(FADE_IN + "|" + FADE_OUT + "|" + START_AT, clause):
+        values["volume_factor"] = 0.75 if _has(r"slightly|a\s+(?:little|bit|touch)|稍微", clause) else 0.6
+    elif _has(VOLUME_TOO_SOFT, clause):
+        values["volume_factor"] = 1.4
     elif _has(VOLUME_DOWN, clause) and not _has(FADE_IN + "|" + FADE_OUT + "|" + START_AT, clause):
         values["volume_factor"] = (
             0.75 if _has(r"slightly|a\s+(?:little|bit|touch)|稍微|一点|点", clause) else 0.6
@@ -485,10 +587,18 @@ def _music(clause: str, frame: Any) -> None:
     elif _has(VOLUME_UP, clause):
         values["volume_factor"] = 1.4
     spans = durations(clause)
-    if _has(START_AT, clause):
+    if _has(START_AT, clause) or _has(HALFWAY, clause):
         sec = spans[-1].value if spans else None
         if sec is not None:
             values["start"] = sec
+        elif _has(HALFWAY, clause):  # "start halfway through the song", "从歌的一半开始"
+            values["start_fraction"] = 0.5
+    elif _has(NO_FADE, clause):  # "remove the fade-out", "no fade at the end", "不要淡入"
+        fin, fout = _has(FADE_IN, clause), _has(FADE_OUT + r"|\bend\b|结尾", clause)
+        if fin or not fout:
+            values["fade_in"] = 0.0
+        if fout or not fin:
+            values["fade_out"] = 0.0
     else:
         if _has(FADE_IN, clause):
             values["fade_in"] = spans[0].value if spans else 2.0
@@ -523,11 +633,20 @@ def _title_text(clause: str, original: str) -> Any:
         clause,
     ):
         return {"remove": True}
-    q = quoted(original)
+    q = _as_typed(quoted(clause), original) or quoted(original)
     if q:
         return {"text": q}
+    fixed = re.search(
+        r"(\d{4})[\s,，]*(?:not|instead\s+of|而不是|不是)\s*(\d{4})|(?:it\s*is|it'?s|should\s+be|改成|是)\s*(\d{4})"
+        r"[^\d]{0,12}(?:not|instead\s+of|不是)\s*(\d{4})",
+        original.lower(),
+    )
+    if fixed:  # "标题写错了 是2025不是2026", "its 2025 not 2026"
+        new, old = (fixed.group(1), fixed.group(2)) if fixed.group(1) else (fixed.group(3), fixed.group(4))
+        return {"replace": (old, new)}
     zh = re.search(
-        r"(?:标题|题目)\s*(?:改成|改为|换成|设为|设成|叫做|叫|写上|写|是|为|：|:)\s*([^，。,；;！!？?\s][^，。,；;！!？?]*)"
+        r"(?:标题|题目)\s*(?:改一下|换一下|改改|换换)?[\s,，]*(?:改成|改为|换成|设为|设成|叫做|叫|写上|写|是|为|：|:)\s*"
+        r"([^，。,；;！!？?\s][^，。,；;！!？?]*)"
         r"|(?:加个|加一个|打个|来个|配个)(?:大)?标题\s*(?:叫做|叫|是|为)?\s*[:：]?\s*([^，。,；;！!？?\s][^，。,；;！!？?]*)",
         original,
     )
@@ -605,8 +724,11 @@ def _caption_text(clause: str, original: str, refs: list[Ref]) -> str | None:
         return q
     if not _has(CAPTION, clause):
         return None
+    colon = re.search(r"(?:字幕|文字|字|caption|text|words?)\s*[:：]\s*([^。.\n]+)", original, I)
+    if colon and _has(r"[\u4e00-\u9fff]", clause):
+        return colon.group(1).strip(" \"'“”")
     zh = re.search(
-        r"(?:配个字幕|加个字幕|配字幕|加字幕|字幕|写个|写上|配个字|配字|加一行字|加行字|加(?:个|几个|一句|句)?(?:字|话)|加文字|打(?:个|几个)?字|"
+        r"(?:配个字幕|加个字幕|配字幕|加字幕|加一行字幕|加行字幕|字幕|写个|写上|配个字|配字|加一行字|加行字|加(?:个|几个|一句|句)?(?:字|话)|加文字|打(?:个|几个)?字|"
         r"文字)\s*[:：]?\s*([^，。,；;！!？?\s][^，。,；;！!？?]*)",
         original,
     )
@@ -625,6 +747,18 @@ def _caption_text(clause: str, original: str, refs: list[Ref]) -> str | None:
     if m:
         text = (m.group("a") or m.group("b") or m.group("c") or "").strip(" :：\"'")
         return text or None
+    # "cake pic caption happy bday Mia and keep it up 5 sec": the words after the noun, as typed
+    m = re.search(
+        r"\b(?:caption|label|subtitle)(?:\s+(?:it|that|saying|that\s+says|reading|with|as|to\s+say))?\s+"
+        r"(?P<t>.+?)(?=\s+(?:and|then|&|\+)\s+(?:keep|make|set|put|add|use|move|give|change|turn|have|hold|"
+        r"let|zoom|pan|fade|slow|speed)\b|\s+on\s+(?:the|it|that|this)\b|[,;.!?]|$)",
+        original,
+        I,
+    )
+    if m and not re.fullmatch(
+        r"(?:it|that|this|the|a|an|please|pls|too|here|there)", m.group("t").strip(), I
+    ):
+        return m.group("t").strip(" :：\"'")
     return None
 
 
@@ -633,7 +767,7 @@ def _place(clause: str, refs: list[Ref], sc: Scene) -> dict[str, Any]:
     m = re.search(
         r"\b(?:right\s+|just\s+|directly\s+|immediately\s+)?(after|before|behind|ahead\s+of|"
         r"in\s+front\s+of|following|next\s+to)\s+(?:the\s+)?"
-        r"|(?:插到|放到|放在|挪到|移到|加到|接在|插在|接到|排到|插在|放|到)(?P<zh>(?!最)[^，。,]{1,10}?)(?:的)?(后面|前面|之后|之前|后边|前边|"
+        r"|(?:(?:^|\s)(?=[^，。,\s]{1,8}(?:后面|前面|后头|前头|后边|前边|之后|之前)$)|插到|放到|放在|挪到|移到|加到|接在|插在|接到|排到|插在|丢到|扔到|放|到)(?P<zh>(?!最)[^，。,]{1,10}?)(?:的)?(?<!最)(后面|前面|之后|之前|后边|前边|"
         r"后头|前头|后)",
         clause,
         I,
@@ -647,8 +781,8 @@ def _place(clause: str, refs: list[Ref], sc: Scene) -> dict[str, Any]:
         )
         pos = m.end() if m.group(1) else m.start("zh")
         anchors = [r for r in refs if (r.start >= pos if m.group(1) else r.start >= pos and r.end <= m.end())]
-        if m.group(1) is None:
-            anchors = [r for r in refs if r.start >= m.start("zh") and r.end <= m.start(3) + 1]
+        if m.group(1) is None:  # "放到猫咪后面", "生日那张丢最后 烟花后头": the name right before the side
+            anchors = [r for r in refs if r.start >= m.start("zh") and r.end <= m.start(3) + 1][-1:]
         if anchors:
             anchor = anchors[0]
             anchor.anchor_side = side
@@ -664,6 +798,15 @@ def _place(clause: str, refs: list[Ref], sc: Scene) -> dict[str, Any]:
             if r.start >= at.start() and r.end <= at.end() + 1:
                 r.anchor_side = "at"
         return {"position": int(number_value(at.group(1)) or 1)}
+    # "the first 3 photos", "the last two": a set of photos, not a place
+    clause = _blank_refs(
+        clause,
+        [
+            r
+            for r in refs
+            if re.match(r"(?:the\s+)?(?:first|last|final)\s+\w+\s+\w", clause[r.start : r.end], I)
+        ],
+    )
     one = r"(?:by\s+)?(?:one|1|a)\s+(?:spot|place|position|slot)"
     if _has(
         rf"(?:later|back|down|right|behind)\s+{one}|{one}\s+(?:later|back|down|right)|down\s+one\b"
@@ -680,8 +823,8 @@ def _place(clause: str, refs: list[Ref], sc: Scene) -> dict[str, Any]:
     if _has(
         (
             r"\b(?:very\s+)?(?:beginning|start|front|first|1st)\b|\bopen(?:s)?\s+(?:with|on)\b|"
-            r"\bstart\s+with\b|"
-            r"\bbegin\s+with\b|\bgo\s+first\b|\bintro\b|\bopening\b|\bopener\b|最前|最开始|开头|第一个|第一张|开场|片头|第一"
+            r"\bstart\s+with\b|\bopens?\s+(?:up\s+)?the\s+(?:video|show|slideshow|montage|reel|thing)\b|"
+            r"\b(?:kick|lead)s?\s+(?:it\s+)?off\b|\bbegin\s+with\b|\bgo\s+first\b|\bintro\b|\bopening\b|\bopener\b|最前|最开始|开头|第一个|第一张|开场|片头|第一"
         ),
         clause,
     ):
@@ -709,6 +852,11 @@ def _place(clause: str, refs: list[Ref], sc: Scene) -> dict[str, Any]:
     return {}
 
 
+# fill the frame (crop what sticks out): "fill the whole screen", "no black bars", "不要黑边"
+COVER = (
+    r"\bfill\s+(?:up\s+)?(?:the\s+)?(?:whole\s+|entire\s+|full\s+)?(?:screen|frame)|\b(?:no|without|lose|remove|"
+    r"get\s+rid\s+of)\s+(?:the\s+|any\s+)?(?:black\s+)?bars|铺满|填满|满屏|(?:不要|去掉|不留|别留|没有)黑边"
+)
 MOTIONS: list[tuple[str, str]] = [
     (
         "none",
@@ -716,10 +864,11 @@ MOTIONS: list[tuple[str, str]] = [
             r"\b(?:lose|remove|drop|kill|ditch|get\s+rid\s+of|stop)\s+(?:the\s+)?(?:zoom\w*|motion|movement)|"
             r"\b(?:don'?t|do\s+not|never|stop)\s+(?:zoom|pan|move)\w*|别(?:再)?(?:放大|缩小|推近|拉远|推|拉)|"
             r"不要(?:再)?(?:放大|缩小|推近|拉远)|"
-            r"\bmake\s+(?:them|it|the\s+photos|the\s+pics?|all\s+the\s+photos)\s+(?:stay\s+)?still\b|"
+            r"\b(?:make|keep|leave|have)\s+(?:\w+\s+){0,3}(?:stay\s+)?still\b|"
             r"\bno\s+(?:motion|zoom(?:ing)?|movement|animation|ken\s+burns|effects?)\b|\b(?:turn|"
             r"switch)\s+(?:off|em\s+off)|\boff\b|\bstay\s+still|\bkeep\s+(?:them\s+|it\s+)?still|"
-            r"\bstill\s+(?:photos|images)|\bbe\s+still\b|\bstatic\b|\bstop\s+(?:moving|zooming)|\bdizzy\b|静止|"
+            r"\bstill\s+(?:photos|images)|\bbe\s+still\b|\bstatic\b|\bstop\s+(?:moving|zooming)|\bdizzy\b|"
+            r"\b(?:motion\s+)?sick\b|\bnause\w*|头晕|眼晕|晕|静止|"
             r"别动|不要动|别晃|不要晃|定住|不动|去掉动效|动效去掉|不要.{0,3}动效|别.{0,2}动来动去|取消动效"
         ),
     ),
@@ -782,7 +931,13 @@ def _seg_attrs(clause: str, f: Frame, sc: Scene) -> None:
         elif _has(r"full\s+second|一秒", clause):
             values["transition_s"] = 1.0
         elif (
-            _has((r"snapp|quick|fast|short|sluggish|slow\s+transitions?|利索|干脆|快|短|太慢|太拖"), clause)
+            _has(
+                (
+                    r"snapp|quick|fast|short|sluggish|slow\s+transitions?|(?:too|kinda|a\s+bit|so)\s+slow|"
+                    r"利索|干脆|快|短|太慢|太拖|有点慢|慢了|好慢|很慢|拖沓"
+                ),
+                clause,
+            )
             and values.get("transition") != "none"
         ):
             values["transition_s"] = 0.25
@@ -813,7 +968,7 @@ def _seg_attrs(clause: str, f: Frame, sc: Scene) -> None:
     if _has(FIT, clause):
         if _has(r"blur|模糊", clause):
             values["fit"] = "blur"
-        elif _has(r"fill\s+the\s+(?:screen|frame)|铺满|填满", clause):
+        elif _has(COVER, clause):
             values["fit"] = "cover"
         else:
             values["fit"] = "contain"
@@ -826,8 +981,12 @@ def _seg_attrs(clause: str, f: Frame, sc: Scene) -> None:
         return
     lengths = [s for s in durations(clause) if s.value > 0]
     if lengths and (f.targets or _has(r"each|every|per|apiece|都|每张|每个|每", clause)):
+        # "another 2 s", "2 more seconds", "多放两秒", "longer by 1": added; "more time, like 5s": set
         if _has(
-            (r"(?:another|more|extra|再多|多放|多给|多停|多留|加)\s*") + r"|(?:longer|more)\s+by", clause
+            r"(?:another|extra|再多|多(?:停留|显示|放|给|停|留|待|呆)(?:个|了|上)?|加)\s*"
+            r"(?:\d|[一二两三四五六七八九十半]|a\s+(?:few|couple|second))"
+            r"|\d+(?:\.\d+)?\s*(?:s|secs?|seconds?)?\s+(?:more|longer|extra)\b|(?:longer|more)\s+by",
+            clause,
         ) and not _has(r"改成|设为|to\s+\d", clause):
             values["delta"] = lengths[0].value
         else:
@@ -835,8 +994,17 @@ def _seg_attrs(clause: str, f: Frame, sc: Scene) -> None:
     elif (
         f.targets
         and not values
-        and (bare := [b for b in bare_numbers(clause) if 0.3 <= b.value <= 60 and clause[b.start].isdigit()])
-        and _has(LONGER + "|" + SHORTER + r"|\btry\b|\bmake\s+(?:it|them)\b|改成|改为|换成|设为", clause)
+        and (
+            bare := [
+                b
+                for b in bare_numbers(_blank_refs(clause, f.refs))  # "photos 2 and 3": places, not seconds
+                if 0.3 <= b.value <= 60 and clause[b.start].isdigit()
+            ]
+        )
+        and (
+            _has(LONGER + "|" + SHORTER + r"|\btry\b|\bmake\s+(?:it|them)\b|改成|改为|换成|设为", clause)
+            or re.search(r"^\D*\d+(?:\.\d+)?\s*$", _blank_refs(clause, f.refs))  # "and the cat pic 5"
+        )
     ):  # "too fast, try 2.5": a number with no unit, said of a photo's time
         values["seconds"] = bare[-1].value
     elif f.targets and not values and (_has(LONGER, clause) or _has(SHORTER, clause)):
@@ -845,7 +1013,17 @@ def _seg_attrs(clause: str, f: Frame, sc: Scene) -> None:
         values["full"] = True
 
 
+MAX_LENGTH = re.compile(
+    r"(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)?\s*(?:max(?:imum)?|tops|at\s+most|or\s+less|or\s+under)\b"
+    r"|\b(?:max(?:imum)?|at\s+most|no\s+(?:more|longer)\s+than|最多|顶多|不超过|最长)\s*(\d+(?:\.\d+)?)",
+    re.I,
+)
+
+
 def _length(clause: str, sc: Scene) -> dict[str, Any] | None:
+    bound = MAX_LENGTH.search(clause)
+    if bound and not _has(r"\beach\b|\bevery\b|\bper\b|每", clause):
+        return {"seconds": float(bound.group(1) or bound.group(2))}
     if _has(r"twice\s+as\s+long|\bdouble\b|两倍|x\s*2\b|×\s*2|翻倍|加倍", clause):
         return {"factor": 2.0}
     if _has(r"half\s+as\s+long|\bhalve\b|一半", clause):
@@ -889,6 +1067,15 @@ def _inherit(
         and not _has(MUSIC, clause)
     ):
         return []  # "开头结尾都加个黑场 渐入渐出那种": how the black fades go, not the music
+    if (
+        last.intent == "seg"
+        and not last.targets
+        and ("transition_s" in last.values or "transition" in last.values)
+        and len(got) == 1
+        and got[0].intent == "pace"
+    ):
+        last.values["transition_s"] = 0.25 if got[0].values["factor"] < 1 else 1.0
+        return []
     follows_music = last.intent == "music" and len(got) <= 1 and not (got and got[0].intent == "music")
     vague = not got or (got[0].intent in ("length", "pace") and not got[0].values.get("explicit"))
     about_music = _has(
@@ -917,15 +1104,55 @@ def _inherit(
     return out
 
 
+# the video's length as it is, whatever else changes: "add the new pics but don't make it any longer"
+KEEP_LENGTH = re.compile(
+    r"\b(?:don'?t|do\s+not|without)\s+(?:make|making|let|letting)\s+(?:it|the\s+video|the\s+whole\s+thing)\s+"
+    r"(?:get\s+|be\s+)?(?:any\s+)?longer\b|\bkeep\s+(?:it\s+|the\s+video\s+)?(?:at\s+)?(?:the\s+)?same\s+"
+    r"(?:length|duration)\b|\bkeep\s+the\s+(?:total\s+)?(?:length|duration)\b|\bsame\s+(?:total\s+)?length\b"
+    r"|(?:总)?时长(?:保持)?不变|保持(?:原来的)?(?:总)?时长|(?:别|不要)(?:变长|加长|拉长)|长度不变|总长不变",
+    re.I,
+)
+
+
+def _total_s(sc: Scene) -> float:
+    return max((i.seg.st + i.seg.d for i in sc.items if i.seg), default=0) / 1000
+
+
 def read_frames(text: str, original: str, sc: Scene, previous: list[Item]) -> Reading:
     frames: list[Frame] = []
     pending: list[str] = []
+    keep_length = KEEP_LENGTH.search(text)
+    if keep_length:  # "烟花那段保持现在的长度不变": that segment's length (HOLD), not the video's
+        head = re.split(r"[,;.!?，。；！？]|\b(?:but|and|then)\b|但|不过|然后", text[: keep_length.start()])[
+            -1
+        ]
+        if find_refs(head, sc, []):
+            keep_length = None
+    if keep_length and sc.items:
+        text = (
+            text[: keep_length.start()]
+            + " " * (keep_length.end() - keep_length.start())
+            + text[keep_length.end() :]
+        )
     clauses = [piece for c in _clauses(text) for piece in _and_split(c)]
+    clauses = [piece for c in clauses for piece in _two_requests(c, original, sc, previous)]
     for clause in clauses:
         carry = (
             next((f.targets for f in reversed(frames) if f.targets and f.intent != "remove"), None)
             or previous
         )
+        words = re.sub(r"^(?:写|写上|叫|是|改成|[:：])\s*", "", clause).strip()
+        if words and any(  # "标题改一下 写 海边的日子": the words already on screen as the title or caption
+            words
+            in str(
+                (f.values.get("text") or {}).get("text", "")
+                if f.intent == "title"
+                else f.values.get("text", "")
+            )
+            for f in frames
+            if f.intent in ("title", "caption")
+        ):
+            continue
         got = read_clause(clause, original, sc, carry)
         got = _inherit(got, frames, clause, original, sc, carry)
         if not got:
@@ -973,6 +1200,12 @@ def read_frames(text: str, original: str, sc: Scene, previous: list[Item]) -> Re
         if held and f.intent == "seg":
             f.targets = [t for t in f.targets if t not in held]
     frames = [f for f in frames if f.intent not in ("hold", "noop")]
+    if any(f.intent != "pace" for f in frames):
+        frames = [f for f in frames if not (f.intent == "pace" and _has(REASON, f.text))]
+    if keep_length and sc.items and frames and not any(f.intent in ("length", "pace") for f in frames):
+        frames.append(
+            Frame("length", [], {"seconds": _total_s(sc), "explicit": True}, [], keep_length.group(0))
+        )
     return Reading(_dedupe(frames), [p for p in pending if not _filler(p)])
 
 
@@ -987,6 +1220,10 @@ def _dedupe(frames: list[Frame]) -> list[Frame]:
             and f.intent in ("reverse", "shuffle", "undo", "redo", "video_fade")
         ):
             prev.values.update({k: v or prev.values.get(k) for k, v in f.values.items()})
+            continue
+        if prev is not None and prev.intent == f.intent == "length" and "seconds" in f.values:
+            if f.values.get("explicit") or not prev.values.get("explicit"):
+                out[-1] = f  # "nobody's gonna watch 19 secs of this. 12 max": the bound
             continue
         if (
             prev is not None

@@ -55,7 +55,7 @@ _MOODS: list[tuple[str, re.Pattern[str]]] = [
     (
         "cinematic",
         re.compile(
-            r"cinematic|\bepic\b|dramatic|trailer|orchestral|emotional|filmic|史诗|电影感|电影|大气|震撼|煽情",
+            r"cinematic|\bepic\b|dramatic|trailer|orchestral|emotional|filmic|史诗|电影感|电影|大片|大气|震撼|煽情|磅礴|燃情",
             I,
         ),
     ),

@@ -32,7 +32,11 @@ CONCEPTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "vibes": (("vibes", "vibe"), ()),
     "day": (("day",), ()),
     "food": (("food", "dinner", "meal"), ("吃的", "美食")),
+    "pet": (("pet", "animal", "furry friend", "fur baby"), ("宠物", "动物", "毛孩子")),
+    "nature": (("nature", "outdoor", "outdoors", "scenery", "landscape shot"), ("风景", "自然", "户外")),
 }
+# words that name a group of concepts: "the pet pics" are the cat and the dog
+_GROUPS = {"pet": {"cat", "dog"}, "nature": {"lake", "sunset", "sunrise", "beach", "mountain", "hike"}}
 # A word of a file name that is this common says nothing about which file (day, night, new).
 _WEAK = {
     "day",
@@ -90,6 +94,7 @@ def concepts_of_stem(stem: str) -> set[str]:
             found.add(concept)
     if found & _FOOD:
         found.add("food")
+    found |= {group for group, members in _GROUPS.items() if found & members}
     return found
 
 

@@ -89,6 +89,29 @@ _EN_WORDS = {
     "delet": "delete",
     "lowr": "lower",
     "bgm": "music",
+    "smth": "something",
+    "sth": "something",
+    "outta": "out of",
+    "lemme": "let me",
+    "gimme": "give me",
+    "kinda": "kind of",
+    "pic's": "photo's",
+    "vid's": "video's",
+    "sng": "song",
+    "soung": "song",
+    "tite": "title",
+    "titl": "title",
+    "widescreen": "wide screen",
+    "secnds": "seconds",
+    "seconsd": "seconds",
+    "secods": "seconds",
+    "sencond": "second",
+    "phto": "photo",
+    "photoes": "photos",
+    "trnasition": "transition",
+    "musci": "music",
+    "vidoe": "video",
+    "lenth": "length",
 }
 _FILLER = re.compile(
     r"\b(?:lol|lmao|tbh|idk|imo|ngl|hmm+|umm*|uh+|ugh|pls|please|plz|kinda|sorta|like,|just|really|"
@@ -106,6 +129,44 @@ _ZH_FIXES = {
     "整个视频": "做个视频",  # "帮我整个视频": 整 = 弄/做 here; "整个视频的时长" is read before this
     "整一个": "做一个",
 }
+
+
+# Words spelt with a double letter: a stretched "tooo"/"coool" comes back to these, not to one letter.
+_DOUBLES = {
+    "too",
+    "cool",
+    "good",
+    "soon",
+    "look",
+    "see",
+    "need",
+    "feel",
+    "keep",
+    "all",
+    "will",
+    "still",
+    "off",
+    "zoom",
+    "loop",
+    "speed",
+    "free",
+    "full",
+    "small",
+    "tall",
+    "wee",
+    "sweet",
+    "three",
+    "boom",
+    "nooo",
+}
+
+
+def _unstretch(word: str) -> str:
+    """ "waaay" -> "way", "tooo" -> "too", "pleeease" -> "please": letters held down for emphasis."""
+    if not re.search(r"([a-z])\1\1", word):
+        return word
+    double = re.sub(r"([a-z])\1{2,}", r"\1\1", word)
+    return double if double in _DOUBLES else re.sub(r"([a-z])\1{2,}", r"\1", word)
 
 
 def widths(text: str) -> str:
@@ -130,7 +191,7 @@ def normalize(text: str) -> str:
             part = part.replace(bad, good)
         part = re.sub(
             r"(?<![\w'])([a-z][a-z0-9/'-]*)(?![\w'])",
-            lambda m: _EN_WORDS.get(m.group(1), m.group(1)),
+            lambda m: _EN_WORDS.get(_unstretch(m.group(1)), _unstretch(m.group(1))),
             part,
         )
         out.append(part)

@@ -174,6 +174,12 @@ def percent(text: str) -> float | None:
 
 
 _BARE = re.compile(rf"(?<![\w.])({NUM})(?![\w.%:])", re.I)
+# a number that counts things ("the 2 new pics", "3 more photos", "两张"): not a value of time
+_COUNTED = re.compile(
+    r"\s*(?:new\s+|more\s+|other\s+|of\s+(?:the|them|my)\b|last\s+|first\s+)?"
+    r"(?:photos?|pics?|pictures?|images?|shots?|ones|clips?|videos?|segments?|slides?|uploads?|files?)\b",
+    re.I,
+)
 
 
 def bare_numbers(text: str) -> list[Span]:
@@ -181,6 +187,6 @@ def bare_numbers(text: str) -> list[Span]:
     out = []
     for m in _BARE.finditer(text):
         value = number_value(m.group(1))
-        if value is not None and m.group(1).lower() not in ("a", "an"):
+        if value is not None and m.group(1).lower() not in ("a", "an") and not _COUNTED.match(text, m.end()):
             out.append(Span(value, m.start(), m.end()))
     return out

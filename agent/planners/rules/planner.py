@@ -7,6 +7,7 @@ to nothing (no uploads yet) or asks nothing it understands gets a clear question
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,9 +16,11 @@ from agent.language import Lang
 from agent.planner import PlanRequest, PlanStep, ToolCall
 from agent.planners.rules.edit_calls import Question, segment_calls, text_calls
 from agent.planners.rules.frame_planner import frame_plan
+from agent.planners.rules.frames import TRANSITION
 from agent.planners.rules.intents import Intents, read_intents
 from agent.planners.rules.make_plan import refine_make
 from agent.planners.rules.music_calls import music_calls, music_extras
+from agent.planners.rules.normalize import normalize
 from agent.state import SessionState
 from agent.tools.base import ToolError
 from agent.tools.segment_refs import Target, resolve
@@ -146,7 +149,15 @@ def plan_calls(
     if state.draft is None:
         return refine_make(message, state, lang, step)
     fallback = not step.calls and (step.text or "").startswith(_say("help", lang)[:20])
-    if framed is not None and (fallback or _overreaches(step, framed) or _misses(step, framed, state)):
+    if framed is not None and (
+        fallback
+        or _overreaches(step, framed)
+        or _misses(step, framed, state)
+        or _reads_more(step, framed)
+        or _idle_music(step, framed, state)
+        or _stray_transition(step, framed, message)
+        or _music_missed(step, framed)
+    ):
         return framed  # the phrases understood nothing, or would change more than the frames read
     return step
 
@@ -170,7 +181,14 @@ def _targets(step: PlanStep, state: SessionState) -> set[int]:
     return out
 
 
-_EDITS_OF_SOME = {"edit_segments", "add_caption", "set_seconds_per_photo", "trim_segment"}
+_EDITS_OF_SOME = {
+    "edit_segments",
+    "add_caption",
+    "set_seconds_per_photo",
+    "trim_segment",
+    "move_segment",
+    "remove_segments",
+}
 
 
 def _misses(phrases: PlanStep, frames: PlanStep, state: SessionState) -> bool:
@@ -182,6 +200,45 @@ def _misses(phrases: PlanStep, frames: PlanStep, state: SessionState) -> bool:
     mine = _targets(PlanStep(calls=mine_calls), state)
     theirs = _targets(phrases, state)
     return bool(mine) and (not theirs or theirs < mine)
+
+
+_DOMAIN = {
+    "set_music": "music",
+    "remove_music": "music",
+    "set_duration": "length",
+    "set_seconds_per_photo": "length",
+    "set_aspect": "aspect",
+    "add_title": "title",
+    "set_title": "title",
+    "remove_title": "title",
+    "add_caption": "caption",
+    "set_video_fades": "fades",
+}
+
+
+def _domains(step: PlanStep) -> set[str]:
+    return {_DOMAIN.get(c.name, "segments") for c in step.calls}
+
+
+def _reads_more(phrases: PlanStep, frames: PlanStep) -> bool:
+    """The frames read every part of the message the phrases read, and more ("the song's way too loud
+    and the whole thing drags, 12 sec tops": the phrases saw only the length)."""
+    mine, theirs = _domains(frames), _domains(phrases)
+    return bool(theirs) and theirs < mine
+
+
+def _idle_music(phrases: PlanStep, frames: PlanStep, state: SessionState) -> bool:
+    """The phrases set the music's volume to what it already is where the frames read a change
+    ("music louder pls i can barely hear it": at 100% the phrase reader can go no higher)."""
+    audio = (
+        next((t.sg[0] for t in state.draft.tracks(TrackType.AUDIO) if t.sg), None) if state.draft else None
+    )
+    if audio is None:
+        return False
+    now = audio.m.vol if audio.m.vol is not None else 1.0
+    theirs = [c.args.get("volume") for c in phrases.calls if c.name == "set_music" and "volume" in c.args]
+    mine = [c.args.get("volume") for c in frames.calls if c.name == "set_music" and "volume" in c.args]
+    return bool(theirs and mine) and theirs[-1] == now and mine[-1] != now
 
 
 _WHOLE_VIDEO = {"set_duration", "make_slideshow", "set_motion", "set_fit", "set_transition", "set_aspect"}
@@ -198,6 +255,28 @@ def _overreaches(phrases: PlanStep, frames: PlanStep) -> bool:
         or (c.name == "set_seconds_per_photo" and "target" not in c.args)
         for c in phrases.calls
     )
+
+
+def _music_missed(phrases: PlanStep, frames: PlanStep) -> bool:
+    """The frames read a music fade or offset the phrases' music call lacks ("can the song come in
+    softer at the start": a fade in, not a lower volume)."""
+    timing = {"fade_in_ms", "fade_out_ms", "start_seconds"}
+    mine = {k for c in frames.calls if c.name == "set_music" for k in c.args} & timing
+    theirs = {k for c in phrases.calls if c.name == "set_music" for k in c.args}
+    return bool(mine) and any(c.name == "set_music" for c in phrases.calls) and not mine <= theirs
+
+
+def _stray_transition(phrases: PlanStep, frames: PlanStep, text: str) -> bool:
+    """The phrases change every transition where the message speaks of no transition but of the
+    music's fades ("remove the fade-out from the music", "make the ending fade longer")."""
+    if not any(c.name == "set_transition" for c in phrases.calls):
+        return False
+    if any(c.name == "set_transition" or "transition" in c.args for c in frames.calls):
+        return False
+    music_fades = any(
+        c.name == "set_music" and ("fade_in_ms" in c.args or "fade_out_ms" in c.args) for c in frames.calls
+    )
+    return music_fades and not re.search(TRANSITION, normalize(text), re.I)
 
 
 def _phrase_plan(message: str, state: SessionState, lang: Lang) -> PlanStep:

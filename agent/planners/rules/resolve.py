@@ -78,6 +78,7 @@ class Ref:
     items: list[Item] = field(default_factory=list)  # what it means (timeline items and/or uploads)
     how: str = "named"  # named | position | class | new | pronoun | after | before | anchor
     anchor_side: str | None = None  # "after"/"before" when the reference is a place next to it
+    alt: list[Item] = field(default_factory=list)  # how="ambiguous": the other reading
 
     @property
     def indexes(self) -> list[int]:
@@ -196,10 +197,10 @@ def find_refs(text: str, sc: Scene, previous: list[Item] | None = None) -> list[
     n_ = rf"({NUM}|{ZH_NUM})"
     # ranges: "pics 2 thru 4", "photos 2-4", "第二张到第四张"
     run(
-        rf"\b(?:the\s+)?({_NOUN})\s+(\d+)\s*(?:-|to|through|until|till|and)\s*(\d+)\b",
+        rf"\b(?:the\s+)?({_NOUN})\s+(\d+|{_EN_WORD_NUM})\s*(?:-|to|through|until|till)\s*(\d+|{_EN_WORD_NUM})\b",
         lambda m: [
             i
-            for n in range(int(m.group(2)), int(m.group(3)) + 1)
+            for n in range(int(number_value(m.group(2)) or 0), int(number_value(m.group(3)) or 0) + 1)
             for i in _nth(sc, _noun_kind(m.group(1)), n)
         ],
         "range",
@@ -284,8 +285,10 @@ def find_refs(text: str, sc: Scene, previous: list[Item] | None = None) -> list[
         ),
     )
     run(
-        rf"最后(?:一|1)?({_ZH_UNIT})({_ZH_NOUN})",
-        lambda m: _nth(sc, _noun_kind(m.group(2)) if m.group(2) else "any", -1),
+        rf"最后(?:那|这)?(?:一|1)?({_ZH_UNIT})({_ZH_NOUN})",
+        lambda m: _nth(
+            sc, _noun_kind(m.group(2)) if m.group(2) else ("photo" if m.group(1) == "张" else "any"), -1
+        ),
     )
     run(
         rf"(?:最前面|开头|第一)的?(?:那)?(?:一|1)?({_ZH_UNIT})({_ZH_NOUN})",
@@ -358,14 +361,39 @@ def find_refs(text: str, sc: Scene, previous: list[Item] | None = None) -> list[
             "pronoun",
         )
     refs.sort(key=lambda r: r.start)
+    for ref in refs:
+        _counted_from_the_end(text, ref, sc)
     refs = _except(text, refs, sc)
     kept: list[Ref] = []
     for ref in refs:
-        if ref.how == "pronoun" and kept and ref.start - kept[-1].end <= 1:
+        numbered = re.fullmatch(r"([a-z]+)\s*(\d+)", text[ref.start : ref.end], re.I)
+        if numbered and kept and kept[-1].how == "named" and ref.start - kept[-1].end <= 1:
+            kept[-1].end = ref.start + len(numbered.group(1))  # "the cat pic 5": the cat photo, then 5
+            continue
+        noun_of_name = ref.how == "clips" and kept and kept[-1].how == "named"  # "the beach.mp4 clip"
+        if (ref.how == "pronoun" or noun_of_name) and kept and ref.start - kept[-1].end <= 1:
             kept[-1].end = ref.end  # "猫那张", "the beach one": a name, then a demonstrative
             continue
         kept.append(ref)
     return _relative(text, kept, sc)
+
+
+_FROM_END_BARE = re.compile(rf"^(?:最后|倒数第|后面?)(?:那|这)?的?({ZH_NUM}|\d+)?张$")
+
+
+def _counted_from_the_end(text: str, ref: Ref, sc: Scene) -> None:
+    """ "最后一张", "倒数第二张", "最后两张" with no noun: 张 counts photos, yet people say it of any
+    segment; when a clip ends the timeline the two readings differ, and the ref says so."""
+    said = text[ref.start : ref.end]
+    m = _FROM_END_BARE.match(said)
+    if m is None or ref.how != "position":
+        return
+    n = int(number_value(m.group(1)) or 1) if m.group(1) else 1
+    every = sc.items[-n:] if 0 < n <= len(sc.items) else []
+    if said.startswith("倒数第"):  # the n-th from the end alone, not the run up to it
+        every = every[:1]
+    if every and [i.index for i in every] != ref.indexes:
+        ref.how, ref.alt = "ambiguous", every
 
 
 _EXCEPT = re.compile(
