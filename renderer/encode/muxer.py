@@ -71,7 +71,6 @@ class EncoderSettings:
         return self.codec if self.via == "pyav" else f"{self.codec} (ffmpeg command)"
 
 
-
 def rate_control(output: OutputSpec) -> tuple[int, str]:
     """(crf, x264 preset) for an output spec: the quality table, overridden by crf/preset."""
     crf, preset = QUALITY_TABLE[output.quality]
