@@ -234,7 +234,7 @@ def sweep_once(app: Celery, engine: Engine, *, older_than_s: float) -> list[int]
     missing = parts.claimable_count(engine) - depth - len(ids)
     if missing > 0:
         enqueue_parts(app, 0, missing)
-        log.warning("sweep: sent %d part message(s) for parts without one (lapsed or lost)", missing)
+        log.info("sweep: sent %d part message(s): the queue held fewer than the claimable parts", missing)
     return ids
 
 
