@@ -202,6 +202,8 @@ class Worker:
         elif attempt.kind == "stopped":
             lease.release(self.engine, job.id, token)
         # "lost": another worker owns the job now; write nothing.
+        if job.parts:
+            self._drop_parts_of_ended(job.id)
 
     # ---- one part of a split job (render_jobs/parts.py) --------------------------------------------
 
@@ -261,7 +263,15 @@ class Worker:
             parts.cancel(self.engine, claim, now=self.clock())
         elif attempt.kind == "stopped":
             parts.release(self.engine, claim)
+        self._drop_parts_of_ended(job.id)
         return attempt.kind
+
+    def _drop_parts_of_ended(self, job_id: int) -> None:
+        """A split job that failed or was cancelled will never be joined: its parts' files go (a
+        part still rendering elsewhere then fails to write, and its worker writes nothing)."""
+        ended = lease.get(self.engine, job_id)
+        if ended is not None and ended.terminal and ended.status != "completed":
+            shutil.rmtree(self.parts_folder(job_id), ignore_errors=True)
 
     def _finish(
         self, job: RenderJob, token: int, key: str, final: Path, part: Path, attempt: _Attempt

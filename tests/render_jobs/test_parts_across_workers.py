@@ -263,3 +263,27 @@ def test_two_users_renders_share_the_workers_and_both_finish(cluster: Cluster, t
     for job, frames in ((jobs[0], 480), (jobs[1], 240)):
         assert job.output_key is not None
         assert len(_frames(cluster.data_dir / job.output_key)) == frames
+
+
+def test_cancelling_a_split_render_stops_its_parts_and_leaves_no_files(cluster: Cluster) -> None:
+    cluster.start(3)
+    job_id = cluster.submit("u1", "cancelled", moving_draft(16))
+    deadline = time.monotonic() + DEADLINE_S
+    while not any(
+        p.status == "processing" and p.frames_done > 0 for p in parts.list_parts(cluster.engine, job_id)
+    ):
+        assert time.monotonic() < deadline, f"no part started\n{cluster.logs()}"
+        time.sleep(0.02)
+    job = lease.request_cancel(cluster.engine, job_id)
+    assert job is not None and job.status == "cancelled"
+    # Every worker that held a part finds it gone at its next heartbeat and stops; nothing is
+    # joined, and the parts' files are removed.
+    folder = cluster.data_dir / "renders" / "parts" / str(job_id)
+    while folder.exists():
+        assert time.monotonic() < deadline, f"parts folder left: {list(folder.iterdir())}\n{cluster.logs()}"
+        time.sleep(0.1)
+    assert {p.status for p in parts.list_parts(cluster.engine, job_id)} == {"cancelled"}
+    assert "joining" not in "".join(w.output() for w in cluster.workers)
+    assert not (cluster.data_dir / "renders" / f"{job_id}.mp4").exists()
+    job = lease.get(cluster.engine, job_id)
+    assert job is not None and job.status == "cancelled"
