@@ -238,13 +238,23 @@ def sweep_once(app: Celery, engine: Engine, *, older_than_s: float) -> list[int]
     return ids
 
 
-def start_sweeper(app: Celery, engine: Engine, *, every_s: float, stop: threading.Event) -> threading.Thread:
-    """A daemon thread that sweeps every `every_s` seconds (jittered, so many workers spread out)."""
+def start_sweeper(
+    app: Celery,
+    engine: Engine,
+    *,
+    every_s: float,
+    stop: threading.Event,
+    tidy: Callable[[], object] | None = None,
+) -> threading.Thread:
+    """A daemon thread that sweeps every `every_s` seconds (jittered, so many workers spread out);
+    `tidy` runs after each sweep (the worker's removal of ended split jobs' part files)."""
 
     def loop() -> None:
         while not stop.wait(every_s * random.uniform(0.75, 1.25)):
             try:
                 sweep_once(app, engine, older_than_s=every_s)
+                if tidy is not None:
+                    tidy()
             except Exception:  # the database or broker may be briefly away; try next time
                 log.exception("sweep failed")
 
@@ -283,7 +293,7 @@ def run_worker(
     signals.worker_shutting_down.connect(_shutting_down, weak=False)
     stop = threading.Event()
     if sweep_seconds > 0:
-        start_sweeper(app, worker.engine, every_s=sweep_seconds, stop=stop)
+        start_sweeper(app, worker.engine, every_s=sweep_seconds, stop=stop, tidy=worker.drop_ended_parts)
     log.info("celery render worker %s on %s, queue %s", worker.worker_id, describe(broker_url), queue)
     nodename = "nemo@" + re.sub(r"[^A-Za-z0-9_.-]", "-", worker.worker_id)  # unique per process
     pool = ["--pool=solo"] if concurrency <= 1 else ["--pool=threads", f"--concurrency={concurrency}"]

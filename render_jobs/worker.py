@@ -266,6 +266,19 @@ class Worker:
         self._drop_parts_of_ended(job.id)
         return attempt.kind
 
+    def drop_ended_parts(self) -> int:
+        """Remove the part folders of split jobs that ended (cancelled while no worker held a part,
+        or a joiner that died after completing): the sweep's tidy-up. How many went."""
+        root = self.data_dir / OUTPUTS_DIR / "parts"
+        removed = 0
+        for folder in root.iterdir() if root.is_dir() else []:
+            if folder.name.isdigit():
+                ended = lease.get(self.engine, int(folder.name))
+                if ended is None or ended.terminal:
+                    shutil.rmtree(folder, ignore_errors=True)
+                    removed += 1
+        return removed
+
     def _drop_parts_of_ended(self, job_id: int) -> None:
         """A split job that failed or was cancelled will never be joined: its parts' files go (a
         part still rendering elsewhere then fails to write, and its worker writes nothing)."""

@@ -260,3 +260,19 @@ def test_the_queue_is_owed_a_message_per_claimable_part(engine: Engine) -> None:
     _claim(engine, "b", lease_s=100)
     assert parts.claimable_count(engine, now=T0) == 2
     assert parts.claimable_count(engine, now=T0 + 5) == 3  # a's lease lapsed: it needs a message
+
+
+def test_the_sweep_removes_part_files_of_ended_jobs_only(engine: Engine, tmp_path: Path) -> None:
+    from render_jobs.worker import Worker
+
+    running, cancelled = _job(engine, "running"), _job(engine, "cancelled")
+    for job_id in (running, cancelled):
+        parts.split(engine, job_id, 2.0, now=T0)
+    lease.request_cancel(engine, cancelled, now=T0 + 1)  # while no worker held a part
+    worker = Worker(engine, data_dir=tmp_path)
+    for job_id in (running, cancelled, 999):  # 999: a job no longer in the table
+        folder = worker.parts_folder(job_id)
+        folder.mkdir(parents=True)
+        (folder / "part-0000.mp4").write_bytes(b"x")
+    assert worker.drop_ended_parts() == 2
+    assert [p.name for p in (tmp_path / "renders" / "parts").iterdir()] == [str(running)]

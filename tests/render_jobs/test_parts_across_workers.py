@@ -282,7 +282,9 @@ def test_cancelling_a_split_render_stops_its_parts_and_leaves_no_files(cluster: 
     while folder.exists():
         assert time.monotonic() < deadline, f"parts folder left: {list(folder.iterdir())}\n{cluster.logs()}"
         time.sleep(0.1)
-    assert {p.status for p in parts.list_parts(cluster.engine, job_id)} == {"cancelled"}
+    # Parts done before the cancel stay done; every other one is cancelled, none completes after.
+    statuses = [p.status for p in parts.list_parts(cluster.engine, job_id)]
+    assert "cancelled" in statuses and set(statuses) <= {"cancelled", "completed"}, statuses
     assert "joining" not in "".join(w.output() for w in cluster.workers)
     assert not (cluster.data_dir / "renders" / f"{job_id}.mp4").exists()
     job = lease.get(cluster.engine, job_id)
