@@ -34,6 +34,21 @@ def render_draft(*args: Any, **kwargs: Any) -> RenderResult:
     return render(*args, **kwargs)
 
 
+def render_part_draft(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    """One part of a split job (renderer.chunks.steps.render_part_file), imported in the child only."""
+    from renderer.chunks.steps import render_part_file
+
+    return render_part_file(*args, **kwargs)
+
+
+def join_draft(*args: Any, **kwargs: Any) -> RenderResult:
+    """The soundtrack and the join of a split job's parts (renderer.chunks.steps.join_part_files),
+    imported in the child only."""
+    from renderer.chunks.steps import join_part_files
+
+    return join_part_files(*args, **kwargs)
+
+
 @dataclass(frozen=True)
 class Progress:
     """Child -> parent, any number of times: where the render is."""

@@ -66,7 +66,21 @@ def main(argv: list[str] | None = None) -> None:
         default=60.0,
         help="with --celery: re-send jobs whose message was lost this often (0: never)",
     )
+    parser.add_argument(
+        "--part-seconds",
+        type=float,
+        default=0.0,
+        help=(
+            "with --celery: split each render into parts of about this many seconds of video, each "
+            "rendered by any worker, joined by the one that finishes the last (0: render whole)"
+        ),
+    )
+    parser.add_argument(
+        "--queue", default="nemo.renders", help="with --celery: the broker queue (one per deployment)"
+    )
     args = parser.parse_args(argv)
+    if args.part_seconds < 0 or (args.part_seconds and not args.celery):
+        parser.error("--part-seconds must be 0 or more, and needs --celery")
     if args.celery and not args.broker_url:
         parser.error("--celery needs --broker-url")
     if args.heartbeat_seconds is not None and not 0 < args.heartbeat_seconds < args.lease_seconds:
@@ -96,7 +110,8 @@ def main(argv: list[str] | None = None) -> None:
 
         celery_worker = Worker(engine, **common)
         run_worker(args.broker_url, celery_worker, concurrency=args.threads,
-                   sweep_seconds=args.sweep_seconds, grace_seconds=args.grace_seconds)  # fmt: skip
+                   sweep_seconds=args.sweep_seconds, grace_seconds=args.grace_seconds,
+                   part_seconds=args.part_seconds, queue=args.queue)  # fmt: skip
         return
     workers = [Worker(engine, poll_seconds=args.poll_seconds, **common) for _ in range(max(1, args.threads))]
 

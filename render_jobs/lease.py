@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from render_jobs.table import RenderJob
+from render_jobs.table import RenderJob, RenderPart
 
 
 class DuplicateRenderId(Exception):
@@ -319,6 +319,23 @@ def request_cancel(engine: Engine, job_id: int, now: float | None = None) -> Ren
             .values(status="cancelled", cancel_requested=True, eta_seconds=None, completed_at=t,
                     error_code="cancelled", error_message="cancelled by the user")
         )  # fmt: skip
+        # A job rendering in parts has no worker to notice the flag until its join: cancelled at
+        # once, its parts with it (their workers' next heartbeat finds them gone and stops).
+        split = conn.execute(
+            update(RenderJob)
+            .where(RenderJob.id == job_id, RenderJob.status == "processing", col(RenderJob.parts) > 0,  # type: ignore[arg-type]
+                   col(RenderJob.lease_expires_at).is_(None))
+            .values(status="cancelled", cancel_requested=True, eta_seconds=None, completed_at=t,
+                    error_code="cancelled", error_message="cancelled by the user")
+        ).rowcount  # fmt: skip
+        if split:
+            conn.execute(
+                update(RenderPart)
+                .where(
+                    col(RenderPart.job_id) == job_id, col(RenderPart.status).in_(("pending", "processing"))
+                )
+                .values(status="cancelled", lease_owner=None, lease_expires_at=None)
+            )
         conn.execute(
             update(RenderJob)
             .where(RenderJob.id == job_id, RenderJob.status == "processing")  # type: ignore[arg-type]

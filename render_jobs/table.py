@@ -61,6 +61,10 @@ class RenderJob(SQLModel, table=True):
     attribution_version: str | None = Field(default=None, max_length=256)
     attribution_platform: str | None = Field(default=None, max_length=256)
     base_url: str | None = Field(default=None, max_length=1024)  # where the client reached the server
+    # Split across workers (migration 0003): the number of RenderPart rows, 0 for a render done
+    # whole by one worker. While the parts render the job is `processing` with no lease (no one
+    # worker holds it); the worker that completes the last part takes the lease to join them.
+    parts: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     # Set once by whoever first reports the finished render to the session (exactly once).
     announced: bool = False
     created_at: float = Field(sa_column=Column(Float, nullable=False))
@@ -75,6 +79,38 @@ class RenderJob(SQLModel, table=True):
         return dict(json.loads(self.sources_json))
 
 
+PartStatus = Literal["pending", "processing", "completed", "failed", "cancelled"]
+
+
+class RenderPart(SQLModel, table=True):
+    """Frames [start_frame, stop_frame) of a split job, rendered by any worker (render_jobs/parts.py).
+
+    Fenced like the job row: a worker owns a part while `fencing_token` is the one its claim
+    returned and its lease has not lapsed. `attempts` counts every run (claims), so a part whose
+    worker was killed shows 2; `crashes` counts the runs that failed on their own."""
+
+    __tablename__ = "render_parts"
+    __table_args__ = (UniqueConstraint("job_id", "idx", name="uq_render_parts_job_idx"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int = Field(index=True)
+    idx: int  # its place in the joined file
+    start_frame: int
+    stop_frame: int
+    status: str = Field(default="pending", index=True, max_length=16)
+    frames_done: int = 0  # of this run; the job's progress keeps its own maximum
+    attempts: int = 0
+    crashes: int = 0
+    lease_owner: str | None = Field(default=None, max_length=128)
+    lease_expires_at: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    fencing_token: int = 0
+    output_key: str | None = Field(default=None, max_length=512)  # relative to the data dir
+    created_at: float = Field(sa_column=Column(Float, nullable=False))
+    started_at: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    completed_at: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+
+
 def create_table(engine: Engine) -> None:
-    """Create the job table where it is missing (a standalone worker facing a new database)."""
-    SQLModel.metadata.create_all(engine, tables=[RenderJob.__table__])  # type: ignore[attr-defined]
+    """Create the job and part tables where missing (a standalone worker facing a new database)."""
+    tables = [RenderJob.__table__, RenderPart.__table__]  # type: ignore[attr-defined]
+    SQLModel.metadata.create_all(engine, tables=tables)

@@ -11,9 +11,11 @@ the final path and marks the job completed only while its fencing token is still
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import multiprocessing as mp
 import os
+import shutil
 import socket
 import threading
 import time
@@ -25,8 +27,19 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from render_jobs import lease
-from render_jobs.child import Cancel, Crashed, Done, Failed, Progress, RenderFn, child_main, render_draft
+from render_jobs import lease, parts
+from render_jobs.child import (
+    Cancel,
+    Crashed,
+    Done,
+    Failed,
+    Progress,
+    RenderFn,
+    child_main,
+    join_draft,
+    render_draft,
+    render_part_draft,
+)
 from render_jobs.table import RenderJob
 
 log = logging.getLogger("nemo.worker")
@@ -35,6 +48,8 @@ OUTPUTS_DIR = "renders"
 
 
 _Progress = tuple[str, int, float | None]  # phase, percent, eta seconds
+# Renew the lease and record progress (phase, percent, eta seconds); False: the lease is lost.
+_Beat = Callable[[str, int, float | None], bool]
 
 
 @dataclass
@@ -155,13 +170,27 @@ class Worker:
         for stale in final.parent.glob(final.name + ".part-*"):
             _unlink(stale)
         part = final.with_name(f"{final.name}.part-{token}")
-        log.info("worker %s: job %s (%s) attempt %s token %s", self.worker_id, job.id, job.render_id,
-                 job.attempts, token)  # fmt: skip
+        render: RenderFn | None = None
+        if job.parts:
+            # Rendered in parts: this claim is the join (or a retry of it, its joiner gone).
+            split = parts.list_parts(self.engine, job.id)
+            if any(p.status != "completed" for p in split):
+                left = parts.reopen(self.engine, claim)
+                log.info("worker %s: job %s has %d part(s) left to render; back to its parts",
+                         self.worker_id, job.id, left)  # fmt: skip
+                return
+            files = [(i, a, b, str(self.data_dir / k)) for i, a, b, k in parts.part_files(split)]
+            render = functools.partial(join_draft, files=files)
+        log.info("worker %s: job %s (%s) %s attempt %s token %s", self.worker_id, job.id, job.render_id,
+                 f"join of {job.parts} parts" if job.parts else "render", job.attempts, token)  # fmt: skip
         started = time.monotonic()
-        attempt = self._run_child(job, token, part)
+        attempt = self._run_child(job, part, self._job_beat(job.id, token), render)
         _log_outcome(job, attempt, time.monotonic() - started)
         if attempt.kind == "done":
             self._finish(job, token, key, final, part, attempt)
+            done = lease.get(self.engine, job.id)
+            if job.parts and done is not None and done.status == "completed":
+                shutil.rmtree(self.parts_folder(job.id), ignore_errors=True)
             return
         _unlink(part)
         if attempt.kind == "error":
@@ -173,6 +202,89 @@ class Worker:
         elif attempt.kind == "stopped":
             lease.release(self.engine, job.id, token)
         # "lost": another worker owns the job now; write nothing.
+        if job.parts:
+            self._drop_parts_of_ended(job.id)
+
+    # ---- one part of a split job (render_jobs/parts.py) --------------------------------------------
+
+    def parts_folder(self, job_id: int) -> Path:
+        return self.data_dir / OUTPUTS_DIR / "parts" / str(job_id)
+
+    def process_part(self, claim: parts.PartClaim) -> str:
+        """Render one claimed part to its file; when it was the job's last, join the job. Returns
+        how the part ended (done, error, crashed, cancelled, stopped, lost)."""
+        part, job, token = claim.part, claim.job, claim.token
+        assert job.id is not None
+        folder = self.parts_folder(job.id)
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"part-{part.idx:04d}.mp4"
+        final, key = folder / name, f"{OUTPUTS_DIR}/parts/{job.id}/{name}"
+        for stale in folder.glob(name + ".part-*"):  # of holders that lost the part: never renamed
+            _unlink(stale)
+        scratch = folder / f"{name}.part-{token}"
+        total = part.stop_frame - part.start_frame
+
+        def beat(phase: str, progress: int, eta: float | None) -> bool:
+            return parts.heartbeat(self.engine, claim, lease_s=self.lease_seconds,
+                                   frames_done=progress * total // 100)  # fmt: skip
+
+        log.info("worker %s: job %s part %d (frames %d..%d) run %d token %d", self.worker_id, job.id,
+                 part.idx, part.start_frame, part.stop_frame, part.attempts, token)  # fmt: skip
+        started = time.monotonic()
+        render = functools.partial(
+            render_part_draft, index=part.idx, start=part.start_frame, stop=part.stop_frame
+        )
+        attempt = self._run_child(job, scratch, beat, render, name=f"part-{job.id}-{part.idx}")
+        why = f": {attempt.code}: {attempt.message}" if attempt.code else ""
+        log.info("worker %s: job %s part %d %s after %.1f s%s", self.worker_id, job.id, part.idx,
+                 attempt.kind, time.monotonic() - started, why)  # fmt: skip
+        if attempt.kind == "done":
+            if not scratch.is_file() or scratch.stat().st_size == 0:
+                parts.retry_later(self.engine, claim, "no_output", "a part finished without a file")
+                return "crashed"
+            _fsync_path(scratch)
+            # Rename only while still the holder (a worker that lost the part never touches it).
+            if not parts.heartbeat(self.engine, claim, lease_s=self.lease_seconds):
+                _unlink(scratch)
+                return "lost"
+            os.replace(scratch, final)
+            _fsync_path(folder)
+            completed, join = parts.complete(self.engine, claim, key, lease_s=self.lease_seconds)
+            if join is not None:
+                log.info("worker %s: job %s: every part is done; joining", self.worker_id, job.id)
+                self.process(join)
+            return "done" if completed else "lost"
+        _unlink(scratch)
+        if attempt.kind == "error":
+            parts.fail(self.engine, claim, attempt.code, attempt.message, now=self.clock())
+        elif attempt.kind == "crashed":
+            parts.retry_later(self.engine, claim, attempt.code, attempt.message, now=self.clock())
+        elif attempt.kind == "cancelled":
+            parts.cancel(self.engine, claim, now=self.clock())
+        elif attempt.kind == "stopped":
+            parts.release(self.engine, claim)
+        self._drop_parts_of_ended(job.id)
+        return attempt.kind
+
+    def drop_ended_parts(self) -> int:
+        """Remove the part folders of split jobs that ended (cancelled while no worker held a part,
+        or a joiner that died after completing): the sweep's tidy-up. How many went."""
+        root = self.data_dir / OUTPUTS_DIR / "parts"
+        removed = 0
+        for folder in root.iterdir() if root.is_dir() else []:
+            if folder.name.isdigit():
+                ended = lease.get(self.engine, int(folder.name))
+                if ended is None or ended.terminal:
+                    shutil.rmtree(folder, ignore_errors=True)
+                    removed += 1
+        return removed
+
+    def _drop_parts_of_ended(self, job_id: int) -> None:
+        """A split job that failed or was cancelled will never be joined: its parts' files go (a
+        part still rendering elsewhere then fails to write, and its worker writes nothing)."""
+        ended = lease.get(self.engine, job_id)
+        if ended is not None and ended.terminal and ended.status != "completed":
+            shutil.rmtree(self.parts_folder(job_id), ignore_errors=True)
 
     def _finish(
         self, job: RenderJob, token: int, key: str, final: Path, part: Path, attempt: _Attempt
@@ -207,13 +319,22 @@ class Worker:
                 except Exception:
                     log.exception("on_complete hook failed for job %s", job.id)
 
-    def _run_child(self, job: RenderJob, token: int, part: Path) -> _Attempt:
+    def _run_child(
+        self,
+        job: RenderJob,
+        part: Path,
+        beat: _Beat,
+        render: RenderFn | None = None,
+        name: str | None = None,
+    ) -> _Attempt:
+        """Render `job` to `part` in a spawned child (with `render`: a part or a join, else the
+        worker's render function), calling `beat` as it goes (False: the lease is lost)."""
         assert job.id is not None
         parent_conn, child_conn = self._mp.Pipe(duplex=True)
         proc = self._mp.Process(
             target=child_main,
-            name=f"render-{job.id}",
-            args=(child_conn, self.render, job.draft_json, job.sources(), str(self.data_dir),
+            name=name or f"render-{job.id}",
+            args=(child_conn, render or self.render, job.draft_json, job.sources(), str(self.data_dir),
                   str(part), job.output_json, self.device, self.encoder,
                   logging.getLogger().getEffectiveLevel()),
             daemon=True,
@@ -221,7 +342,7 @@ class Worker:
         proc.start()
         child_conn.close()
         try:
-            return self._watch(job.id, token, proc, parent_conn)
+            return self._watch(job.id, proc, parent_conn, beat)
         finally:
             if proc.is_alive():
                 proc.kill()
@@ -229,6 +350,13 @@ class Worker:
             parent_conn.close()
             if proc.exitcode is not None:
                 proc.close()
+
+    def _job_beat(self, job_id: int, token: int) -> _Beat:
+        def beat(phase: str, progress: int, eta: float | None) -> bool:
+            return lease.heartbeat(self.engine, job_id, token, lease_s=self.lease_seconds,
+                                   phase=phase, progress=progress, eta_seconds=eta)  # fmt: skip
+
+        return beat
 
     @staticmethod
     def _drain(conn: Any, timeout: float) -> tuple[_Attempt | None, _Progress | None]:
@@ -253,7 +381,7 @@ class Worker:
             pass  # the child closed its end: it has exited, the caller sees that
         return None, last
 
-    def _watch(self, job_id: int, token: int, proc: Any, conn: Any) -> _Attempt:
+    def _watch(self, job_id: int, proc: Any, conn: Any, beat: _Beat) -> _Attempt:
         """Relay progress, renew the lease, honour cancel and stop, until the child reports or dies."""
         phase, progress, eta = "decode", 0, None
         next_beat = 0.0
@@ -276,8 +404,7 @@ class Worker:
                 return _Attempt("stopped")
             if now >= next_beat:
                 next_beat = now + self.heartbeat_seconds
-                if not lease.heartbeat(self.engine, job_id, token, lease_s=self.lease_seconds,
-                                      phase=phase, progress=progress, eta_seconds=eta):  # fmt: skip
+                if not beat(phase, progress, eta):
                     log.warning(
                         "worker %s: lost the lease on job %s; stopping its render", self.worker_id, job_id
                     )

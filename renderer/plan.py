@@ -119,10 +119,15 @@ def _source(sources: Mapping[str, Path], seg: Segment) -> Path:
     return Path(sources[seg.src])
 
 
+def frame_count(draft: Draft, output: OutputSpec) -> tuple[int, int]:
+    """(frames, fps) of the render: what the job queue splits into parts before any file is read."""
+    fps = output.fps or draft.m.fps
+    return _frame(draft.d, fps), fps
+
+
 def build_plan(draft: Draft, sources: Mapping[str, Path], output: OutputSpec) -> RenderPlan:
     width, height = output_size(draft, output)
-    fps = output.fps or draft.m.fps
-    n_frames = _frame(draft.d, fps)
+    n_frames, fps = frame_count(draft, output)
     tracks: list[list[VisualItem]] = []
     texts: list[TextItem] = []
     audio: list[AudioItem] = []

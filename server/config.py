@@ -59,6 +59,9 @@ class RenderSettings(BaseModel):
     celery_broker_url: str | None = Field(
         None, description="set to hand renders to Celery workers (redis:// or amqp://)"
     )
+    celery_queue: str = Field(
+        "nemo.renders", description="the broker queue renders go to (workers' --queue): one per deployment"
+    )
 
 
 class LLMSettings(BaseModel):

@@ -7,7 +7,7 @@ of CPU), so a part is at least MIN_PART_KEYFRAME_INTERVALS keyframe intervals lo
 machine with fewer than 2 * CORES_PER_PART cores a render stays one part: there one pipeline
 already keeps the cores busy, and the start-ups and join would only cost.
 
-Boundaries fall on multiples of the keyframe interval (muxer.keyframe_interval), the frames where
+Boundaries fall on multiples of the keyframe interval (encode/keyframes.py), the frames where
 an unchunked render of the same draft has its scheduled keyframes too.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from renderer.encode.muxer import keyframe_interval
+from renderer.encode.keyframes import keyframe_interval
 
 CORES_PER_PART = 2
 MIN_PART_KEYFRAME_INTERVALS = 2

@@ -31,6 +31,7 @@ from av.audio.stream import AudioStream
 from av.container import OutputContainer
 from av.video.stream import VideoStream
 
+from renderer.encode.keyframes import keyframe_interval
 from renderer.errors import RenderError
 from renderer.priority import lower_this_thread
 from renderer.schema.output import OutputSpec
@@ -38,7 +39,6 @@ from renderer.schema.output import OutputSpec
 log = logging.getLogger("nemo.renderer")
 
 SAMPLE_RATE = 48_000
-KEYFRAME_SECONDS = 2  # at most this far apart: a browser seeks to the keyframe before the target
 QUALITY_TABLE: dict[str, tuple[int, str]] = {
     "low": (28, "veryfast"),
     "medium": (23, "veryfast"),
@@ -69,11 +69,6 @@ class EncoderSettings:
     @property
     def label(self) -> str:
         return self.codec if self.via == "pyav" else f"{self.codec} (ffmpeg command)"
-
-
-def keyframe_interval(fps: int) -> int:
-    """Frames from one keyframe to the next at most (x264's keyint); part boundaries fall on them."""
-    return KEYFRAME_SECONDS * fps
 
 
 def rate_control(output: OutputSpec) -> tuple[int, str]:

@@ -84,7 +84,7 @@ class RenderWorkers:
         try:
             with self._celery_lock:
                 if self._celery is None:
-                    self._celery = celery_app.make_celery(broker)
+                    self._celery = celery_app.make_celery(broker, queue=self.ctx.settings.render.celery_queue)
                 app = self._celery
             celery_app.enqueue(app, job_id)
             return True

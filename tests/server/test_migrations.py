@@ -53,10 +53,12 @@ def _check_release_data(engine: Engine, before: dict[str, list[tuple[Any, ...]]]
     assert set(before) == RELEASE_TABLES and all(before.values()), "the fixture has rows in every table"
     after = _rows(engine)
     # Revisions after the release append columns with defaults (0002: render_jobs.lost_leases 0,
-    # max_lost_leases 10); every value the release wrote is kept as it was.
+    # max_lost_leases 10; 0003: render_jobs.parts 0, and the empty render_parts table); every value
+    # the release wrote is kept as it was.
     assert {name: [row[: len(old[0])] for row in after[name]] if old else after[name]
             for name, old in before.items()} == before  # fmt: skip
-    assert all(row[len(before["render_jobs"][0]) :] == (0, 10) for row in after["render_jobs"])
+    assert all(row[len(before["render_jobs"][0]) :] == (0, 10, 0) for row in after["render_jobs"])
+    assert after["render_parts"] == []
     assert migrate.current_revisions(engine) == migrate.head_revisions()
     # What its user sees: the session's latest draft, and the finished render.
     with engine.connect() as conn:

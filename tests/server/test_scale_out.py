@@ -360,3 +360,45 @@ def test_sigterm_mid_render_hands_the_job_to_another_worker(
     assert "'completed'" in other.output()
     job = deployment.job("term_1")
     assert job.fencing_token == 2 and job.attempts == 1  # a release does not use up an attempt
+
+
+def test_two_users_renders_split_across_three_celery_workers_through_the_api(
+    deploy: Callable[..., Deployment],
+    redis_url: str,
+    anon_token: Callable[..., str],
+    new_session: Callable[..., str],
+) -> None:
+    """Workers with --part-seconds split each render into parts any of them renders (issue 16);
+    two users submit at once through the API, and each polls its status: the progress it sees never
+    goes backwards, both renders finish as whole files, each announced once in its session."""
+    deployment = deploy(celery_broker_url=redis_url)
+    for _ in range(3):
+        deployment.start_worker("--part-seconds", "2", *FAST_BEAT, broker=redis_url)
+    other_token = anon_token(deployment.client)
+    d = deployment
+    other = Deployment(d.client, other_token, new_session(d.client, other_token), d.settings, d.engine,
+                       d.app, d.tmp_path)  # fmt: skip
+    other.workers = deployment.workers
+    deployment.submit("split_a", tiny_draft(8000, "Alice"))
+    other.submit("split_b", tiny_draft(6000, "Bob"))
+    seen: dict[str, list[int]] = {"split_a": [], "split_b": []}
+    deadline = time.monotonic() + DEADLINE_S
+    finals: dict[str, dict[str, Any]] = {}
+    while len(finals) < 2:
+        for who, render_id in ((deployment, "split_a"), (other, "split_b")):
+            if render_id in finals:
+                continue
+            status = who.status(render_id)
+            seen[render_id].append(int(status["progress"]))
+            if status["status"] in ("completed", "failed", "cancelled"):
+                finals[render_id] = status
+        assert time.monotonic() < deadline, f"stuck: {seen}"
+        time.sleep(0.05)
+    for render_id, progress in seen.items():
+        assert progress == sorted(progress), f"{render_id}: progress went backwards: {progress}"
+    deployment.download_and_probe(finals["split_a"], 8.0)
+    other.download_and_probe(finals["split_b"], 6.0)
+    assert (deployment.job("split_a").parts, deployment.job("split_b").parts) == (4, 3)
+    assert len(deployment.generated_renders()) == 1 and len(other.generated_renders()) == 1
+    logs = "".join(w.output() for w in deployment.workers)
+    assert logs.count("every part is done; joining") == 2
