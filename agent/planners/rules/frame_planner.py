@@ -288,6 +288,8 @@ def _calls(f: Frame, state: SessionState, sc: Scene, lang: Lang, frames: list[Fr
             position = v["before"].index + 1
         else:
             position = v.get("position", -1)
+            if position == "middle":  # the place word the move reads too
+                position = (n + 1) // 2 + 1
             position = -1 if position == -1 or position > n else position
         every = [u.media.filename for u in sc.uploads if u.media]
         said_new = any(r.how == "new" for r in f.refs)

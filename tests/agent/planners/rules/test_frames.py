@@ -165,6 +165,10 @@ def test_the_first_video_uses_the_photos_asked_for() -> None:
 def test_new_uploads_go_where_they_are_put() -> None:
     _, after, _ = talk("made_plus_new", "Add the city skyline picture right after the beach photo.")
     assert after.stems()[:4] == ["cat_on_sofa", "lake_sunset", "beach_day", "city_skyline"]
+    # "in the middle" is a place too (it used to crash the turn: a place word compared to a number)
+    before, after, _ = talk("made_plus_new", "put the city skyline pic in the middle")
+    assert "city_skyline" in after.stems() and after.stems()[0] != "city_skyline"
+    assert after.stems()[-1] != "city_skyline" and len(after.stems()) == len(before.stems()) + 1
 
 
 def test_a_chinese_request_gets_a_chinese_reply_footer_included() -> None:
