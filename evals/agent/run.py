@@ -131,7 +131,7 @@ def run_case(case: Case, make_planner: Callable[[], Planner]) -> Result:
     """One case, scored; a turn that raises is a failed case (the user saw an error), not a stop."""
     try:
         return _run_case(case, make_planner)
-    except Exception as exc:  # noqa: BLE001 - any crash is the planner's failure on this case
+    except Exception as exc:  # any crash is the planner's failure on this case
         why = f"crashed: {type(exc).__name__}: {exc}"
         return Result(case, ok=False, failures=[why], destructive=[], fallback=False, reply="", ms=0.0)
 
