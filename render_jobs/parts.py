@@ -205,6 +205,14 @@ def _part_guard(claim: PartClaim) -> Any:
     )
 
 
+def _lock_job(conn: Connection, job_id: int) -> None:
+    """Lock the job's row before any of its parts' rows. Every transaction that writes both takes
+    them in this order (complete, cancel, and lease.request_cancel write the job first), so a part's
+    heartbeat and a cancel never wait on each other in a cycle (PostgreSQL found that deadlock in
+    CI: heartbeat part -> job, cancel job -> parts). SQLite's BEGIN IMMEDIATE serialises anyway."""
+    conn.execute(select(RenderJob.id).where(col(RenderJob.id) == job_id).with_for_update())
+
+
 def heartbeat(
     engine: Engine,
     claim: PartClaim,
@@ -220,6 +228,7 @@ def heartbeat(
     if frames_done is not None:
         values["frames_done"] = max(0, min(frames_done, claim.part.stop_frame - claim.part.start_frame))
     with engine.begin() as conn:
+        _lock_job(conn, claim.part.job_id)
         if conn.execute(update(RenderPart).where(_part_guard(claim)).values(**values)).rowcount != 1:
             return False
         job_open = conn.execute(
@@ -362,6 +371,7 @@ def _end_parts(conn: Connection, job_id: int, status: str) -> None:
 def fail(engine: Engine, claim: PartClaim, code: str, message: str, now: float | None = None) -> bool:
     """The part cannot succeed (bad media, a missing source): the job fails now, no more attempts."""
     with engine.begin() as conn:
+        _lock_job(conn, claim.part.job_id)
         if conn.execute(update(RenderPart).where(_part_guard(claim)).values(status="failed")).rowcount != 1:
             return False
         _fail_job(engine, claim.part.job_id, code, message, _now(now), conn)
@@ -373,6 +383,7 @@ def retry_later(engine: Engine, claim: PartClaim, code: str, message: str, now: 
     fails with this message. True when the part is pending again (it needs a message)."""
     crashes = claim.part.crashes + 1
     with engine.begin() as conn:
+        _lock_job(conn, claim.part.job_id)
         if crashes >= MAX_PART_CRASHES:
             if conn.execute(update(RenderPart).where(_part_guard(claim)).values(status="failed",
                             crashes=crashes)).rowcount == 1:  # fmt: skip
