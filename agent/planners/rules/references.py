@@ -18,7 +18,7 @@ from agent.language import zh_number
 
 I = re.IGNORECASE  # noqa: E741
 
-_ORDINALS = {
+ORDINALS = {
     "first": 1,
     "second": 2,
     "third": 3,
@@ -41,7 +41,7 @@ _ORDINALS = {
     "twentieth": 20,
 }
 _FROM_END = r"second[\s-]+(?:to[\s-]+)?last|penultimate|next[\s-]+to[\s-]+last"
-ORD = rf"(?:{_FROM_END}|last|final|{'|'.join(_ORDINALS)}|\d+(?:st|nd|rd|th))"
+ORD = rf"(?:{_FROM_END}|last|final|{'|'.join(ORDINALS)}|\d+(?:st|nd|rd|th))"
 _PHOTO_N = r"photos?|pictures?|pics?|images?|slides?|shots?"
 _CLIP_N = r"clips?|videos?|footage"
 _ANY_N = r"ones?|segments?|items?|parts?"
@@ -143,8 +143,8 @@ def _ord_value(word: str) -> int:
         return -1
     if re.fullmatch(_FROM_END, word, I):
         return -2
-    if word in _ORDINALS:
-        return _ORDINALS[word]
+    if word in ORDINALS:
+        return ORDINALS[word]
     return int(re.sub(r"\D", "", word))
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from agent.planners.rules.lexicon import concepts_in, concepts_of_stem, stem_words, weak
 from agent.planners.rules.numbers import NUM, ZH_NUM, number_value
+from agent.planners.rules.references import ORDINALS
 from agent.state import MediaFile, SessionState
 from renderer.schema.draft import Segment, TrackType
 
@@ -86,18 +87,6 @@ class Ref:
 
 
 _EN_WORD_NUM = r"(?:one|two|three|four|five|six|seven|eight|nine|ten)"
-_ORD_EN = {
-    "first": 1,
-    "second": 2,
-    "third": 3,
-    "fourth": 4,
-    "fifth": 5,
-    "sixth": 6,
-    "seventh": 7,
-    "eighth": 8,
-    "ninth": 9,
-    "tenth": 10,
-}
 _ORD = r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|\d+(?:st|nd|rd|th))"
 _NOUN_PHOTO = r"(?:photos?|stills?|slides?)"
 _NOUN_CLIP = r"(?:clips?|videos?|footage)"
@@ -109,7 +98,7 @@ _ZH_NOUN = r"(?:视频片段|视频|片段|照片|图片|相片|图|素材|画�
 
 def _ord_value(word: str) -> int:
     word = word.lower()
-    return _ORD_EN.get(word) or int(re.sub(r"\D", "", word))
+    return ORDINALS.get(word) or int(re.sub(r"\D", "", word))
 
 
 def _noun_kind(noun: str | None) -> str:
